@@ -1,0 +1,304 @@
+"""Settings with defaults; precedence is built-in defaults < TOML file < environment < flags.
+
+The file is found at ``--config FILE``, else ``$SYNCD_CONFIG``, else ``./syncd.toml``, else
+``user_config_dir("syncd")/syncd.toml``; with none, defaults plus the environment. A relative
+``data_dir`` is relative to the current directory (as ``scripts/sync_odoo.sh`` and the services
+set it). Unknown keys and wrong types are errors that name the key: a typo must not silently
+sync the wrong thing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from syncd.errors import ConfigError
+
+PROTOCOLS = ("auto", "jsonrpc", "xmlrpc", "json2")
+_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class OdooSettings:
+    """How to reach and log in to Odoo. ``password``/``api_key`` never appear in repr or logs."""
+
+    url: str = "http://127.0.0.1:8069"
+    database: str = ""
+    username: str = ""
+    password: str = field(default="", repr=False)
+    api_key: str = field(default="", repr=False)
+    protocol: str = "auto"
+    timeout: float = 60.0
+
+    @property
+    def secret(self) -> str:
+        """What goes in the password slot of RPC calls: the API key when set, else the password."""
+        return self.api_key or self.password
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret value, for scrubbing from messages."""
+        return tuple(s for s in (self.password, self.api_key) if s)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One synced model: ``odoo_<name>.json`` holds ``model`` records matching ``domain``."""
+
+    name: str
+    model: str
+    fields: tuple[str, ...]
+    domain: tuple[Any, ...] = ()
+    include_archived: bool = False
+
+    @property
+    def filename(self) -> str:
+        return f"odoo_{self.name}.json"
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    data_dir: Path = Path("odoo_database")
+    interval: float = 300.0
+    page_size: int = 1000
+    lookback: float = 300.0
+    reconcile_interval: float = 3600.0
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    """``file``: True for the platform log dir, False for none, or a path. ``format``: text|json."""
+
+    file: bool | Path = True
+    format: str = "text"
+    rotation: str = "10 MB"
+    retention: str = "14 days"
+
+
+DEFAULT_MODELS: tuple[ModelSpec, ...] = (
+    ModelSpec(
+        name="customers",
+        model="res.partner",
+        fields=("name", "email", "phone", "is_company", "parent_id", "country_id", "vat",
+                "write_date"),
+    ),
+    ModelSpec(
+        name="products",
+        model="product.product",
+        fields=("name", "default_code", "barcode", "list_price", "categ_id", "write_date"),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    odoo: OdooSettings = OdooSettings()
+    sync: SyncSettings = SyncSettings()
+    log: LogSettings = LogSettings()
+    models: tuple[ModelSpec, ...] = DEFAULT_MODELS
+    config_file: Path | None = None
+
+
+def find_config_file(explicit: str | None, environ: Mapping[str, str]) -> Path | None:
+    """The file to read, per the precedence above; an explicit path that does not exist is an error."""
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        return path
+    env_path = environ.get("SYNCD_CONFIG")
+    if env_path:
+        path = Path(env_path)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path} (from SYNCD_CONFIG)")
+        return path
+    for candidate in (Path("syncd.toml"), Path(platformdirs.user_config_dir("syncd")) / "syncd.toml"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_settings(
+    config: str | None = None,
+    data_dir: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build the settings from file, environment and flags. Raises ConfigError naming the bad key."""
+    env = os.environ if environ is None else environ
+    path = find_config_file(config, env)
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read: {exc}") from None
+    _check_keys(raw, {"odoo", "sync", "log", "models"}, "")
+
+    odoo_raw = dict(_table(raw, "odoo"))
+    for env_name, key in (("ODOO_URL", "url"), ("ODOO_DB", "database"),
+                          ("ODOO_USERNAME", "username"), ("ODOO_PASSWORD", "password"),
+                          ("ODOO_API_KEY", "api_key")):
+        if env.get(env_name):
+            odoo_raw[key] = env[env_name]
+    odoo = _odoo_settings(odoo_raw)
+
+    sync_raw = dict(_table(raw, "sync"))
+    if env.get("SYNCD_DATA_DIR"):
+        sync_raw["data_dir"] = env["SYNCD_DATA_DIR"]
+    if data_dir:
+        sync_raw["data_dir"] = data_dir
+    sync = _sync_settings(sync_raw)
+    log = _log_settings(_table(raw, "log"))
+
+    models_raw = _table(raw, "models")
+    models = tuple(_model_spec(name, spec) for name, spec in models_raw.items()) or DEFAULT_MODELS
+    return Settings(odoo=odoo, sync=sync, log=log, models=models, config_file=path)
+
+
+def _table(raw: Mapping[str, Any], key: str, prefix: str = "") -> Mapping[str, Any]:
+    value = raw.get(key, {})
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"[{prefix}{key}] must be a table")
+    return value
+
+
+def _check_keys(raw: Mapping[str, Any], allowed: set[str], where: str) -> None:
+    for key in raw:
+        if key not in allowed:
+            place = f"[{where}] " if where else ""
+            raise ConfigError(f"{place}unknown key {key!r} (allowed: {', '.join(sorted(allowed))})")
+
+
+def _get(raw: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str, default: Any) -> Any:
+    if key not in raw:
+        return default
+    value = raw[key]
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    # bool is an int in Python; a boolean where a number is wanted is a mistake.
+    if isinstance(value, bool) and bool not in kinds:
+        raise ConfigError(f"[{where}].{key} must be {_kind_name(kinds)}, not {value!r}")
+    if not isinstance(value, kinds):
+        shown = "***" if key in ("password", "api_key") else repr(value)
+        raise ConfigError(f"[{where}].{key} must be {_kind_name(kinds)}, not {shown}")
+    return value
+
+
+def _kind_name(kinds: tuple[type, ...]) -> str:
+    names = {str: "a string", int: "a number", float: "a number", bool: "true or false",
+             list: "a list"}
+    return " or ".join(dict.fromkeys(names.get(k, k.__name__) for k in kinds))
+
+
+def _odoo_settings(raw: Mapping[str, Any]) -> OdooSettings:
+    _check_keys(raw, {"url", "database", "username", "password", "api_key", "protocol", "timeout"},
+                "odoo")
+    url = str(_get(raw, "url", str, "odoo", OdooSettings.url)).rstrip("/")
+    if not re.match(r"^https?://[^/\s]+", url):
+        raise ConfigError(f"[odoo].url must start with http:// or https://, not {url!r}")
+    protocol = _get(raw, "protocol", str, "odoo", "auto")
+    if protocol not in PROTOCOLS:
+        raise ConfigError(f"[odoo].protocol must be one of {', '.join(PROTOCOLS)}, not {protocol!r}")
+    timeout = float(_get(raw, "timeout", (int, float), "odoo", 60.0))
+    if timeout <= 0:
+        raise ConfigError("[odoo].timeout must be > 0")
+    return OdooSettings(
+        url=url,
+        database=_get(raw, "database", str, "odoo", ""),
+        username=_get(raw, "username", str, "odoo", ""),
+        password=_get(raw, "password", str, "odoo", ""),
+        api_key=_get(raw, "api_key", str, "odoo", ""),
+        protocol=protocol,
+        timeout=timeout,
+    )
+
+
+def _sync_settings(raw: Mapping[str, Any]) -> SyncSettings:
+    _check_keys(raw, {"data_dir", "interval", "page_size", "lookback", "reconcile_interval"}, "sync")
+    data_dir = _get(raw, "data_dir", str, "sync", "odoo_database")
+    if not data_dir:
+        raise ConfigError("[sync].data_dir must not be empty")
+    interval = float(_get(raw, "interval", (int, float), "sync", 300))
+    page_size = _get(raw, "page_size", int, "sync", 1000)
+    lookback = float(_get(raw, "lookback", (int, float), "sync", 300))
+    reconcile = float(_get(raw, "reconcile_interval", (int, float), "sync", 3600))
+    if interval <= 0:
+        raise ConfigError("[sync].interval must be > 0")
+    if page_size < 1:
+        raise ConfigError("[sync].page_size must be >= 1")
+    if lookback < 0:
+        raise ConfigError("[sync].lookback must be >= 0")
+    if reconcile < 0:
+        raise ConfigError("[sync].reconcile_interval must be >= 0")
+    return SyncSettings(data_dir=Path(data_dir).expanduser(), interval=interval,
+                        page_size=page_size, lookback=lookback, reconcile_interval=reconcile)
+
+
+def _log_settings(raw: Mapping[str, Any]) -> LogSettings:
+    _check_keys(raw, {"file", "format", "rotation", "retention"}, "log")
+    file_value = _get(raw, "file", (bool, str), "log", True)
+    file: bool | Path = Path(file_value).expanduser() if isinstance(file_value, str) else file_value
+    fmt = _get(raw, "format", str, "log", "text")
+    if fmt not in ("text", "json"):
+        raise ConfigError(f"[log].format must be text or json, not {fmt!r}")
+    return LogSettings(file=file, format=fmt,
+                       rotation=_get(raw, "rotation", str, "log", LogSettings.rotation),
+                       retention=_get(raw, "retention", str, "log", LogSettings.retention))
+
+
+def _model_spec(name: str, raw: Any) -> ModelSpec:
+    where = f"models.{name}"
+    if not _NAME_RE.match(name):
+        raise ConfigError(f"[{where}]: the name may use letters, digits, '_', '-' and '.' only")
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"[{where}] must be a table")
+    _check_keys(raw, {"model", "fields", "domain", "include_archived"}, where)
+    model = _get(raw, "model", str, where, None)
+    if not model:
+        raise ConfigError(f"[{where}].model is required (e.g. model = \"res.partner\")")
+    fields = _get(raw, "fields", list, where, None)
+    if fields is None:
+        raise ConfigError(f"[{where}].fields is required (a list of field names)")
+    if not all(isinstance(f, str) and f for f in fields):
+        raise ConfigError(f"[{where}].fields must be a list of field names")
+    domain = _get(raw, "domain", list, where, [])
+    _check_domain(domain, where)
+    names = tuple(dict.fromkeys(f for f in fields if f != "id"))
+    return ModelSpec(
+        name=name,
+        model=model,
+        fields=names,
+        domain=tuple(_freeze(term) for term in domain),
+        include_archived=_get(raw, "include_archived", bool, where, False),
+    )
+
+
+def _check_domain(domain: list[Any], where: str) -> None:
+    for term in domain:
+        if isinstance(term, str):
+            if term not in ("&", "|", "!"):
+                raise ConfigError(f"[{where}].domain: unknown operator {term!r} (use '&', '|', '!')")
+        elif not (isinstance(term, list) and len(term) == 3 and isinstance(term[0], str)
+                  and isinstance(term[1], str)):
+            raise ConfigError(f"[{where}].domain: each term must be [field, operator, value] or "
+                              f"'&', '|', '!', not {term!r}")
+
+
+def _freeze(term: Any) -> Any:
+    return tuple(_freeze(t) for t in term) if isinstance(term, list) else term
+
+
+def domain_as_list(domain: tuple[Any, ...]) -> list[Any]:
+    """The domain in the JSON/XML-RPC shape Odoo expects (lists, not tuples)."""
+    return [list(_thaw(t)) if isinstance(t, tuple) else t for t in domain]
+
+
+def _thaw(term: tuple[Any, ...]) -> list[Any]:
+    return [list(_thaw(t)) if isinstance(t, tuple) else t for t in term]

@@ -1,0 +1,58 @@
+"""The small error tree. Every error syncd raises on purpose is a SyncdError.
+
+Callers decide by type: ``ConfigError`` is fatal (exit 2); ``AuthError`` and ``FaultError`` are
+fatal for the pass (not retried); ``TransientError`` is retried with backoff, and becomes a failed
+pass (exit 1) only when the retries run out; ``LockedError`` means another syncd owns the data
+directory. Messages are one line, never contain secrets, and say what to do where we know.
+"""
+
+from __future__ import annotations
+
+
+class SyncdError(Exception):
+    """Base of every error syncd raises on purpose."""
+
+
+class ConfigError(SyncdError):
+    """The configuration (file, environment or flags) is invalid; nothing was contacted."""
+
+
+class LockedError(SyncdError):
+    """Another syncd process holds the data directory."""
+
+
+class CorruptFileError(SyncdError):
+    """A local state or snapshot file cannot be parsed."""
+
+
+class OdooError(SyncdError):
+    """Talking to Odoo failed."""
+
+
+class TransientError(OdooError):
+    """Worth retrying: connection error, timeout, HTTP 429/502/503/504, truncated or malformed body."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class AuthError(OdooError):
+    """Odoo refused the credentials (or the API key); retrying will not help."""
+
+
+class FaultError(OdooError):
+    """Odoo answered with an error (a fault); ``name`` is Odoo's exception class name."""
+
+    def __init__(self, message: str, name: str = "", code: int | None = None) -> None:
+        super().__init__(message)
+        self.name = name
+        self.code = code
+
+
+class UnknownModelError(FaultError):
+    """The model does not exist on this Odoo (or its module is not installed)."""
+
+
+class InvalidFieldError(FaultError):
+    """A requested field does not exist on the model."""
