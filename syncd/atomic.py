@@ -1,0 +1,146 @@
+"""Atomic file replacement: the only code in syncd that writes files.
+
+A reader of a file written here sees, at any instant, either the previous complete file or the
+new complete one, even if this process is killed with SIGKILL mid-write: the bytes go to a
+temporary file in the same directory (same filesystem, so the rename is atomic), which is
+flushed and fsynced, then renamed over the target with ``os.replace``; on POSIX the directory is
+fsynced too so the rename itself survives a power cut.
+
+Surprises: a kill between the temp write and the rename leaves a temp file behind (named
+``.<name>.<random>.syncd-tmp``); ``sweep_temp_files`` removes those at start-up. On Windows a
+reader that holds the target open makes ``os.replace`` fail with ``PermissionError``; we retry
+for about two seconds before giving up. Failures raise ``OSError`` unchanged (the caller adds
+the context of what it was saving).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from loguru import logger
+
+TEMP_MARK = ".syncd-tmp"
+
+_IS_WINDOWS = sys.platform == "win32"
+_REPLACE_ATTEMPTS = 20  # x 0.1 s: a reader on Windows holds a file only briefly
+_REPLACE_PAUSE = 0.1
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically; create the parent directory if missing.
+
+    The temp file is removed on any failure, and the target is then left exactly as it was.
+    """
+    directory = path.parent
+    directory.mkdir(parents=True, exist_ok=True)
+    temp, fd = _create_temp(path)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        _replace(temp, path)
+    except BaseException:
+        # BaseException too: a KeyboardInterrupt mid-write must not leave a temp behind.
+        try:
+            temp.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            logger.warning("could not remove temp file path={} error={}", temp, exc)
+        raise
+    _fsync_directory(directory)
+
+
+def _create_temp(path: Path) -> tuple[Path, int]:
+    """Create a fresh temp file next to ``path``; mode follows the umask like a normal file."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}{TEMP_MARK}")
+        try:
+            return temp, os.open(temp, flags, 0o666)
+        except FileExistsError:  # pragma: no cover - 48 random bits colliding
+            continue
+
+
+def _replace(temp: Path, path: Path) -> None:
+    if not _IS_WINDOWS:
+        os.replace(temp, path)
+        return
+    for attempt in range(_REPLACE_ATTEMPTS):  # pragma: no cover - Windows only
+        try:
+            os.replace(temp, path)
+            return
+        except PermissionError:
+            if attempt == _REPLACE_ATTEMPTS - 1:
+                raise
+            time.sleep(_REPLACE_PAUSE)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename durable. Windows cannot open a directory for fsync (and needs no such
+    step); some filesystems refuse fsync on a directory, which only costs durability."""
+    if _IS_WINDOWS:  # pragma: no cover
+        return
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError as exc:
+        logger.debug("cannot open directory for fsync path={} error={}", directory, exc)
+        return
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        logger.debug("directory fsync refused path={} error={}", directory, exc)
+    finally:
+        os.close(fd)
+
+
+def sweep_temp_files(directory: Path) -> list[Path]:
+    """Remove temp files a killed writer left in ``directory``; return the removed paths.
+
+    Only names ending in ``TEMP_MARK`` are touched. Call it while holding the data-directory
+    lock: a temp of a live writer is indistinguishable from a leftover one. A missing
+    directory has nothing to sweep.
+    """
+    removed: list[Path] = []
+    try:
+        entries = sorted(directory.iterdir())
+    except FileNotFoundError:
+        return removed
+    for entry in entries:
+        if not entry.name.endswith(TEMP_MARK) or not entry.is_file():
+            continue
+        try:
+            entry.unlink()
+        except FileNotFoundError:
+            continue
+        removed.append(entry)
+        logger.info("removed leftover temp file path={}", entry)
+    return removed
+
+
+def set_aside(path: Path, now: datetime | None = None) -> Path:
+    """Rename a corrupt file to ``<name>.corrupt-YYYYmmddTHHMMSS`` (UTC) and return the new path.
+
+    Never overwrites: if that name is taken, ``-1``, ``-2``, ... is appended.
+    """
+    moment = now if now is not None else datetime.now(UTC)
+    base = f"{path.name}.corrupt-{moment:%Y%m%dT%H%M%S}"
+    target = path.with_name(base)
+    n = 0
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{base}-{n}")
+    # os.rename, not replace: on Windows it refuses to overwrite, which is what we want.
+    os.rename(path, target)
+    logger.warning("set aside corrupt file path={} moved_to={}", path, target)
+    return target
