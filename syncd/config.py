@@ -281,6 +281,13 @@ def _model_spec(name: str, raw: Any) -> ModelSpec:
 
 
 def _check_domain(domain: list[Any], where: str) -> None:
+    # Prefix notation: each '&'/'|' needs two operands after it, '!' one. A short domain would
+    # silently change meaning once syncd appends its own terms, so it is an error.
+    needed = 0
+    for term in domain:
+        needed = max(needed - 1, 0) + (2 if term in ("&", "|") else 1 if term == "!" else 0)
+    if needed:
+        raise ConfigError(f"[{where}].domain: an operator is missing {needed} operand(s)")
     for term in domain:
         if isinstance(term, str):
             if term not in ("&", "|", "!"):
