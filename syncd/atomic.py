@@ -36,9 +36,43 @@ def write_atomic(path: Path, data: bytes) -> None:
 
     The temp file is removed on any failure, and the target is then left exactly as it was.
     """
+    stage(path, data).commit()
+
+
+class Staged:
+    """New content written and fsynced beside its target, not yet in place.
+
+    Lets a caller prepare several files and put them in place only once all are ready
+    (``commit``), or drop them all (``discard``) so the targets stay exactly as they were.
+    """
+
+    def __init__(self, temp: Path, path: Path) -> None:
+        self.temp = temp
+        self.path = path
+
+    def commit(self) -> None:
+        try:
+            _replace(self.temp, self.path)
+        except BaseException:
+            self.discard()
+            raise
+        _fsync_directory(self.path.parent)
+
+    def discard(self) -> None:
+        try:
+            self.temp.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            logger.warning("could not remove temp file path={} error={}", self.temp, exc)
+
+
+def stage(path: Path, data: bytes) -> Staged:
+    """Write ``data`` to a fsynced temp file beside ``path``; ``commit()`` puts it in place."""
     directory = path.parent
     directory.mkdir(parents=True, exist_ok=True)
     temp, fd = _create_temp(path)
+    staged = Staged(temp, path)
     try:
         try:
             view = memoryview(data)
@@ -48,17 +82,11 @@ def write_atomic(path: Path, data: bytes) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-        _replace(temp, path)
     except BaseException:
         # BaseException too: a KeyboardInterrupt mid-write must not leave a temp behind.
-        try:
-            temp.unlink()
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            logger.warning("could not remove temp file path={} error={}", temp, exc)
+        staged.discard()
         raise
-    _fsync_directory(directory)
+    return staged
 
 
 def _create_temp(path: Path) -> tuple[Path, int]:

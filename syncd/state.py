@@ -49,6 +49,7 @@ class ModelState:
     last_reconcile: str | None = None
     last_error: str | None = None
     full_resync: bool = False
+    snapshot_stat: str | None = None  # "size:mtime_ns" of the snapshot we last wrote or saw
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -63,6 +64,7 @@ class ModelState:
             "last_reconcile": self.last_reconcile,
             "last_error": self.last_error,
             "full_resync": self.full_resync,
+            "snapshot_stat": self.snapshot_stat,
         }
 
     @classmethod
@@ -72,7 +74,7 @@ class ModelState:
         for name in ("model", "fingerprint"):
             if name in data:
                 setattr(state, name, _typed(data[name], str, f"{where}.{name}"))
-        for name in ("watermark", "last_success", "last_reconcile", "last_error"):
+        for name in ("watermark", "last_success", "last_reconcile", "last_error", "snapshot_stat"):
             if data.get(name) is not None:
                 setattr(state, name, _typed(data[name], str, f"{where}.{name}"))
         for name in ("fields", "missing_fields"):

@@ -187,3 +187,18 @@ def test_sigkill_mid_write_never_exposes_partial_file(tmp_path: Path) -> None:
     assert target.read_bytes() in versions
     sweep_temp_files(tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == [target.name]
+
+
+def test_staged_files_change_nothing_until_commit(tmp_path: Path) -> None:
+    from syncd.atomic import stage
+
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_bytes(b"old a")
+    b.write_bytes(b"old b")
+    first, second = stage(a, b"new a"), stage(b, b"new b")
+    assert (a.read_bytes(), b.read_bytes()) == (b"old a", b"old b")
+    assert len(list(tmp_path.glob("*" + TEMP_MARK))) == 2
+    first.commit()
+    second.discard()
+    assert (a.read_bytes(), b.read_bytes()) == (b"new a", b"old b")
+    assert not list(tmp_path.glob("*" + TEMP_MARK))
