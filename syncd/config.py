@@ -22,6 +22,16 @@ import platformdirs
 from syncd.errors import ConfigError
 
 PROTOCOLS = ("auto", "jsonrpc", "xmlrpc", "json2")
+# Every key the file may hold, per table (the README's table is checked against this).
+KEYS: dict[str, tuple[str, ...]] = {
+    "odoo": ("url", "database", "username", "password", "api_key", "protocol", "timeout"),
+    "sync": ("data_dir", "interval", "page_size", "lookback", "reconcile_interval"),
+    "log": ("file", "format", "rotation", "retention"),
+    "models.<name>": ("model", "fields", "domain", "include_archived"),
+}
+ENVIRONMENT = {"ODOO_URL": "odoo.url", "ODOO_DB": "odoo.database",
+               "ODOO_USERNAME": "odoo.username", "ODOO_PASSWORD": "odoo.password",
+               "ODOO_API_KEY": "odoo.api_key", "SYNCD_DATA_DIR": "sync.data_dir"}
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
@@ -143,11 +153,9 @@ def load_settings(
     _check_keys(raw, {"odoo", "sync", "log", "models"}, "")
 
     odoo_raw = dict(_table(raw, "odoo"))
-    for env_name, key in (("ODOO_URL", "url"), ("ODOO_DB", "database"),
-                          ("ODOO_USERNAME", "username"), ("ODOO_PASSWORD", "password"),
-                          ("ODOO_API_KEY", "api_key")):
-        if env.get(env_name):
-            odoo_raw[key] = env[env_name]
+    for env_name, key in ENVIRONMENT.items():
+        if key.startswith("odoo.") and env.get(env_name):
+            odoo_raw[key.removeprefix("odoo.")] = env[env_name]
     odoo = _odoo_settings(odoo_raw)
 
     sync_raw = dict(_table(raw, "sync"))
@@ -198,8 +206,7 @@ def _kind_name(kinds: tuple[type, ...]) -> str:
 
 
 def _odoo_settings(raw: Mapping[str, Any]) -> OdooSettings:
-    _check_keys(raw, {"url", "database", "username", "password", "api_key", "protocol", "timeout"},
-                "odoo")
+    _check_keys(raw, set(KEYS["odoo"]), "odoo")
     url = str(_get(raw, "url", str, "odoo", OdooSettings.url)).rstrip("/")
     if not re.match(r"^https?://[^/\s]+", url):
         raise ConfigError(f"[odoo].url must start with http:// or https://, not {url!r}")
@@ -221,7 +228,7 @@ def _odoo_settings(raw: Mapping[str, Any]) -> OdooSettings:
 
 
 def _sync_settings(raw: Mapping[str, Any]) -> SyncSettings:
-    _check_keys(raw, {"data_dir", "interval", "page_size", "lookback", "reconcile_interval"}, "sync")
+    _check_keys(raw, set(KEYS["sync"]), "sync")
     data_dir = _get(raw, "data_dir", str, "sync", "odoo_database")
     if not data_dir:
         raise ConfigError("[sync].data_dir must not be empty")
@@ -242,7 +249,7 @@ def _sync_settings(raw: Mapping[str, Any]) -> SyncSettings:
 
 
 def _log_settings(raw: Mapping[str, Any]) -> LogSettings:
-    _check_keys(raw, {"file", "format", "rotation", "retention"}, "log")
+    _check_keys(raw, set(KEYS["log"]), "log")
     file_value = _get(raw, "file", (bool, str), "log", True)
     file: bool | Path = Path(file_value).expanduser() if isinstance(file_value, str) else file_value
     fmt = _get(raw, "format", str, "log", "text")
@@ -259,7 +266,7 @@ def _model_spec(name: str, raw: Any) -> ModelSpec:
         raise ConfigError(f"[{where}]: the name may use letters, digits, '_', '-' and '.' only")
     if not isinstance(raw, Mapping):
         raise ConfigError(f"[{where}] must be a table")
-    _check_keys(raw, {"model", "fields", "domain", "include_archived"}, where)
+    _check_keys(raw, set(KEYS["models.<name>"]), where)
     model = _get(raw, "model", str, where, None)
     if not model:
         raise ConfigError(f"[{where}].model is required (e.g. model = \"res.partner\")")
