@@ -1,0 +1,93 @@
+<#
+.SYNOPSIS
+    Registers (or removes) a Windows Task Scheduler task that runs the syncd daemon.
+
+.DESCRIPTION
+    The task runs "<repo>\.venv\Scripts\syncd.exe run" in the repository folder (so a syncd.toml
+    there is found and snapshots land in <repo>\odoo_database unless configured otherwise):
+      - at logon of the current user (default), or at system startup with -AtStartup (runs
+        whether anyone is logged on or not, as the current user, without storing a password);
+      - with no execution time limit (Task Scheduler's default stops tasks after 72 hours);
+      - restarted every minute, up to 999 times, if it fails; one instance at a time.
+    The virtualenv is created first if missing (via scripts\sync_odoo.bat --version).
+    Secrets: put ODOO_URL, ODOO_DB, ODOO_USERNAME, ODOO_API_KEY in the user's environment
+    (setx ODOO_API_KEY ...) or in syncd.toml; the task inherits the user's environment.
+    Logs: %LOCALAPPDATA%\syncd\Logs\syncd.log (rotated, compressed).
+    Stopping the task ("End" or -Unregister) terminates the process; snapshot files are
+    replaced atomically, so they stay whole.
+
+.PARAMETER AtStartup
+    Run at system startup instead of at logon. Registering such a task needs an elevated
+    (Run as administrator) PowerShell.
+
+.PARAMETER TaskName
+    The task's name (default: syncd).
+
+.PARAMETER Arguments
+    Extra syncd arguments placed before "run", e.g. '--config C:\syncd\syncd.toml'.
+
+.PARAMETER Unregister
+    Stop and remove the task instead of registering it.
+
+.EXAMPLE
+    powershell -ExecutionPolicy Bypass -File scripts\install_windows_task.ps1
+
+.EXAMPLE
+    powershell -ExecutionPolicy Bypass -File scripts\install_windows_task.ps1 -AtStartup -Arguments '--config C:\syncd\syncd.toml'
+
+.EXAMPLE
+    powershell -ExecutionPolicy Bypass -File scripts\install_windows_task.ps1 -Unregister
+#>
+[CmdletBinding()]
+param(
+    [switch]$AtStartup,
+    [string]$TaskName = "syncd",
+    [string]$Arguments = "",
+    [switch]$Unregister
+)
+$ErrorActionPreference = "Stop"
+
+if ($Unregister) {
+    if (Get-ScheduledTask -TaskName $TaskName -ErrorAction SilentlyContinue) {
+        Stop-ScheduledTask -TaskName $TaskName -ErrorAction SilentlyContinue
+        Unregister-ScheduledTask -TaskName $TaskName -Confirm:$false
+        Write-Host "Removed the scheduled task '$TaskName'."
+    } else {
+        Write-Host "No scheduled task named '$TaskName'."
+    }
+    exit 0
+}
+
+$Repo = (Resolve-Path (Join-Path $PSScriptRoot "..")).Path
+$Syncd = Join-Path $Repo ".venv\Scripts\syncd.exe"
+if (-not (Test-Path $Syncd)) {
+    Write-Host "Creating the virtualenv in $Repo\.venv ..."
+    & (Join-Path $PSScriptRoot "sync_odoo.bat") --version
+    if ($LASTEXITCODE -ne 0) { throw "setting up .venv failed (exit $LASTEXITCODE)" }
+}
+
+$User = "$env:USERDOMAIN\$env:USERNAME"
+$ArgumentLine = ("$Arguments run").Trim()
+$Action = New-ScheduledTaskAction -Execute $Syncd -Argument $ArgumentLine -WorkingDirectory $Repo
+if ($AtStartup) {
+    $Trigger = New-ScheduledTaskTrigger -AtStartup
+    # S4U: runs whether the user is logged on or not, without storing a password.
+    $Principal = New-ScheduledTaskPrincipal -UserId $User -LogonType S4U -RunLevel Limited
+} else {
+    $Trigger = New-ScheduledTaskTrigger -AtLogOn -User $User
+    $Principal = New-ScheduledTaskPrincipal -UserId $User -LogonType Interactive -RunLevel Limited
+}
+$Settings = New-ScheduledTaskSettingsSet `
+    -ExecutionTimeLimit ([TimeSpan]::Zero) `
+    -RestartCount 999 `
+    -RestartInterval (New-TimeSpan -Minutes 1) `
+    -MultipleInstances IgnoreNew `
+    -StartWhenAvailable `
+    -AllowStartIfOnBatteries `
+    -DontStopIfGoingOnBatteries
+
+Register-ScheduledTask -TaskName $TaskName -Action $Action -Trigger $Trigger -Principal $Principal `
+    -Settings $Settings -Description "syncd: local JSON snapshots of Odoo models ($Repo)" -Force | Out-Null
+Write-Host "Registered the scheduled task '$TaskName': $Syncd $ArgumentLine"
+Write-Host "Start it now:  Start-ScheduledTask -TaskName $TaskName"
+Write-Host "Remove it:     powershell -ExecutionPolicy Bypass -File scripts\install_windows_task.ps1 -Unregister"
