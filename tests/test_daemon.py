@@ -322,3 +322,44 @@ def test_an_unreadable_credential_is_a_config_error_without_its_content(tmp_path
     (tmp_path / "odoo_password").mkdir()  # exists but cannot be read as a file
     with pytest.raises(ConfigError, match="odoo_password"):
         credentials_from_systemd({"CREDENTIALS_DIRECTORY": str(tmp_path)})
+
+
+DAEMON_CHILD = """
+import sys
+from dataclasses import dataclass
+from syncd.daemon import Daemon, install_signal_handlers
+from syncd.notify import Notifier
+
+@dataclass
+class Outcome:
+    ok: bool = True
+    error: None = None
+    summary: str = "child pass"
+
+daemon = Daemon(Outcome, interval=3600, notifier=Notifier())
+install_signal_handlers(daemon)
+sys.exit(daemon.run())
+"""
+
+
+@pytest.mark.skipif(not hasattr(socket, "AF_UNIX") or os.name == "nt", reason="POSIX")
+def test_a_real_process_stops_on_sigterm_while_idle(notify_socket: tuple[str, socket.socket]) -> None:
+    import subprocess
+    import sys
+
+    path, listening = notify_socket
+    listening.settimeout(30)
+    child = subprocess.Popen([sys.executable, "-c", DAEMON_CHILD],
+                             env={**os.environ, "NOTIFY_SOCKET": path},
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert listening.recv(4096) == b"READY=1\nSTATUS=child pass"  # now waiting an hour
+        started = time.monotonic()
+        child.send_signal(signal.SIGTERM)
+        assert child.wait(10) == 0
+        assert time.monotonic() - started < 5
+        assert listening.recv(4096) == b"STOPPING=1"
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.communicate()
