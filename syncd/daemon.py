@@ -213,12 +213,15 @@ class Daemon:
                             self._streak, self.interval)
             self._streak, self._last_reason = 0, None
             return
+        if self.stopping.is_set():
+            # Cut short by stop(): not a failure worth a retry or an ERROR line.
+            logger.info("pass ended early: stop requested ({})", reason)
+            self._announce("stopping")
+            return
         self.failures += 1
         self._streak += 1
         delay = self._backoff()
-        if self.stopping.is_set():
-            logger.info("pass ended early for stop: {}", reason)
-        elif reason != self._last_reason:
+        if reason != self._last_reason:
             logger.error("pass failed: {}; retrying in {:g}s (repeats are logged at DEBUG)",
                          reason, delay)
         else:

@@ -279,10 +279,11 @@ def test_ready_status_watchdog_stopping_in_order(notify_socket: tuple[str, socke
 @pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="needs AF_UNIX")
 def test_ready_comes_after_a_failed_first_pass_too(notify_socket: tuple[str, socket.socket]) -> None:
     path, listening = notify_socket
-    daemon, _, _ = make([fail("auth refused")], notifier=Notifier({"NOTIFY_SOCKET": path}))
+    daemon, _, _ = make([fail("auth refused"), Outcome(summary="ok")],
+                        notifier=Notifier({"NOTIFY_SOCKET": path}))
     daemon.run()
     assert received(listening) == ["READY=1\nSTATUS=last pass failed: auth refused; retrying in 5s",
-                                   "STOPPING=1"]
+                                   "STATUS=ok", "STOPPING=1"]
 
 
 @pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="needs AF_UNIX")
@@ -363,3 +364,11 @@ def test_a_real_process_stops_on_sigterm_while_idle(notify_socket: tuple[str, so
         if child.poll() is None:
             child.kill()
         child.communicate()
+
+
+def test_a_pass_cut_short_by_stop_is_not_a_failure(log_lines: list[tuple[str, str]]) -> None:
+    daemon, _, _ = make([Outcome(), fail("interrupted")])  # the script stops during pass 2
+    assert daemon.run() == 0
+    assert (daemon.passes, daemon.failures) == (2, 0)
+    assert not [text for level, text in log_lines if level == "ERROR"]
+    assert ("INFO", "pass ended early: stop requested (interrupted)") in log_lines
