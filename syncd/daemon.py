@@ -14,6 +14,7 @@ The default clock is monotonic (a naive local datetime fixed at import, advanced
 
 from __future__ import annotations
 
+import os
 import select
 import signal
 import socket
@@ -35,6 +36,9 @@ _EPOCH = datetime.now()
 _EPOCH_MONO = time.monotonic()
 # Before READY=1, a heartbeat asks systemd for this much more start-up time (a first full sync).
 _START_EXTENSION = 300.0
+# Windows runs a Ctrl+C handler only when the main thread returns from a blocking call, and
+# select() there is not interrupted by it: wake at least once a second so stop comes promptly.
+_MAX_BLOCK = 1.0 if os.name == "nt" else None
 _CREDENTIALS = {"odoo_password": "ODOO_PASSWORD", "odoo_api_key": "ODOO_API_KEY"}
 
 
@@ -188,7 +192,8 @@ class Daemon:
         if not self.stopping.is_set() and self._wake is not None:
             # select, not Event.wait: a signal handler calling stop() must never need a lock that
             # the interrupted main thread might be holding.
-            select.select([self._wake[0]], [], [], max(seconds, 0.0))
+            timeout = max(seconds, 0.0)
+            select.select([self._wake[0]], [], [], min(timeout, _MAX_BLOCK or timeout))
         return self.stopping.is_set()
 
     # -- one scheduled run -------------------------------------------------------------------------
