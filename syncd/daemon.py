@@ -107,6 +107,7 @@ class Daemon:
     min(interval, backoff_cap)); the first success after failures logs a recovery line and restores
     the cadence. ConfigError propagates (the CLI exits 2). An exception that is not a SyncdError is
     a bug: it is also a failed pass (the daemon stays up), logged with its traceback the first time.
+    A pass that ends unsuccessfully because stop() was called is not counted as a failure.
 
     systemd: READY=1 after the first pass completes (success or failure) with its STATUS=; STATUS=
     after every later pass; WATCHDOG=1 while waiting, at least every watchdog interval / 2; and
