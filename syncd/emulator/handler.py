@@ -1,0 +1,186 @@
+"""The HTTP/1.1 request handler: reads a request, counts it, applies planned faults, answers.
+
+Keep-alive is the default (HTTP/1.1, Content-Length on every response). Faults follow the
+plan: latency waits on the server's stop event (so `stop()` cuts it short, and the connection is
+then dropped); drop closes the socket without a byte; truncate sends the headers of the real
+answer and half its body; malformed sends 200 with a broken body of the protocol's content type;
+http_5xx/http_429 answer a short plain-text error; html answers an nginx error page.
+"""
+
+from __future__ import annotations
+
+import socket
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http import HTTPStatus
+from threading import Event, Lock
+from typing import Any
+from urllib.parse import urlsplit
+
+from syncd.emulator.injection import FaultPlan, FaultRule, Stats
+from syncd.emulator.routes import HTML_TYPE, JSON_TYPE, XML_TYPE, Call, Reply, Router
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+_MALFORMED = {
+    "xmlrpc": (XML_TYPE, b'<?xml version="1.0"?>\n<methodResponse>\n<params>\n<param>\n<value><arr'),
+    "jsonrpc": (JSON_TYPE, b'{"jsonrpc":"2.0","id":1,"result":[{"id":1,"name":"Az'),
+    "json2": (JSON_TYPE, b'[{"id":1,"name":"Az'),
+    "http": (JSON_TYPE, b'{"version_info":[1'),
+}
+
+
+class EmulatorHTTPServer(ThreadingHTTPServer):
+    """A threading HTTP server that remembers its open connections so `close_all` can end them."""
+
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, address: tuple[str, int], router: Router, faults: FaultPlan,
+                 stats: Stats) -> None:
+        self.router = router
+        self.faults = faults
+        self.stats = stats
+        self.stopping = Event()
+        self._connections: set[socket.socket] = set()
+        self._lock = Lock()
+        super().__init__(address, RequestHandler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_all(self) -> None:
+        """Cut every open connection (idle keep-alive ones included)."""
+        with self._lock:
+            connections = list(self._connections)
+        for conn in connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed by the peer
+
+
+class RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "Werkzeug/3.0.1"
+    sys_version = "Python/3.11"
+    server: EmulatorHTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the emulator never writes access logs to stderr."""
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_GET
+
+    def _serve(self) -> None:
+        server = self.server
+        path = urlsplit(self.path).path
+        body = self._read_body()
+        if body is None:
+            return
+        received = len(self.raw_requestline) + len(self.headers.as_bytes()) + len(body)
+        server.stats.count_request(path, received)
+        if server.router.version >= 19 and (path.startswith("/xmlrpc/") or path == "/jsonrpc"):
+            server.stats.count_deprecated()
+        call = server.router.decode(self.command, path, self.headers, body)
+        fired = server.faults.take(path, call.model, call.method)
+        for rule in fired:
+            if rule.kind == "latency" and server.stopping.wait(float(rule.params.get("seconds", 0))):
+                self._drop()
+                return
+        failure = next((rule for rule in fired if rule.kind != "latency"), None)
+        if failure is None:
+            self._send(call.run())
+        else:
+            self._fail(failure, call)
+
+    def _read_body(self) -> bytes | None:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            self._send(Reply(411, b"Length Required", HTML_TYPE))
+            self.close_connection = True
+            return None
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            self._send(Reply(400, b"Bad Content-Length", HTML_TYPE))
+            self.close_connection = True
+            return None
+        return self.rfile.read(length) if length else b""
+
+    def _fail(self, rule: FaultRule, call: Call) -> None:
+        kind = rule.kind
+        if kind == "drop":
+            self._drop()
+        elif kind == "truncate":
+            reply = call.run()
+            self._send(reply, cut=max(0, len(reply.body) // 2))
+        elif kind == "malformed":
+            content_type, body = _MALFORMED[call.protocol]
+            self._send(Reply(200, body, content_type))
+        elif kind == "html":
+            status = int(rule.params.get("status", 502))
+            self._send(Reply(status, _nginx_page(status), "text/html"))
+        else:
+            status = int(kind.removeprefix("http_"))
+            reason = _reason(status)
+            headers = {}
+            if status == 429 and "retry_after" in rule.params:
+                headers["Retry-After"] = str(rule.params["retry_after"])
+            self._send(Reply(status, f"{status} {reason}\n".encode(), "text/plain", headers))
+
+    def _drop(self) -> None:
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already gone
+
+    def _send(self, reply: Reply, *, cut: int | None = None) -> None:
+        """Write `reply`; with `cut`, announce the full length but send only `cut` body bytes
+        and close."""
+        reason = _reason(reply.status)
+        lines = [f"{self.protocol_version} {reply.status} {reason}",
+                 f"Server: {self.version_string()}",
+                 f"Date: {self.date_time_string()}",
+                 f"Content-Type: {reply.content_type}",
+                 f"Content-Length: {len(reply.body)}"]
+        lines += [f"{name}: {value}" for name, value in reply.headers.items()]
+        if cut is not None:
+            self.close_connection = True
+        if self.close_connection:
+            lines.append("Connection: close")
+        body = reply.body if cut is None else reply.body[:cut]
+        data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        if self.command != "HEAD":
+            data += body
+        try:
+            self.wfile.write(data)
+            self.wfile.flush()
+        except OSError:
+            self.close_connection = True
+            return
+        self.server.stats.count_sent(len(data))
+        if cut is not None:
+            self._drop()
+
+
+def _nginx_page(status: int) -> bytes:
+    title = f"{status} {_reason(status)}"
+    return (f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
+            f"<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n"
+            "</body>\r\n</html>\r\n").encode()
