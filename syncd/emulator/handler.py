@@ -91,7 +91,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         body = self._read_body()
         if body is None:
             return
-        received = len(self.raw_requestline) + len(self.headers.as_bytes()) + len(body)
+        received = len(getattr(self, "raw_requestline", b"")) + len(self.headers.as_bytes()) + len(body)
         server.stats.count_request(path, received)
         if server.router.version >= 19 and (path.startswith("/xmlrpc/") or path == "/jsonrpc"):
             server.stats.count_deprecated()
