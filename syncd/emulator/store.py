@@ -1,0 +1,284 @@
+"""Database: the emulated Odoo database (models, users, committed rows) and its ORM entry.
+
+Direct control (`create`, `write`, `import_records`, ...) runs each call as its own committed
+transaction; `transaction()` opens a longer one. `execute` is the ORM as Odoo exposes it over
+RPC (see orm.py). One RLock guards everything: the HTTP server is threaded.
+`visits` counts rows examined by queries (see query.py for the cost model).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from syncd.emulator.clock import Clock
+from syncd.emulator.faults import bad_argument, unknown_model, value_error
+from syncd.emulator.literals import parse_date, parse_timestamp
+from syncd.emulator.models import Model, build_schema
+from syncd.emulator.records import View
+from syncd.emulator.table import Row, Table
+from syncd.emulator.transaction import Op, Transaction, id_list
+
+ADMIN_UID = 2
+ADMIN_API_KEY = "syncd-emulator-api-key"
+
+
+class Database:
+    def __init__(self, name: str = "odoo", version: int = 17, clock: Clock | None = None) -> None:
+        if not 16 <= version <= 19:
+            raise ValueError(f"unsupported Odoo version {version} (16..19)")
+        self.name = name
+        self.version = version
+        self.clock = clock if clock is not None else Clock()
+        self.schema: dict[str, Model] = build_schema(version)
+        self.tables: dict[str, Table] = {model: Table() for model in self.schema}
+        self.lock = threading.RLock()
+        self.visits = 0
+        self._sequences: dict[str, int] = {model: 0 for model in self.schema}
+        self._secrets: dict[int, tuple[str, str, set[str]]] = {}  # uid -> (login, pw, keys)
+        self._sequences["res.users"] = 1  # uid 1 is OdooBot/__system__ in Odoo
+        self.add_user("admin", "admin", ADMIN_API_KEY, name="Mitchell Admin")
+
+    # users ------------------------------------------------------------------------------
+    def add_user(self, login: str, password: str, api_key: str | None = None, *,
+                 name: str | None = None) -> int:
+        uid = self.create("res.users", {"login": login, "name": name or login})
+        self._secrets[uid] = (login, password, {api_key} if api_key else set())
+        return uid
+
+    def authenticate(self, login: str, secret: str) -> int | None:
+        with self.lock:
+            for uid, (known, _, _) in self._secrets.items():
+                if known == login and self.check_credentials(uid, secret):
+                    return uid
+        return None
+
+    def check_credentials(self, uid: int, secret: str) -> bool:
+        with self.lock:
+            entry = self._secrets.get(uid)
+            row = self.tables["res.users"].rows.get(uid)
+            if entry is None or row is None or row.get("active") is False:
+                return False
+            return bool(secret) and (secret == entry[1] or secret in entry[2])
+
+    def uid_for_api_key(self, key: str) -> int | None:
+        with self.lock:
+            for uid, (_, _, keys) in self._secrets.items():
+                if key in keys and self.check_credentials(uid, key):
+                    return uid
+        return None
+
+    # direct control -----------------------------------------------------------------------
+    def transaction(self) -> Transaction:
+        """A transaction stamped now; use as a context manager or commit()/rollback()."""
+        return Transaction(self)
+
+    def create(self, model: str, values: dict[str, Any]) -> int:
+        with self.transaction() as tx:
+            return tx.create(model, values)
+
+    def import_records(self, model: str, rows: list[dict[str, Any]]) -> list[int]:
+        """Create all rows in ONE transaction: they share one write_date (trap 3)."""
+        with self.transaction() as tx:
+            return tx.import_records(model, rows)
+
+    def write(self, model: str, ids: int | Iterable[int], values: dict[str, Any]) -> None:
+        with self.transaction() as tx:
+            tx.write(model, ids, values)
+
+    def unlink(self, model: str, ids: int | Iterable[int]) -> None:
+        with self.transaction() as tx:
+            tx.unlink(model, ids)
+
+    def archive(self, model: str, ids: int | Iterable[int]) -> None:
+        self.write(model, ids, {"active": False})
+
+    def unarchive(self, model: str, ids: int | Iterable[int]) -> None:
+        self.write(model, ids, {"active": True})
+
+    def next_id(self, model: str) -> int:
+        with self.lock:
+            self.model(model)
+            self._sequences[model] += 1
+            return self._sequences[model]
+
+    def reset_visits(self) -> None:
+        self.visits = 0
+
+    def model(self, name: str) -> Model:
+        found = self.schema.get(name) if isinstance(name, str) else None
+        if found is None:
+            raise unknown_model(str(name))
+        return found
+
+    def table(self, name: str) -> Table:
+        self.model(name)
+        return self.tables[name]
+
+    def view(self) -> View:
+        return View(self.schema, self.tables, self.version)
+
+    def execute(self, model: str, method: str, args: list[Any], kwargs: dict[str, Any], *,
+                uid: int = ADMIN_UID) -> Any:
+        """Run an ORM method as `execute_kw` would; raises OdooFault."""
+        from syncd.emulator.orm import call
+        with self.lock:
+            view = self.view()
+            try:
+                return call(self, view, model, method, list(args), dict(kwargs or {}), uid)
+            finally:
+                self.visits += view.visits
+
+    # staging (called by Transaction) -------------------------------------------------------
+    def prepare_rows(self, model_name: str, rows: list[dict[str, Any]], tx: Transaction) -> \
+            list[Row]:
+        model = self.model(model_name)
+        staged: list[Row] = []
+        parents: list[Row] = []
+        for values in rows:
+            own, inherited = self._split(model, values)
+            if model.inherits is not None and not own.get(model.inherits[1]):
+                parent_model = self.schema[model.inherits[0]]
+                parent = self._convert(parent_model, inherited)
+                parent["id"] = self.next_id(parent_model.name)
+                parents.append(parent)
+                own[model.inherits[1]] = parent["id"]
+            elif model.inherits is not None and inherited:
+                tx.stage_write(model.inherits[0], [own[model.inherits[1]]], inherited)
+            row = self._convert(model, own)
+            row["id"] = self.next_id(model_name)
+            staged.append(row)
+        if parents:
+            tx.stage_rows(self.schema[model.inherits[0]].name if model.inherits else "", parents)
+        tx.stage_rows(model_name, staged)
+        return staged
+
+    def prepare_write(self, model_name: str, ids: list[int], values: dict[str, Any],
+                      tx: Transaction) -> None:
+        model = self.model(model_name)
+        own, inherited = self._split(model, values)
+        if inherited and model.inherits is not None:
+            with self.lock:
+                rows = self.tables[model_name].rows
+                parents = sorted({rows[i][model.inherits[1]] for i in ids if i in rows})
+            tx.stage_write(model.inherits[0], parents, inherited)
+        tx.stage_write(model_name, ids, self._convert(model, own))
+
+    def _split(self, model: Model, values: dict[str, Any]) -> tuple[dict[str, Any],
+                                                                     dict[str, Any]]:
+        if not isinstance(values, dict):
+            raise bad_argument(f"Invalid values {values!r}", "TypeError")
+        own: dict[str, Any] = {}
+        inherited: dict[str, Any] = {}
+        for name, value in values.items():
+            item = model.fields.get(name)
+            if item is None:
+                raise value_error(f"Invalid field {name!r} on model {model.name!r}")
+            (inherited if item.inherited_from else own)[name] = value
+        return own, inherited
+
+    def _convert(self, model: Model, values: dict[str, Any]) -> Row:
+        """Values as rows hold them; computed and magic fields are refused."""
+        row: Row = {}
+        for name, value in values.items():
+            item = model.fields[name]
+            if not item.store or name in ("id", "create_date", "write_date") \
+                    or item.type == "one2many":
+                raise value_error(f"Field {name!r} of {model.name} cannot be written here")
+            if value is None or value is False and item.type != "boolean":
+                row[name] = False
+            elif item.type == "datetime" and isinstance(value, str):
+                row[name] = parse_timestamp(value, "=", 16)[0]
+            elif item.type == "date" and isinstance(value, (str, datetime)):
+                row[name] = parse_date(value)
+            elif item.type == "many2many":
+                row[name] = _many2many_ids(value)
+            elif item.type == "boolean":
+                row[name] = bool(value)
+            elif item.type == "many2one":
+                row[name] = int(value[0] if isinstance(value, (list, tuple)) else value)
+            else:
+                row[name] = value
+        return row
+
+    def apply(self, ops: list[Op], stamp: datetime) -> None:
+        """Commit staged operations; every row they touch carries `stamp`."""
+        with self.lock:
+            for kind, model_name, payload, values in ops:
+                table = self.tables[model_name]
+                if kind == "create":
+                    for row in payload:
+                        row["create_date"] = row["write_date"] = stamp
+                        if "category_id" in row:
+                            row["category_id"] = _apply_commands([], row["category_id"])
+                    table.insert_many(payload)
+                elif kind == "write":
+                    self._apply_write(model_name, payload, values, stamp)
+                else:
+                    self._apply_unlink(model_name, payload)
+
+    def _apply_write(self, model_name: str, ids: list[int], values: dict[str, Any],
+                     stamp: datetime) -> None:
+        table = self.tables[model_name]
+        for record_id in ids:
+            row = table.rows.get(record_id)
+            if row is None:
+                continue  # deleted meanwhile
+            changes = {**values, "write_date": stamp}
+            if "category_id" in values:  # many2many commands apply to the current list
+                changes["category_id"] = _apply_commands(row.get("category_id", []),
+                                                         values["category_id"])
+            table.update(record_id, changes)
+        if model_name == "product.template" and "active" in values:
+            # product.template.write archives/unarchives its variants too (a variant write)
+            variants = [row["id"] for row in self.tables["product.product"].rows.values()
+                        if row.get("product_tmpl_id") in set(ids)]
+            self._apply_write("product.product", variants, {"active": values["active"]}, stamp)
+
+    def _apply_unlink(self, model_name: str, ids: list[int]) -> None:
+        table = self.tables[model_name]
+        if model_name == "product.template":
+            wanted = set(ids)
+            variants = [row["id"] for row in self.tables["product.product"].rows.values()
+                        if row.get("product_tmpl_id") in wanted]
+            self._apply_unlink("product.product", variants)
+        templates: set[int] = {table.rows[i]["product_tmpl_id"] for i in ids
+                               if i in table.rows} if model_name == "product.product" else set()
+        for record_id in ids:
+            table.delete(record_id)
+        if templates:
+            # product.product.unlink removes templates left without variants
+            used = {row.get("product_tmpl_id") for row in table.rows.values()}
+            for template in templates - used:
+                self.tables["product.template"].delete(template)
+
+
+def _many2many_ids(value: Any) -> Any:
+    """A plain id list, or commands kept for apply time ((6,0,ids), (4,id), (3,id), (5,))."""
+    if not isinstance(value, (list, tuple)):
+        raise bad_argument(f"Invalid many2many value {value!r}")
+    if all(type(item) is int for item in value):
+        return list(value)
+    return [tuple(item) for item in value]
+
+
+def _apply_commands(current: list[int], value: Any) -> list[int]:
+    if all(type(item) is int for item in value):
+        return list(value)
+    result = list(current)
+    for command in value:
+        code = command[0]
+        if code == 6:
+            result = list(command[2])
+        elif code == 4 and command[1] not in result:
+            result.append(command[1])
+        elif code == 3 and command[1] in result:
+            result.remove(command[1])
+        elif code == 5:
+            result = []
+    return result
+
+
+__all__ = ["ADMIN_API_KEY", "ADMIN_UID", "Database", "Transaction"]
