@@ -109,8 +109,9 @@ class _HttpTransport:
         return OdooError(message)
 
     def _unparsable(self, response: HttpResponse, what: str, error: Exception) -> TransientError:
-        kind = "an HTML page (a proxy error?)" if response.content_type == "text/html" or \
-            response.body.lstrip()[:1] == b"<" and self.protocol != "xmlrpc" else "a malformed body"
+        start = response.body.lstrip()[:9].lower()
+        html = response.content_type == "text/html" or start.startswith((b"<html", b"<!doctype"))
+        kind = "an HTML page (a proxy error?)" if html else "a malformed body"
         reason = scrub(str(error), self.account.secrets)[:200]
         return TransientError(f"HTTP {response.status} from {self.http.where} ({what}): got "
                               f"{kind}: {reason}")
