@@ -167,7 +167,14 @@ class Services:
             args = [list(ids) if isinstance(ids, (list, tuple)) else ([ids] if ids else [])]
         try:
             return self.db.execute(model, method, args, params, uid=uid)
-        except OdooFault:
+        except OdooFault as fault:
+            # JSON-2 looks the model and method up itself and answers werkzeug's NotFound
+            if fault.name == "odoo.exceptions.UserError" and fault.http_status == 404:
+                raise make_fault("werkzeug.exceptions.NotFound",
+                                 f"the model {model!r} does not exist", status=404) from None
+            if fault.name == "builtins.AttributeError" and fault.http_status == 404:
+                raise make_fault("werkzeug.exceptions.NotFound", fault.message,
+                                 status=404) from None
             raise
         except TypeError as exc:  # bad named arguments: Odoo binds the signature first, 422
             raise make_fault("werkzeug.exceptions.UnprocessableEntity", str(exc), status=422,

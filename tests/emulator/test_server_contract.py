@@ -245,6 +245,24 @@ def test_json2_statuses(emulator: Any) -> None:
                             "X-Odoo-Database": em.db.name})
     assert (status, body) == (200, [])
     assert cl.call("res.users", "context_get")["uid"] == 2
+    for model, method, status, name in [
+            ("no.such.model", "search", 404, "werkzeug.exceptions.NotFound"),
+            ("res.partner", "no_such_method", 404, "werkzeug.exceptions.NotFound"),
+            ("res.partner", "_private", 403, "odoo.exceptions.AccessError")]:
+        with pytest.raises(Failure) as caught:
+            cl.call(model, method)
+        assert (caught.value.status, caught.value.name) == (status, name)
+    with pytest.raises(Failure) as caught:
+        cl.call("res.partner", "search_read", domain=[], fields=["x"])
+    assert caught.value.status == 500 and caught.value.body["debug"].startswith("Traceback")
+
+
+def test_private_methods_are_access_errors(emulator: Any) -> None:
+    cl = client(emulator(17), "xmlrpc")
+    with pytest.raises(Failure) as caught:
+        cl.call("res.partner", "_private")
+    assert caught.value.code == 4
+    assert caught.value.text == "Private methods (such as _private) cannot be called remotely."
 
 
 def test_json2_only_on_19(emulator: Any) -> None:
