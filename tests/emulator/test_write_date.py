@@ -1,0 +1,172 @@
+"""The write_date traps of ODOO_API.md, reproduced in-process through Database.execute."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from syncd.emulator.clock import Clock
+from syncd.emulator.faults import OdooFault
+from syncd.emulator.store import Database
+
+T0 = datetime(2024, 3, 1, 5, 35, 15, 977432)  # seen on a real server: API shows 05:35:15
+
+
+def make(version: int, start: datetime = T0) -> Database:
+    return Database(version=version, clock=Clock(start=start))
+
+
+def search(db: Database, domain: list[Any], **kwargs: Any) -> list[int]:
+    return sorted(db.execute("res.partner", "search", [domain], kwargs))
+
+
+def shown(db: Database, ids: list[int]) -> set[str]:
+    rows = db.execute("res.partner", "read", [ids], {"fields": ["write_date"]})
+    return {row["write_date"] for row in rows}
+
+
+@pytest.mark.parametrize("version", [16, 17, 18])
+def test_greater_than_the_shown_value_matches_the_records_shown_at_it(version: int) -> None:
+    db = make(version)
+    ids = db.import_records("res.partner", [{"name": "A"}, {"name": "B"}])
+    (w,) = shown(db, ids)
+    assert w == "2024-03-01 05:35:15"
+    assert search(db, [("write_date", ">", w)]) == ids
+
+
+@pytest.mark.parametrize("version", [16, 17, 18])
+def test_equal_to_the_shown_value_matches_nothing(version: int) -> None:
+    db = make(version)
+    ids = db.import_records("res.partner", [{"name": "A"}, {"name": "B"}])
+    (w,) = shown(db, ids)
+    assert search(db, [("write_date", "=", w)]) == []
+    assert search(db, [("write_date", ">=", w)]) == ids
+    db.clock.freeze(datetime(2024, 3, 1, 6, 0, 0))  # exactly whole second: '=' matches
+    exact = db.create("res.partner", {"name": "C"})
+    assert search(db, [("write_date", "=", "2024-03-01 06:00:00")]) == [exact]
+
+
+def test_a_transaction_is_invisible_until_commit_and_carries_its_start_time() -> None:
+    db = make(17)
+    tx = db.transaction()  # BEGIN at T1
+    slow = tx.create("res.partner", {"name": "Imported slowly"})
+    db.clock.advance(90)  # meanwhile, other writes at T2 > T1
+    quick = db.create("res.partner", {"name": "Quick"})
+    (t2,) = shown(db, [quick])
+    assert search(db, []) == [quick]
+    assert db.execute("res.partner", "read", [[slow]], {"fields": ["name"]}) == []
+    db.clock.advance(30)
+    tx.commit()
+    (t1,) = shown(db, [slow])
+    assert t1 == "2024-03-01 05:35:15" and t1 < t2
+    assert search(db, []) == sorted([slow, quick])
+    # a pass that took its watermark from T2 never sees the late commit without a lookback
+    assert search(db, [("write_date", ">", t2)]) == [quick]
+
+
+def test_rolled_back_transaction_leaves_nothing() -> None:
+    db = make(17)
+    with pytest.raises(RuntimeError):
+        with db.transaction() as tx:
+            tx.create("res.partner", {"name": "Ghost"})
+            raise RuntimeError("import failed")
+    assert search(db, [], context={"active_test": False}) == []
+
+
+def test_an_import_of_5000_rows_shares_one_stamp() -> None:
+    db = Database(version=17)  # a running clock: the stamp is still one for all rows
+    ids = db.import_records("res.partner", [{"name": f"P{i}"} for i in range(5000)])
+    rows = db.execute("res.partner", "search_read", [[]], {"fields": ["write_date"]})
+    assert len(rows) == 5000 and len({row["write_date"] for row in rows}) == 1
+    assert len({db.tables["res.partner"].rows[i]["write_date"] for i in ids}) == 1
+    assert len({db.tables["res.partner"].rows[i]["create_date"] for i in ids}) == 1
+
+
+def test_datetime_literals_on_17_drop_the_offset_and_accept_t() -> None:
+    db = make(17, datetime(2024, 1, 1, 9, 12, 5, 500000))
+    pid = db.create("res.partner", {"name": "A"})
+    assert search(db, [("write_date", ">", "2024-01-01T09:12:05+05:00")]) == [pid]
+    assert search(db, [("write_date", ">", "2024-01-01 09:12:05")]) == [pid]
+    assert search(db, [("write_date", ">", "2024-01-01T09:12:06Z")]) == []
+    assert search(db, [("write_date", ">", "2024-01-01")]) == []  # means 23:59:59 on 16-18
+    assert search(db, [("write_date", ">=", "2024-01-01")]) == [pid]
+    with pytest.raises(OdooFault) as caught:
+        search(db, [("write_date", ">", "yesterday")])
+    assert caught.value.xmlrpc_code == 1
+    assert caught.value.fault_string().rstrip().endswith("invalid input syntax for type timestamp")
+
+
+def test_datetime_literals_on_19_reject_offsets_and_t() -> None:
+    db = make(19)
+    for literal in ("2024-01-01T09:12:05", "2024-01-01 09:12:05+05:00"):
+        with pytest.raises(OdooFault) as caught:
+            search(db, [("write_date", ">", literal)])
+        assert caught.value.name == "builtins.ValueError"
+        assert caught.value.message == f"expecting only datetimes with no timezone: {literal!r}"
+
+
+def test_datetime_comparisons_on_19_are_widened_to_the_second() -> None:
+    db = make(19, datetime(2024, 1, 1, 9, 12, 5, 500000))
+    pid = db.create("res.partner", {"name": "A"})
+    w = "2024-01-01 09:12:05"
+    assert search(db, [("write_date", ">", w)]) == []       # >= 09:12:06
+    assert search(db, [("write_date", "=", w)]) == [pid]     # the whole second
+    assert search(db, [("write_date", "<=", w)]) == [pid]    # < 09:12:06
+    assert search(db, [("write_date", "!=", w)]) == []
+    assert search(db, [("write_date", ">=", "2024-01-01")]) == [pid]  # midnight UTC
+    older = make(17, datetime(2024, 1, 1, 9, 12, 5, 500000))
+    older.create("res.partner", {"name": "A"})
+    assert search(older, [("write_date", ">", w)]) == [pid]
+    assert search(older, [("write_date", "=", w)]) == []
+    assert search(older, [("write_date", "<=", w)]) == []
+
+
+@pytest.mark.parametrize("version", [16, 17, 18, 19])
+def test_greater_or_equal_means_the_same_everywhere(version: int) -> None:
+    db = make(version, datetime(2024, 1, 1, 9, 12, 5, 500000))
+    first = db.create("res.partner", {"name": "A"})
+    db.clock.advance(1)
+    second = db.create("res.partner", {"name": "B"})
+    assert search(db, [("write_date", ">=", "2024-01-01 09:12:05")]) == [first, second]
+    assert search(db, [("write_date", ">=", "2024-01-01 09:12:06")]) == [second]
+    assert search(db, [("write_date", "<", "2024-01-01 09:12:06")]) == [first]
+
+
+def test_deletions_leave_no_trace() -> None:
+    db = make(17)
+    keep, gone = db.import_records("res.partner", [{"name": "Keep"}, {"name": "Gone"}])
+    db.clock.advance(10)
+    db.unlink("res.partner", gone)
+    assert search(db, [], context={"active_test": False}) == [keep]
+    assert search(db, [("write_date", ">", "2000-01-01 00:00:00")],
+                   context={"active_test": False}) == [keep]
+    assert db.execute("res.partner", "read", [[keep, gone]], {"fields": ["name"]}) == \
+        [{"id": keep, "name": "Keep"}]
+    assert gone not in db.tables["res.partner"].ids
+    assert all(key[1] != gone for key in db.tables["res.partner"].stamps)
+
+
+def test_a_template_write_does_not_bump_its_variants() -> None:
+    db = make(17)
+    variant = db.create("product.product", {"name": "Desk", "default_code": "FURN-0001",
+                                            "list_price": 100.0})
+    (before,) = db.execute("product.product", "read", [[variant]],
+                           {"fields": ["write_date", "product_tmpl_id", "list_price"]})
+    template = before["product_tmpl_id"][0]
+    db.clock.advance(3600)
+    db.write("product.template", template, {"list_price": 120.0, "name": "Oak Desk"})
+    (after,) = db.execute("product.product", "read", [[variant]],
+                          {"fields": ["write_date", "list_price", "display_name"]})
+    assert after["list_price"] == 120.0 and after["display_name"] == "[FURN-0001] Oak Desk"
+    assert after["write_date"] == before["write_date"]
+    since = [("write_date", ">=", "2024-03-01 05:35:16")]
+    assert db.execute("product.template", "search", [since], {}) == [template]
+    assert db.execute("product.product", "search", [since], {}) == []
+    # writing a template field through the variant bumps both
+    db.clock.advance(60)
+    db.write("product.product", variant, {"list_price": 130.0})
+    stamps = {db.tables["product.product"].rows[variant]["write_date"],
+              db.tables["product.template"].rows[template]["write_date"]}
+    assert stamps == {T0 + timedelta(seconds=3660)}
