@@ -27,7 +27,7 @@ def _reason(status: int) -> str:
         return "Error"
 
 _MALFORMED = {
-    "xmlrpc": (XML_TYPE, b'<?xml version="1.0"?>\n<methodResponse>\n<params>\n<param>\n<value><arr'),
+    "xmlrpc": (XML_TYPE, b'<?xml version="1.0"?>\n<methodResponse>\n<params>\n<param><value><arr'),
     "jsonrpc": (JSON_TYPE, b'{"jsonrpc":"2.0","id":1,"result":[{"id":1,"name":"Az'),
     "json2": (JSON_TYPE, b'[{"id":1,"name":"Az'),
     "http": (JSON_TYPE, b'{"version_info":[1'),
@@ -91,14 +91,16 @@ class RequestHandler(BaseHTTPRequestHandler):
         body = self._read_body()
         if body is None:
             return
-        received = len(getattr(self, "raw_requestline", b"")) + len(self.headers.as_bytes()) + len(body)
+        head = len(getattr(self, "raw_requestline", b"")) + len(self.headers.as_bytes())
+        received = head + len(body)
         server.stats.count_request(path, received)
         if server.router.version >= 19 and (path.startswith("/xmlrpc/") or path == "/jsonrpc"):
             server.stats.count_deprecated()
         call = server.router.decode(self.command, path, self.headers, body)
         fired = server.faults.take(path, call.model, call.method)
         for rule in fired:
-            if rule.kind == "latency" and server.stopping.wait(float(rule.params.get("seconds", 0))):
+            delay = float(rule.params.get("seconds", 0)) if rule.kind == "latency" else 0.0
+            if delay and server.stopping.wait(delay):
                 self._drop()
                 return
         failure = next((rule for rule in fired if rule.kind != "latency"), None)

@@ -59,7 +59,8 @@ class FaultPlan:
         Retry-After header); html `status` (default 502).
         """
         if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; known: {', '.join(sorted(FAULT_KINDS))}")
+            known = ", ".join(sorted(FAULT_KINDS))
+            raise ValueError(f"unknown fault kind {kind!r}; known: {known}")
         if times < 1:
             raise ValueError(f"times must be at least 1, got {times}")
         if kind == "latency" and float(params.get("seconds", 0)) < 0:

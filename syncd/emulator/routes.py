@@ -173,7 +173,8 @@ class Router:
                              "request.")
             database = headers.get("X-Odoo-Database")
             if database is not None and database != self.services.db.name:
-                return error(404, "werkzeug.exceptions.NotFound", f"database {database!r} not found")
+                return error(404, "werkzeug.exceptions.NotFound",
+                             f"database {database!r} not found")
             scheme, _, key = (headers.get("Authorization") or "").partition(" ")
             uid = self.services.db.uid_for_api_key(key.strip()) \
                 if scheme.lower() == "bearer" and key.strip() else None

@@ -84,7 +84,8 @@ def encode_fault(fault: OdooFault, *, legacy: bool = False) -> bytes:
     if legacy:
         code, text = legacy_fault(fault)
         # typeshed says int, but the legacy endpoint really sends string fault codes
-        body = OdooMarshaller(allow_none=False).dumps(xmlrpc.client.Fault(code, text))  # type: ignore[arg-type]
+        legacy_fault_ = xmlrpc.client.Fault(code, text)  # type: ignore[arg-type]
+        body = OdooMarshaller(allow_none=False).dumps(legacy_fault_)
     else:
         body = OdooMarshaller(allow_none=False).dumps(
             xmlrpc.client.Fault(fault.xmlrpc_code, fault.fault_string()))

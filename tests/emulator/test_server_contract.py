@@ -228,7 +228,8 @@ def test_json2_statuses(emulator: Any) -> None:
     cl = client(em, "json2")
     assert isinstance(cl, type(cl))
     auth = {"Authorization": f"bearer {em.api_key}"}
-    status, body = cl.post("/json/2/res.partner/search", b"{}", {**auth, "Content-Type": "text/plain"})
+    status, body = cl.post("/json/2/res.partner/search", b"{}",
+                           {**auth, "Content-Type": "text/plain"})
     assert status == 415
     status, body = cl.post("/json/2/res.partner/search", b"{}",
                            {"Content-Type": "application/json"})
@@ -240,7 +241,8 @@ def test_json2_statuses(emulator: Any) -> None:
     with pytest.raises(Failure) as caught:
         cl.call("res.partner", "search", bogus_argument=1)
     assert caught.value.status == 422
-    status, body = cl.post("/json/2/res.partner/search", b'{"domain": [], "context": {"lang": "en_US"}}',
+    status, body = cl.post("/json/2/res.partner/search",
+                           b'{"domain": [], "context": {"lang": "en_US"}}',
                            {**auth, "Content-Type": "application/json; charset=utf-8",
                             "X-Odoo-Database": em.db.name})
     assert (status, body) == (200, [])

@@ -46,7 +46,8 @@ class XmlRpcClient:
     def call(self, model: str, method: str, ids: list[int] | None = None, **named: Any) -> Any:
         args = [ids] if ids is not None else []
         try:
-            return self.object.execute_kw(self.db, self.uid, self.secret, model, method, args, named)
+            return self.object.execute_kw(self.db, self.uid, self.secret, model, method, args,
+                                          named)
         except xmlrpc.client.Fault as fault:
             raise Failure("xmlrpc", code=fault.faultCode, text=fault.faultString) from None
 
