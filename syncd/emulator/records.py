@@ -65,7 +65,8 @@ class View:
             children: dict[int, list[int]] = defaultdict(list)
             for child in self.tables[comodel].rows.values():
                 parent = child.get(inverse)
-                if parent:
+                # x2many reads and searches hide archived records (active_test)
+                if parent and child.get("active", True):
                     children[parent].append(child["id"])
             self._inverse[key] = children
         return self._inverse[key]
