@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import http.client
 import re
 import socket
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -221,3 +226,90 @@ def close_idle_connections(em: Emulator) -> None:
     server = em._server  # noqa: SLF001 - the facade has no public switch for this
     assert server is not None
     server.close_all()
+
+
+class Relay(BaseHTTPRequestHandler):
+    """A forward proxy (absolute-URI requests) that is also a reverse proxy mounting Odoo under
+    /odoo: what it saw is recorded in `server.seen`."""
+
+    protocol_version = "HTTP/1.1"
+    server: Any
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+    def do_POST(self) -> None:
+        self.server.seen.append((self.path, self.headers.get("Proxy-Authorization")))
+        parts = urlsplit(self.path)
+        host, port = (parts.hostname, parts.port) if parts.hostname else self.server.upstream
+        path = parts.path.removeprefix("/odoo")
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        headers = {k: v for k, v in self.headers.items()
+                   if k.lower() not in ("proxy-authorization", "connection", "host")}
+        upstream = http.client.HTTPConnection(host, port, timeout=10)
+        upstream.request(self.command, path, body or None, headers)
+        answer = upstream.getresponse()
+        data = answer.read()
+        upstream.close()
+        self.send_response(answer.status)
+        for name, value in answer.getheaders():
+            if name.lower() not in ("connection", "content-length", "server", "date"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST
+
+
+@pytest.fixture
+def relay(case: Case) -> Iterator[Any]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Relay)
+    server.daemon_threads = True
+    server.seen = []  # type: ignore[attr-defined]
+    parts = urlsplit(case.em.url)
+    server.upstream = (parts.hostname, parts.port)  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_plain_http_goes_through_the_environment_proxy(case: Case, relay: Any,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("no_proxy", "NO_PROXY", "HTTP_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    port = relay.server_address[1]
+    monkeypatch.setenv("http_proxy", f"http://proxy%20user:pr%40xy@127.0.0.1:{port}")
+    t = case.transport()
+    try:
+        t.login()
+        assert t.call("res.partner", "search_count", {"domain": []}) == 3
+    finally:
+        t.close()
+    assert len(relay.seen) == 2
+    for target, authorization in relay.seen:
+        assert target.startswith(case.em.url + "/")  # absolute-URI form
+        assert authorization == "Basic " + base64.b64encode(b"proxy user:pr@xy").decode()
+
+    relay.seen.clear()
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    t = case.transport()
+    try:
+        t.login()
+    finally:
+        t.close()
+    assert relay.seen == []
+
+
+def test_an_url_with_a_path_prefix(case: Case, relay: Any) -> None:
+    t = case.transport(url=f"http://127.0.0.1:{relay.server_address[1]}/odoo/")
+    try:
+        assert t.version()["server_version"] == f"{case.em.version}.0"
+        t.login()
+        assert t.call("res.partner", "search_count", {"domain": []}) == 3
+    finally:
+        t.close()
+    assert all(target.startswith("/odoo/") for target, _ in relay.seen)
