@@ -1,0 +1,78 @@
+"""The emulator's cost model: keyset paging walks the id index, windows bisect write_date.
+
+`Database.visits` counts rows a query examined (see syncd/emulator/query.py). Real PostgreSQL
+makes `id > last ORDER BY id LIMIT n` cost about n rows per page, while OFFSET paging costs
+offset+n; the emulator must show the same shape so sync strategies can be compared.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from syncd.emulator.clock import Clock
+from syncd.emulator.store import Database
+
+RECORDS = 200_000
+PAGE = 1000
+
+
+def test_keyset_paging_by_id_costs_about_one_visit_per_record() -> None:
+    db = Database(version=17)
+    db.import_records("res.partner", [{"name": f"P{i}"} for i in range(RECORDS)])
+    db.reset_visits()
+    last, pages, seen = 0, 0, 0
+    while True:
+        rows = db.execute("res.partner", "search_read", [[("id", ">", last)]],
+                          {"fields": ["name"], "order": "id", "limit": PAGE})
+        pages += 1
+        if not rows:
+            break
+        seen += len(rows)
+        last = rows[-1]["id"]
+    assert seen == RECORDS and pages == RECORDS // PAGE + 1
+    assert db.visits <= 1.05 * RECORDS + pages * 2
+    keyset_first_20 = 20 * PAGE
+    db.reset_visits()
+    for page in range(20):
+        db.execute("res.partner", "search", [[]], {"order": "id", "limit": PAGE,
+                                                   "offset": page * PAGE})
+    # offset paging re-reads everything before the page: 1000 * (1 + 2 + ... + 20)
+    assert db.visits == PAGE * 20 * 21 // 2
+    assert db.visits > 10 * keyset_first_20
+
+
+def test_a_write_date_window_visits_only_the_rows_in_it() -> None:
+    clock = Clock(start=datetime(2024, 5, 1, 12, 0, 0, 250000))
+    db = Database(version=17, clock=clock)
+    for batch in range(20):
+        db.import_records("res.partner", [{"name": f"B{batch}-{i}"} for i in range(5000)])
+        clock.advance(60)
+    db.reset_visits()
+    ids = db.execute("res.partner", "search", [[("write_date", ">=", "2024-05-01 12:19:00")]],
+                     {"order": "id"})
+    assert len(ids) == 5000  # the last batch, stamped 12:19:00.25
+    assert db.visits == 5000
+    db.reset_visits()
+    window = [("write_date", ">=", "2024-05-01 12:10:00"), ("write_date", "<", "2024-05-01 12:12:00")]
+    assert db.execute("res.partner", "search_count", [window], {}) == 10_000
+    assert db.visits == 10_000
+    # keyset pages inside the window stay cheap too
+    db.reset_visits()
+    page = db.execute("res.partner", "search", [window + [("id", ">", 0)]],
+                      {"order": "id", "limit": 100})
+    assert len(page) == 100 and db.visits <= 10_000
+
+
+def test_deleted_and_uncommitted_rows_are_not_in_the_indexes() -> None:
+    db = Database(version=17)
+    ids = db.import_records("res.partner", [{"name": f"P{i}"} for i in range(10)])
+    db.unlink("res.partner", ids[:5])
+    tx = db.transaction()
+    tx.import_records("res.partner", [{"name": "pending"}] * 3)
+    table = db.tables["res.partner"]
+    assert table.ids == ids[5:] and [key[1] for key in table.stamps] == ids[5:]
+    db.reset_visits()
+    assert db.execute("res.partner", "search_count", [[]], {}) == 5
+    assert db.visits == 5
+    tx.commit()
+    assert len(table.ids) == len(table.stamps) == 8
