@@ -96,7 +96,7 @@ class OdooClient:
         wanted = self.settings.protocol
         probe = make_transport(self._probe_protocol(wanted), self.settings)
         try:
-            version = self._version(probe, wanted)
+            version, probe = self._version(probe, wanted)
             major = major_version(version)
             protocol = self._choose(wanted, major)
             if protocol != probe.protocol:
@@ -120,11 +120,12 @@ class OdooClient:
             return "json2" if self.settings.api_key else "jsonrpc"
         return wanted
 
-    def _version(self, probe: Transport, wanted: str) -> dict[str, Any]:
-        """The server's version. In auto mode with an API key it asks JSON-2's /web/version
-        first (it outlives /jsonrpc), falling back to JSON-RPC on servers without that route."""
+    def _version(self, probe: Transport, wanted: str) -> tuple[dict[str, Any], Transport]:
+        """The server's version, and the transport that got it. In auto mode with an API key
+        it asks JSON-2's /web/version first (that route outlives /jsonrpc), falling back to
+        JSON-RPC on servers without it."""
         try:
-            return self._retry("version", probe.version)
+            return self._retry("version", probe.version), probe
         except TransientError:
             raise
         except OdooError:
@@ -133,9 +134,10 @@ class OdooClient:
         probe.close()
         fallback = make_transport("jsonrpc", self.settings)
         try:
-            return self._retry("version", fallback.version)
-        finally:
+            return self._retry("version", fallback.version), fallback
+        except BaseException:
             fallback.close()
+            raise
 
     def _choose(self, wanted: str, major: int) -> str:
         has_key = bool(self.settings.api_key)

@@ -71,6 +71,19 @@ def test_auto_protocol(emulator: Callable[..., Emulator], version: int, api_key:
         assert em.stats.calls("res.partner", "search_count") == 1
 
 
+@pytest.mark.parametrize("version, expected", [(17, "jsonrpc"), (19, "json2")])
+def test_auto_asks_jsonrpc_for_the_version_where_web_version_is_missing(
+        emulator: Callable[..., Emulator], version: int, expected: str) -> None:
+    em = emulator(version)
+    em.faults.add("html", path="/web/version", status=404)  # an Odoo without that route
+    sleeps = Sleeps()
+    with OdooClient(settings_for(em, api_key=True), sleep=sleeps) as c:
+        assert c.connect().protocol == expected
+        assert c.search_count("res.partner", []) >= 0
+    assert sleeps == [] and em.stats.logins == (1 if expected == "jsonrpc" else 0)
+    assert em.stats.by_path["/jsonrpc"] == (3 if expected == "jsonrpc" else 1)
+
+
 def test_explicit_protocol_is_honoured(emulator: Callable[..., Emulator]) -> None:
     em = emulator(19)
     with OdooClient(settings_for(em, "xmlrpc", api_key=True), sleep=Sleeps()) as c:

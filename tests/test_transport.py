@@ -5,7 +5,10 @@ from __future__ import annotations
 import base64
 import http.client
 import re
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,7 +20,8 @@ import pytest
 
 from syncd.config import OdooSettings
 from syncd.emulator import Emulator
-from syncd.errors import AuthError, FaultError, InvalidFieldError, UnknownModelError
+from syncd.errors import (AuthError, FaultError, InvalidFieldError, OdooError, TransientError,
+                          UnknownModelError)
 from syncd.transport import Transport, make_transport
 
 CASES = [("xmlrpc", 17), ("jsonrpc", 17), ("jsonrpc", 16), ("json2", 19), ("xmlrpc", 19)]
@@ -313,3 +317,48 @@ def test_an_url_with_a_path_prefix(case: Case, relay: Any) -> None:
     finally:
         t.close()
     assert all(target.startswith("/odoo/") for target, _ in relay.seen)
+
+
+@pytest.fixture
+def tls_relay(emulator: Callable[..., Emulator], tmp_path: Any) -> Iterator[tuple[Any, Any]]:
+    """A TLS reverse proxy (self-signed certificate for 127.0.0.1) in front of an emulator."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    em = emulator(17)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Relay)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.daemon_threads = True
+    server.seen = []  # type: ignore[attr-defined]
+    server.upstream = ("127.0.0.1", em.port)  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    yield server, cert
+    server.shutdown()
+    server.server_close()
+
+
+def test_tls_is_verified(tls_relay: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    server, cert = tls_relay
+    url = f"https://127.0.0.1:{server.server_address[1]}/odoo"
+    settings = OdooSettings(url=url, database="odoo", username="admin", password="admin",
+                            protocol="jsonrpc", timeout=10)
+    untrusted = make_transport("jsonrpc", settings)
+    with pytest.raises(OdooError, match="certificate") as caught:
+        untrusted.version()
+    untrusted.close()
+    assert not isinstance(caught.value, TransientError)  # retrying cannot fix it
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the system trust store, as OpenSSL reads it
+    trusted = make_transport("jsonrpc", settings)
+    try:
+        assert trusted.version()["server_version"] == "17.0"
+        assert trusted.login() == 2
+    finally:
+        trusted.close()
