@@ -56,13 +56,21 @@ def scrub(text: str, secrets: Sequence[str]) -> str:
     return text
 
 
+def public_url(url: str) -> str:
+    """``url`` without any ``user:password@`` part, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+
+
 class HttpConnection:
     """A keep-alive connection to the server of ``url`` (its path is kept as a prefix)."""
 
     def __init__(self, url: str, *, timeout: float, secrets: Sequence[str] = ()) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise OdooError(f"not an http(s) URL: {scrub(url, secrets)!r}")
+            raise OdooError(f"not an http(s) URL: {scrub(public_url(url), secrets)!r}")
         self.https = parts.scheme == "https"
         self.host = parts.hostname
         self.port = parts.port or (443 if self.https else 80)

@@ -29,7 +29,7 @@ from loguru import logger
 
 from syncd.config import OdooSettings
 from syncd.errors import OdooError, TransientError
-from syncd.http import scrub
+from syncd.http import public_url, scrub
 from syncd.retry import Backoff
 from syncd.transport import Transport, make_transport
 
@@ -72,8 +72,11 @@ class OdooClient:
         self._transport: Transport | None = None
 
     def __repr__(self) -> str:
-        return (f"OdooClient(url={scrub(self.settings.url, self.settings.secrets())!r}, "
+        return (f"OdooClient(url={self._url()!r}, "
                 f"database={self.settings.database!r}, user={self.settings.username!r})")
+
+    def _url(self) -> str:
+        return scrub(public_url(self.settings.url), self.settings.secrets())
 
     def __enter__(self) -> OdooClient:
         return self
@@ -111,7 +114,7 @@ class OdooClient:
         self.info = ServerInfo(version=str(version.get("server_version") or major),
                                major=major, protocol=protocol, uid=uid)
         logger.debug("odoo connected url={} version={} protocol={} uid={}",
-                     scrub(self.settings.url, self.settings.secrets()), self.info.version,
+                     self._url(), self.info.version,
                      protocol, uid)
         return self.info
 

@@ -104,7 +104,7 @@ class _HttpTransport:
         if status == 401:
             return auth_error(self.account, api_key=self.protocol == "json2")
         if status == 404:
-            return OdooError(message + f": is {self.settings.url!r} an Odoo server"
+            return OdooError(message + f": is {self.http.where} an Odoo server"
                              f"{' 19 or later' if self.protocol == 'json2' else ''}?")
         return OdooError(message)
 
