@@ -117,8 +117,9 @@ class _HttpTransport:
                               f"{kind}: {reason}")
 
 
-class XmlRpcTransport(_HttpTransport):
-    protocol = "xmlrpc"
+class _ExecuteKwTransport(_HttpTransport):
+    """XML-RPC and JSON-RPC: `common.version`, `common.login`, then `object.execute_kw` with
+    the database, uid and password (or API key) on every call."""
 
     def version(self) -> dict[str, Any]:
         result = self._rpc("common", "version", [])
@@ -140,6 +141,13 @@ class XmlRpcTransport(_HttpTransport):
         return self._rpc("object", "execute_kw",
                          [s.database, self._uid(), s.secret, model, method, args, kwargs],
                          call=f"{model}.{method}")
+
+    def _rpc(self, service: str, method: str, args: list[Any], call: str = "") -> Any:
+        raise NotImplementedError
+
+
+class XmlRpcTransport(_ExecuteKwTransport):
+    protocol = "xmlrpc"
 
     def _rpc(self, service: str, method: str, args: list[Any], call: str = "") -> Any:
         what = call or f"{service}.{method}"
@@ -164,33 +172,12 @@ class XmlRpcTransport(_HttpTransport):
         return params[0] if params else None
 
 
-class JsonRpcTransport(_HttpTransport):
+class JsonRpcTransport(_ExecuteKwTransport):
     protocol = "jsonrpc"
 
     def __init__(self, settings: OdooSettings) -> None:
         super().__init__(settings)
         self._next_id = 0
-
-    def version(self) -> dict[str, Any]:
-        result = self._rpc("common", "version", [])
-        if not isinstance(result, dict):
-            raise TransientError(f"unexpected version answer from {self.http.where}")
-        return result
-
-    def login(self) -> int:
-        s = self.settings
-        uid = self._rpc("common", "login", [s.database, s.username, s.secret])
-        if not isinstance(uid, int) or isinstance(uid, bool) or uid <= 0:
-            raise auth_error(self.account)
-        self.uid = uid
-        return uid
-
-    def call(self, model: str, method: str, params: dict[str, Any]) -> Any:
-        args, kwargs = split_params(params)
-        s = self.settings
-        return self._rpc("object", "execute_kw",
-                         [s.database, self._uid(), s.secret, model, method, args, kwargs],
-                         call=f"{model}.{method}")
 
     def _rpc(self, service: str, method: str, args: list[Any], call: str = "") -> Any:
         what = call or f"{service}.{method}"

@@ -291,3 +291,13 @@ def test_secrets_never_appear_in_errors_logs_or_repr(emulator: Callable[..., Emu
     for error in errors:
         assert SECRET not in str(error) and SECRET not in repr(error.args)
     assert lines and not any(SECRET in line for line in lines)
+
+
+def test_url_credentials_never_show(odoo17: Emulator) -> None:
+    url = odoo17.url.replace("http://", f"http://someone:{SECRET}@")
+    with OdooClient(settings_for(odoo17, url=url + "/nowhere"), sleep=Sleeps()) as c:
+        assert SECRET not in repr(c)
+        with pytest.raises(OdooError) as caught:  # 404: not an Odoo URL; not retried
+            c.connect()
+    assert not isinstance(caught.value, TransientError)
+    assert SECRET not in str(caught.value) and "is http://127.0.0.1" in str(caught.value)
