@@ -181,7 +181,8 @@ def _relational_or_plain(view: Resolver, model: Model, item: Field, operator: st
             "=", "!=", "like", "ilike", "not like", "not ilike", "=like", "=ilike", "in",
             "not in"):
         positive = NEGATIONS.get(operator, operator)
-        found = view.name_search_ids(item.relation, positive, right, active_test)
+        # expression.py: comodel.with_context(active_test=False)._name_search(...)
+        found = view.name_search_ids(item.relation, positive, right, False)
         test = _member(getter, item, found)
         return test if positive == operator else (lambda row: not test(row))
     if item.type in ("one2many", "many2many"):

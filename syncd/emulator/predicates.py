@@ -100,14 +100,17 @@ def _like_test(getter: Getter, operator: str, right: Any) -> Test:
         return (lambda row: not is_null(getter(row))) if negative else \
             (lambda row: is_null(getter(row)))
     text = str(right)
-    if operator in ("like", "ilike", "not like", "not ilike"):
+    wildcard = operator in ("like", "ilike", "not like", "not ilike")
+    # expression.py: `(wildcard and not right) or (right and negative)` adds OR IS NULL
+    null_matches = (wildcard and not text) or (bool(text) and negative)
+    if wildcard:
         text = f"%{text}%"
     pattern = like_pattern(text, "ilike" in operator)
 
     def matches(row: dict[str, Any]) -> bool:
         value = getter(row)
         if is_null(value):
-            return negative
+            return null_matches
         shown = value if isinstance(value, str) else _as_text(value)
         return (pattern.match(shown) is None) if negative else (pattern.match(shown) is not None)
     return matches

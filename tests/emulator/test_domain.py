@@ -64,6 +64,8 @@ CASES: list[tuple[list[Any], set[str]]] = [
     ([("name", "like", "a_d")], {"Brandon Freeman"}),  # '_' is a wildcard, as in SQL
     ([("email", "=like", "colleen\\_%")], {"Colleen Diaz"}),
     ([("name", "=ilike", "zed%")], {"Zed Nobody"}),
+    ([("email", "ilike", "")], COMPANIES | {"Brandon Freeman", "Colleen Diaz", "Zed Nobody"}),
+    ([("email", "not ilike", "")], {"Zed Nobody"}),  # expression.py: empty pattern OR IS NULL
     ([("name", "=like", "zed%")], set()),
     ([("email", "not like", "azure")], {"Deco Addict", "Zed Nobody"}),
     ([("email", "not ilike", "AZURE")], {"Deco Addict", "Zed Nobody"}),
@@ -103,6 +105,12 @@ def test_operators(db: Database, domain: list[Any], expected: set[str]) -> None:
 
 def test_leaves_as_lists_and_tuples_alike(db: Database) -> None:
     assert names(db, [["name", "=", "Zed Nobody"]]) == names(db, [("name", "=", "Zed Nobody")])
+
+
+def test_many2one_name_search_sees_archived_targets(db: Database) -> None:
+    (azure,) = db.execute("res.partner", "search", [[("name", "=", "Azure Interior")]], {})
+    db.archive("res.partner", azure)
+    assert names(db, [("parent_id", "=", "Azure Interior")]) == {"Brandon Freeman"}
 
 
 def test_active_test(db: Database) -> None:
