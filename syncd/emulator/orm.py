@@ -37,7 +37,9 @@ class Call:
                count: Any = False, args: Any = None) -> Any:
         domain = _domain(domain if domain is not None else args)
         offset, limit, order = _paging(offset, limit, order)
-        if count and self.db.version <= 16:
+        if count is not False and self.db.version >= 17:  # Odoo 17 dropped search(count=)
+            raise bad_argument("search() got an unexpected keyword argument 'count'", "TypeError")
+        if count:
             return query.count(self.view, self.model, domain, active_test=self.active_test)
         return query.search(self.view, self.model, domain, offset=offset, limit=limit,
                             order=order, active_test=self.active_test)

@@ -194,6 +194,7 @@ def test_faults(db: Database) -> None:
                 [("name", "~", "a")]):
         assert fault(db, "res.partner", "search", [bad]).http_status == 422
     assert fault(db, "res.partner", "search", [[]], {"bogus": 1}).http_status == 422
+    assert fault(db, "res.partner", "search", [[]], {"count": True}).http_status == 422
     assert fault(db, "res.partner", "search", [[]], {"limit": "ten"}).http_status == 422
     old = Database(version=16)
     assert fault(old, "res.partner", "search", [[("child_ids", "any", [])]]).http_status == 422
