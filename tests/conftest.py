@@ -35,3 +35,12 @@ def emulator() -> Iterator[Callable[..., Emulator]]:
     yield start
     for em in started:
         em.stop()
+
+
+@pytest.fixture(autouse=True)
+def _private_platform_dirs(tmp_path_factory: pytest.TempPathFactory,
+                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep every test's platform state/log/config dirs out of the real home directory."""
+    home = tmp_path_factory.mktemp("platform")
+    for name in ("XDG_STATE_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME"):
+        monkeypatch.setenv(name, str(home / name.lower()))

@@ -1,0 +1,389 @@
+"""One model's part of a pass: what changed on the server, and what the snapshot becomes.
+
+The algorithm, and why (see ODOO_API.md, "write_date: the traps"):
+
+* The watermark is the newest ``write_date`` the *server* returned, never the local clock.
+* Every incremental pass re-reads a window ``write_date >= watermark - lookback``: Odoo stamps a
+  row with its transaction's *start* time, so a long transaction can commit rows older than the
+  watermark. ``>=`` is the only comparison that means the same on Odoo 16-19.
+* Inside the window we page by ``id > cursor ORDER BY id``: the database keeps microseconds the
+  API hides, so a ``(write_date, id)`` keyset built from API values can loop or skip when more
+  than a page of rows shares one second. An id keyset in a fixed window cannot.
+* The change query ignores the model's domain and runs with ``active_test: False``, so records
+  that were archived or left the domain come back and leave the snapshot; membership of each
+  changed record is decided by the ``active`` flag or by one ``search`` of the domain per page.
+* Rows in the window are re-read every pass; a digest per id of what we stored (``recent``) lets
+  a pass that finds nothing new skip loading the snapshot at all.
+* Deletions leave no trace in the API: every ``reconcile_interval`` the server's id set for the
+  domain (ids only, paged) is compared with the snapshot; this also picks up records that entered
+  the domain without their ``write_date`` moving.
+* Nothing here writes a file: the result carries the new snapshot bytes, and the pass commits all
+  models together, state last.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+import orjson
+from loguru import logger
+
+from syncd.config import ModelSpec, SyncSettings, domain_as_list
+from syncd.errors import CorruptFileError, InvalidFieldError, SyncdError
+from syncd.odoo import OdooClient
+from syncd.snapshot import Snapshot
+from syncd.state import TIME_FORMAT, ModelState, utc_now_text
+from syncd.atomic import set_aside
+
+OUT = "out:"  # prefix of the digest of a record that is not in the snapshot
+ID_PAGE = 20_000  # ids per request for the deletion check: ids are tiny
+
+
+class ProgressLike(Protocol):
+    def advance(self, n: int) -> None: ...
+
+
+ProgressFactory = Callable[[str, int | None], AbstractContextManager[ProgressLike]]
+
+
+class PassInterrupted(SyncdError):
+    """A stop was requested during the pass; nothing of it was committed."""
+
+
+@dataclass
+class ModelReport:
+    name: str
+    model: str
+    fetched: int = 0
+    changed: int = 0
+    removed: int = 0
+    records: int = 0
+    watermark: str | None = None
+    seconds: float = 0.0
+    full: bool = False
+    reconciled: bool = False
+    written: bool = False
+    error: str | None = None
+
+
+@dataclass
+class ModelResult:
+    report: ModelReport
+    state: ModelState
+    snapshot: bytes | None = None  # new bytes for the file; None when it stays as it is
+    reasons: list[str] = field(default_factory=list)
+
+
+def fingerprint(spec: ModelSpec, source: str) -> str:
+    """What the snapshot's content depends on; when it changes, the snapshot is rebuilt."""
+    key = orjson.dumps([source, spec.model, list(spec.fields), domain_as_list(spec.domain),
+                        spec.include_archived])
+    return hashlib.blake2b(key, digest_size=8).hexdigest()
+
+
+def shift(stamp: str, seconds: float) -> str:
+    """A server timestamp moved by `seconds`, in the same naive UTC format."""
+    moved = datetime.strptime(stamp[:19], TIME_FORMAT) + timedelta(seconds=seconds)
+    return moved.strftime(TIME_FORMAT)
+
+
+def digest(row: dict[str, Any]) -> str:
+    """A row as fetched (stored fields, write_date, active, the domain's fields): equal digests
+    mean neither the record nor its membership changed, so there is nothing to do."""
+    return hashlib.blake2b(orjson.dumps(row, option=orjson.OPT_SORT_KEYS),
+                           digest_size=8).hexdigest()
+
+
+def domain_fields(domain: tuple[Any, ...]) -> list[str]:
+    """The fields a domain's leaves name (the first part of a dotted path)."""
+    names: list[str] = []
+    for term in domain:
+        if isinstance(term, (tuple, list)) and term and isinstance(term[0], str):
+            name = term[0].split(".", 1)[0]
+            if name not in names:
+                names.append(name)
+    return names
+
+
+def file_signature(path: Path) -> str | None:
+    """Size and mtime of a snapshot: a change we did not make means we must re-read it."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+class ModelPuller:
+    """Pulls one model for one pass. Construct per pass; call `pull` once."""
+
+    def __init__(self, spec: ModelSpec, client: OdooClient, settings: SyncSettings, source: str,
+                 *, now: Callable[[], datetime], progress: ProgressFactory | None = None,
+                 should_stop: Callable[[], bool] | None = None) -> None:
+        self.spec = spec
+        self.client = client
+        self.settings = settings
+        self.source = source
+        self.now = now
+        self.progress = progress
+        self.should_stop = should_stop or (lambda: False)
+        self.path = settings.data_dir / spec.filename
+        self.domain = domain_as_list(spec.domain)
+        self.member_context = {"active_test": not spec.include_archived}
+
+    # -- the pass ------------------------------------------------------------------------------
+    def pull(self, previous: ModelState) -> ModelResult:
+        started = time.monotonic()
+        state = replace(previous, recent=dict(previous.recent), fields=list(previous.fields),
+                        missing_fields=list(previous.missing_fields), model=self.spec.model)
+        report = ModelReport(name=self.spec.name, model=self.spec.model)
+        result = ModelResult(report=report, state=state)
+        fp = fingerprint(self.spec, self.source)
+        if previous.watermark is None and previous.records == 0 and not previous.fingerprint:
+            result.reasons.append("first sync")
+        elif previous.fingerprint != fp:
+            result.reasons.append("configuration or server changed")
+        elif previous.full_resync:
+            result.reasons.append("resync requested")
+        elif not self.path.exists():
+            result.reasons.append("snapshot file missing")
+        elif previous.watermark is None:
+            result.reasons.append("no watermark yet")
+        full = bool(result.reasons)
+        # An empty model has no watermark and is fully re-read each pass (one small request);
+        # its field list is still good, so only a real rebuild asks the server for fields again.
+        if (full and result.reasons != ["no watermark yet"]) or not state.fields:
+            self._resolve_fields(state, previous.missing_fields)
+        state.fingerprint = fp
+        try:
+            self._run(result, full)
+        except InvalidFieldError:
+            # A field vanished from the server since we resolved the list: resolve again, rebuild.
+            self._resolve_fields(state, previous.missing_fields)
+            result.reasons.append("server fields changed")
+            self._run(result, True)
+        report.watermark = state.watermark
+        report.records = state.records
+        report.seconds = time.monotonic() - started
+        return result
+
+    def _run(self, result: ModelResult, full: bool) -> None:
+        if not full:
+            try:
+                self._incremental(result)
+                return
+            except CorruptFileError as exc:
+                aside = set_aside(self.path)
+                logger.error("model={} corrupt snapshot set aside as {}; rebuilding: {}",
+                             self.spec.name, aside.name, exc)
+                result.reasons.append("corrupt snapshot")
+        self._full(result)
+
+    # -- fields ----------------------------------------------------------------------------------
+    def _resolve_fields(self, state: ModelState, known_missing: list[str]) -> None:
+        available = self.client.fields_get(self.spec.model, ["type"])
+        wanted = list(self.spec.fields)
+        if self.spec.include_archived and "active" in available and "active" not in wanted:
+            wanted.append("active")
+        missing = [f for f in wanted if f not in available]
+        if missing and missing != known_missing:
+            logger.warning("model={} missing_fields={} this Odoo has no such field; left out",
+                           self.spec.name, ",".join(missing))
+        fetch = [f for f in wanted if f in available]
+        # Fetch what membership depends on too, so the digest of a row changes whenever its
+        # membership can (two writes in one second show the same write_date).
+        for extra in ("write_date", "active", *domain_fields(self.spec.domain)):
+            if extra in available and extra not in fetch:
+                fetch.append(extra)
+        state.fields = fetch
+        state.missing_fields = missing
+
+    def _out_fields(self, state: ModelState) -> list[str]:
+        out = [f for f in self.spec.fields if f in state.fields]
+        if self.spec.include_archived and "active" in state.fields and "active" not in out:
+            out.append("active")
+        return out
+
+    def _stored(self, row: dict[str, Any], out: list[str]) -> dict[str, Any]:
+        return {"id": row["id"], **{f: row.get(f, False) for f in out}}
+
+    # -- full rebuild ------------------------------------------------------------------------------
+    def _full(self, result: ModelResult) -> None:
+        state, report = result.state, result.report
+        report.full = True
+        out = self._out_fields(state)
+        logger.info("model={} full sync ({})", self.spec.name, ", ".join(result.reasons))
+        snapshot = Snapshot(out)
+        watermark: str | None = None
+        window: list[tuple[int, str, str]] = []
+        total = None
+        if self.progress is not None:
+            total = self.client.search_count(self.spec.model, self.domain,
+                                             context=self.member_context)
+        with self._progress(f"{self.spec.name}: full sync", total) as bar:
+            for rows in self._pages(self.domain, state.fields, self.member_context):
+                for row in rows:
+                    record = self._stored(row, out)
+                    snapshot.upsert(record)
+                    stamp = row.get("write_date") or None
+                    if stamp:
+                        watermark = stamp if watermark is None or stamp > watermark else watermark
+                        window.append((row["id"], stamp, digest(row)))
+                report.fetched += len(rows)
+                bar.advance(len(rows))
+        report.changed = len(snapshot)
+        state.watermark = watermark
+        state.recent = self._recent(window, watermark)
+        state.records = len(snapshot)
+        state.full_resync = False
+        state.last_reconcile = utc_now_text(self.now())
+        report.reconciled = True
+        result.snapshot = snapshot.to_bytes()
+
+    # -- incremental -------------------------------------------------------------------------------
+    def _incremental(self, result: ModelResult) -> None:
+        state, report = result.state, result.report
+        previous_recent = dict(state.recent)
+        assert state.watermark is not None
+        low = shift(state.watermark, -self.settings.lookback)
+        out = self._out_fields(state)
+        upserts: dict[int, dict[str, Any]] = {}
+        removals: set[int] = set()
+        window: list[tuple[int, str, str]] = []
+        watermark = state.watermark
+        for rows in self._pages([["write_date", ">=", low]], state.fields, {"active_test": False}):
+            report.fetched += len(rows)
+            candidates: list[tuple[dict[str, Any], dict[str, Any], str]] = []
+            for row in rows:
+                stamp = row.get("write_date") or None
+                record = self._stored(row, out)
+                mark = digest(row)
+                known = previous_recent.get(row["id"])
+                if known in (mark, OUT + mark):
+                    # Seen exactly like this in an earlier pass (the lookback re-read).
+                    window.append((row["id"], stamp or watermark, known))
+                else:
+                    candidates.append((row, record, mark))
+                if stamp:
+                    watermark = max(watermark, stamp)
+            members = self._members([row for row, _, _ in candidates])
+            for row, record, mark in candidates:
+                if row["id"] in members:
+                    upserts[row["id"]] = record
+                else:
+                    removals.add(row["id"])
+                    mark = OUT + mark
+                window.append((row["id"], row.get("write_date") or watermark, mark))
+        state.watermark = watermark
+        state.recent = self._recent(window, watermark)
+        reconcile = self._reconcile_due(state)
+        if not upserts and not removals and not reconcile and not self._touched(state):
+            return  # nothing new: the snapshot is not even read
+        snapshot = Snapshot.load(self.path, out)
+        for record in upserts.values():
+            if snapshot.upsert(record):
+                report.changed += 1
+        report.removed += len(snapshot.remove(removals))
+        if reconcile:
+            self._reconcile(snapshot, state, report, out)
+        state.records = len(snapshot)
+        if report.changed or report.removed or self._touched(state):
+            # When someone else touched the file, the commit compares bytes and restores ours.
+            result.snapshot = snapshot.to_bytes()
+
+    def _touched(self, state: ModelState) -> bool:
+        """True when the snapshot file is not the one we last wrote (someone changed it)."""
+        return state.snapshot_stat is not None and file_signature(self.path) != state.snapshot_stat
+
+    def _members(self, rows: list[dict[str, Any]]) -> set[int]:
+        """Ids among `rows` that belong in the snapshot (domain and, unless include_archived, active)."""
+        if not rows:
+            return set()
+        if not self.domain:
+            if self.spec.include_archived:
+                return {row["id"] for row in rows}
+            return {row["id"] for row in rows if row.get("active", True) is not False}
+        ids = [row["id"] for row in rows]
+        found = self.client.search(self.spec.model, self.domain + [["id", "in", ids]],
+                                   context=self.member_context)
+        return set(found)
+
+    # -- deletions ---------------------------------------------------------------------------------
+    def _reconcile_due(self, state: ModelState) -> bool:
+        if self.settings.reconcile_interval == 0 or state.last_reconcile is None:
+            return True
+        last = datetime.strptime(state.last_reconcile, TIME_FORMAT)
+        elapsed = (self.now().replace(tzinfo=None) - last).total_seconds()
+        # A clock stepped backwards must not postpone deletions for ever.
+        return elapsed >= self.settings.reconcile_interval or elapsed < 0
+
+    def _reconcile(self, snapshot: Snapshot, state: ModelState, report: ModelReport,
+                   out: list[str]) -> None:
+        server_ids: set[int] = set()
+        cursor = 0
+        while True:
+            self._check_stop()
+            ids = self.client.search(self.spec.model, self.domain + [["id", ">", cursor]],
+                                     limit=ID_PAGE, order="id", context=self.member_context)
+            server_ids.update(ids)
+            if len(ids) < ID_PAGE:
+                break
+            cursor = ids[-1]
+        gone = snapshot.ids() - server_ids
+        report.removed += len(snapshot.remove(gone))
+        for record_id in gone:
+            state.recent.pop(record_id, None)
+        arrived = sorted(server_ids - snapshot.ids())
+        for start in range(0, len(arrived), self.settings.page_size):
+            chunk = arrived[start:start + self.settings.page_size]
+            rows = self.client.search_read(self.spec.model, [["id", "in", chunk]], state.fields,
+                                           context={"active_test": False})
+            for row in rows:
+                if snapshot.upsert(self._stored(row, out)):
+                    report.changed += 1
+            report.fetched += len(rows)
+        state.last_reconcile = utc_now_text(self.now())
+        report.reconciled = True
+
+    # -- plumbing ----------------------------------------------------------------------------------
+    def _pages(self, domain: list[Any], fields: list[str],
+               context: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+        """Pages of rows matching `domain`, by id keyset (never offset, never write_date ties)."""
+        cursor = 0
+        page = self.settings.page_size
+        while True:
+            self._check_stop()
+            rows = self.client.search_read(self.spec.model, domain + [["id", ">", cursor]], fields,
+                                           limit=page, order="id", context=context)
+            if rows:
+                yield rows
+                cursor = rows[-1]["id"]
+            if len(rows) < page:
+                return
+
+    def _recent(self, window: list[tuple[int, str, str]], watermark: str | None) -> dict[int, str]:
+        if watermark is None:
+            return {}
+        low = shift(watermark, -self.settings.lookback)
+        return {record_id: mark for record_id, stamp, mark in window if stamp >= low}
+
+    def _check_stop(self) -> None:
+        if self.should_stop():
+            raise PassInterrupted("stopped during the pass; nothing of it was committed")
+
+    def _progress(self, label: str, total: int | None) -> AbstractContextManager[ProgressLike]:
+        if self.progress is None:
+            return nullcontext(_NoProgress())
+        return self.progress(label, total)
+
+
+class _NoProgress:
+    def advance(self, n: int) -> None:
+        pass
