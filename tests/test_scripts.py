@@ -121,7 +121,8 @@ def rendered_unit(output: str) -> str:
 def dry_run(repo: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(["bash", str(repo / "scripts/install_systemd.sh"), "--dry-run", *args],
                             cwd=cwd or repo, capture_output=True, text=True, timeout=60,
-                            env={**os.environ, "HOME": str(repo.parent)})
+                            env={**{k: v for k, v in os.environ.items()
+                                    if k != "XDG_CONFIG_HOME"}, "HOME": str(repo.parent)})
     assert result.returncode == 0, result.stderr
     return result
 

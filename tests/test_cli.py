@@ -1,0 +1,209 @@
+"""The real `syncd` command in a subprocess, as a user runs it, against the emulator over HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from syncd.emulator import Emulator
+from syncd.lock import DataDirLock
+
+SYNCD = str(Path(sys.executable).with_name("syncd"))
+SECRET = "S3cr3t-Pa55-zq9"
+
+
+@pytest.fixture
+def odoo() -> Iterator[Emulator]:
+    em = Emulator(version=17)
+    em.start()
+    for n in range(12):
+        em.db.create("res.partner", {"name": f"Customer {n}", "email": f"c{n}@example.com",
+                                     "is_company": True})
+    for n in range(7):
+        em.db.create("product.product", {"name": f"Product {n}", "default_code": f"P-{n:03d}",
+                                         "list_price": 10.0 + n})
+    yield em
+    em.stop()
+
+
+def environment(tmp_path: Path, em: Emulator | None = None, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("ODOO_", "SYNCD_", "NOTIFY_SOCKET", "WATCHDOG_"))}
+    env.update(XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_STATE_HOME=str(tmp_path / "state"),
+               SYNCD_DATA_DIR=str(tmp_path / "data"))
+    if em is not None:
+        env.update(ODOO_URL=em.url, ODOO_DB=em.db.name, ODOO_USERNAME=em.login,
+                   ODOO_PASSWORD=em.password)
+    env.update(extra)
+    return env
+
+
+def syncd(tmp_path: Path, env: dict[str, str], *args: str,
+          timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([SYNCD, *args], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    lines = [line for line in result.stderr.splitlines() if line.startswith("syncd: error:")]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)  # polling a condition with a deadline, not waiting for time to pass
+
+
+def test_help_lists_every_command(tmp_path: Path) -> None:
+    result = syncd(tmp_path, environment(tmp_path), "--help")
+    assert result.returncode == 0
+    for command in ("once", "run", "status", "check", "resync", "demo", "watch"):
+        assert command in result.stdout
+
+
+def test_usage_errors_exit_2_with_one_line(tmp_path: Path) -> None:
+    result = syncd(tmp_path, environment(tmp_path), "frobnicate")
+    assert result.returncode == 2
+    assert "invalid choice" in one_error_line(result)
+    result = syncd(tmp_path, environment(tmp_path), "-v", "-q", "once")
+    assert result.returncode == 2
+
+
+def test_configuration_errors_exit_2_naming_the_key(tmp_path: Path) -> None:
+    (tmp_path / "syncd.toml").write_text('[sync]\nintervall = 5\n')
+    result = syncd(tmp_path, environment(tmp_path), "once")
+    assert result.returncode == 2
+    assert "intervall" in one_error_line(result)
+
+
+def test_once_then_status(tmp_path: Path, odoo: Emulator) -> None:
+    env = environment(tmp_path, odoo)
+    result = syncd(tmp_path, env, "once")
+    assert result.returncode == 0, result.stderr
+    customers = orjson.loads((tmp_path / "data" / "odoo_customers.json").read_bytes())
+    assert len(customers) == 12 and customers == sorted(customers, key=lambda r: r["id"])
+    assert "model=customers" in result.stderr and "fetched=12" in result.stderr
+    status = syncd(tmp_path, env, "status", "--json")
+    assert status.returncode == 0
+    data = orjson.loads(status.stdout)
+    assert data["last_sync"] and [m["records"] for m in data["models"]] == [12, 7]
+    assert all(m["watermark"] for m in data["models"])
+    text = syncd(tmp_path, env, "status")
+    assert "customers" in text.stdout and "res.partner" in text.stdout and "12" in text.stdout
+
+
+def test_refused_credentials_exit_1_and_never_print_the_secret(tmp_path: Path,
+                                                               odoo: Emulator) -> None:
+    env = environment(tmp_path, odoo, ODOO_PASSWORD=SECRET)
+    for args in (["once"], ["-v", "once"], ["check"]):
+        result = syncd(tmp_path, env, *args)
+        assert result.returncode == 1, result.stderr
+        assert SECRET not in result.stdout + result.stderr
+        if "-v" not in args:
+            assert "credentials" in one_error_line(result).lower() or \
+                "access denied" in one_error_line(result).lower()
+    status = syncd(tmp_path, env, "status", "--json")
+    assert SECRET not in status.stdout and status.returncode == 1
+    logs = "".join(p.read_text() for p in (tmp_path / "state").rglob("*.log"))
+    assert SECRET not in logs
+
+
+def test_unreachable_odoo_exits_1(tmp_path: Path) -> None:
+    env = environment(tmp_path, None, ODOO_URL="http://127.0.0.1:9", ODOO_DB="x",
+                      ODOO_USERNAME="u", ODOO_PASSWORD="p")
+    result = syncd(tmp_path, env, "once", timeout=120)
+    assert result.returncode == 1
+    one_error_line(result)
+
+
+def test_a_second_writer_is_refused(tmp_path: Path, odoo: Emulator) -> None:
+    env = environment(tmp_path, odoo)
+    with DataDirLock(tmp_path / "data"):
+        result = syncd(tmp_path, env, "once")
+    assert result.returncode == 1
+    assert "another syncd" in one_error_line(result)
+    assert syncd(tmp_path, env, "once").returncode == 0  # released: works again
+
+
+def test_check_compares_counts_and_writes_nothing(tmp_path: Path, odoo: Emulator) -> None:
+    env = environment(tmp_path, odoo)
+    result = syncd(tmp_path, env, "check")
+    assert result.returncode == 0, result.stderr
+    assert "17.0" in result.stdout and "jsonrpc" in result.stdout
+    assert "odoo 12" in result.stdout and "no snapshot yet" in result.stdout
+    assert not list((tmp_path / "data").glob("*.json")) if (tmp_path / "data").exists() else True
+    syncd(tmp_path, env, "once")
+    assert "in sync" in syncd(tmp_path, env, "check").stdout
+
+
+def test_resync_rebuilds_the_named_model(tmp_path: Path, odoo: Emulator) -> None:
+    env = environment(tmp_path, odoo)
+    assert syncd(tmp_path, env, "once").returncode == 0
+    assert syncd(tmp_path, env, "resync", "nope").returncode == 2
+    result = syncd(tmp_path, env, "resync", "customers")
+    assert result.returncode == 0 and "customers" in result.stdout
+    result = syncd(tmp_path, env, "once")
+    assert result.returncode == 0
+    lines = {line.split("model=")[1].split()[0]: line for line in result.stderr.splitlines()
+             if "fetched=" in line}
+    assert "full=yes" in lines["customers"] and "full=yes" not in lines["products"]
+
+
+def test_run_stops_on_sigterm_during_a_pass_with_whole_files(tmp_path: Path,
+                                                            odoo: Emulator) -> None:
+    env = environment(tmp_path, odoo)
+    (tmp_path / "syncd.toml").write_text('[sync]\ninterval = 1\npage_size = 2\n')
+    proc = subprocess.Popen([SYNCD, "run"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        state = tmp_path / "data" / "last_sync.json"
+        wait_for(state.exists, what="the first pass")
+        odoo.faults.add("latency", times=1000, seconds=0.3)  # the next pass is slow
+        seen = odoo.stats.requests
+        wait_for(lambda: odoo.stats.requests > seen + 1, what="a pass under way")
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=10)
+        assert time.monotonic() - started < 10
+        assert proc.returncode == 0, err
+        assert "Traceback" not in err
+        for path in (tmp_path / "data").glob("*.json"):
+            orjson.loads(path.read_bytes())  # whole files
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        odoo.faults.clear()
+
+
+def test_demo_produces_snapshots_that_change(tmp_path: Path) -> None:
+    env = environment(tmp_path)
+    proc = subprocess.Popen([SYNCD, "--data-dir", str(tmp_path / "demo"), "demo",
+                             "--interval", "1"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    path = tmp_path / "demo" / "odoo_customers.json"
+    try:
+        wait_for(path.exists, timeout=60, what="the first snapshot")
+        first = orjson.loads(path.read_bytes())
+        assert len(first) > 100
+        wait_for(lambda: orjson.loads(path.read_bytes()) != first, timeout=60,
+                 what="a change to land")
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=15)
+        assert proc.returncode == 0, err
+        assert "emulator" in out and "pass done" in out and "odoo:" in out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
