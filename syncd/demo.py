@@ -12,6 +12,7 @@ import random
 import sys
 import threading
 from dataclasses import replace
+from datetime import timedelta
 
 from syncd.config import DEFAULT_MODELS, OdooSettings, Settings
 from syncd.emulator import Emulator
@@ -26,7 +27,11 @@ def run_demo(settings: Settings, *, seconds: float = 0, interval: float = 5,
              version: int = 17, customers: int = 800, products: int = 2000) -> int:
     stop = threading.Event()
     emulator = Emulator(version=version)
+    # The demo data was "imported" yesterday, as in a real database; only the churn is live.
+    clock = emulator.db.clock
+    clock.freeze(clock.now() - timedelta(days=1))
     populate(emulator.db, customers=customers, products=products, seed=0)
+    clock.unfreeze()
     url = emulator.start()
     demo = replace(
         settings,

@@ -18,7 +18,9 @@ Surprises worth knowing:
 from __future__ import annotations
 
 import base64
+import email.utils
 import http.client
+from datetime import UTC, datetime
 import select
 import socket
 import ssl
@@ -82,6 +84,8 @@ class HttpConnection:
         self.proxy, self._proxy_auth, proxy_password = _proxy_for(parts.scheme, self.host)
         self._secrets = tuple(s for s in (*secrets, proxy_password, self._proxy_auth) if s)
         self._conn: http.client.HTTPConnection | None = None
+        # The server's clock (HTTP Date header, naive UTC, whole seconds) at its last answer.
+        self.last_date: datetime | None = None
 
     @property
     def where(self) -> str:
@@ -177,6 +181,7 @@ class HttpConnection:
             raise self._transient(method, target, reason) from None
         if response.will_close:
             self.close()
+        self.last_date = _http_date(response.headers.get("Date")) or self.last_date
         content_type = (response.headers.get_content_type() or "").lower() \
             if response.headers.get("Content-Type") else ""
         return HttpResponse(status=response.status, reason=response.reason or "",
@@ -187,6 +192,18 @@ class HttpConnection:
     def _transient(self, method: str, path: str, reason: str) -> TransientError:
         shown = path if path.startswith(("http://", "https://")) else self.origin + path
         return TransientError(scrub(f"{method} {shown}: {reason}", self._secrets))
+
+
+def _http_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def _proxy_for(scheme: str, host: str) -> tuple[tuple[str, int] | None, str, str]:

@@ -18,6 +18,7 @@ credentials and other 4xx answers are raised at once. ``sleep`` is injected so t
 from __future__ import annotations
 
 import random
+from datetime import datetime
 import re
 import time
 from collections.abc import Callable
@@ -91,6 +92,16 @@ class OdooClient:
             self._transport.close()
         self._transport = None
         self.info = None
+
+    @property
+    def server_time(self) -> datetime | None:
+        """Odoo's clock (its HTTP Date header, naive UTC) at the last answer; None if unknown.
+
+        A hint, never a watermark: the pass uses it only to stop re-reading a lookback window
+        that no transaction can still commit into."""
+        http = getattr(self._transport, "http", None)
+        date = getattr(http, "last_date", None)
+        return date if isinstance(date, datetime) else None
 
     def connect(self) -> ServerInfo:
         """Ask the version, choose the protocol, log in once. Idempotent while connected."""

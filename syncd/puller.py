@@ -14,6 +14,10 @@ The algorithm, and why (see ODOO_API.md, "write_date: the traps"):
   changed record is decided by the ``active`` flag or by one ``search`` of the domain per page.
 * Rows in the window are re-read every pass; a digest per id of what we stored (``recent``) lets
   a pass that finds nothing new skip loading the snapshot at all.
+* The window need not reach further back than ``server time at the start of the last pass -
+  lookback``: no transaction older than that can still commit. Odoo's clock is known from the
+  HTTP ``Date`` of its answers (a hint, minus a margin for app/database clock skew; never a
+  watermark). Without it, a quiet model would re-read its last bulk import on every pass.
 * Deletions leave no trace in the API: every ``reconcile_interval`` the server's id set for the
   domain (ids only, paged) is compared with the snapshot; this also picks up records that entered
   the domain without their ``write_date`` moving.
@@ -44,6 +48,7 @@ from syncd.atomic import set_aside
 
 OUT = "out:"  # prefix of the digest of a record that is not in the snapshot
 ID_PAGE = 20_000  # ids per request for the deletion check: ids are tiny
+CLOCK_MARGIN = 60.0  # seconds of skew allowed between Odoo's HTTP Date and its database clock
 
 
 class ProgressLike(Protocol):
@@ -145,6 +150,8 @@ class ModelPuller:
                         missing_fields=list(previous.missing_fields), model=self.spec.model)
         report = ModelReport(name=self.spec.name, model=self.spec.model)
         result = ModelResult(report=report, state=state)
+        # Every query of this pull runs after the answer that carried this Date.
+        self.started_at = self.client.server_time
         fp = fingerprint(self.spec, self.source)
         if previous.watermark is None and previous.records == 0 and not previous.fingerprint:
             result.reasons.append("first sync")
@@ -240,7 +247,8 @@ class ModelPuller:
                 bar.advance(len(rows))
         report.changed = len(snapshot)
         state.watermark = watermark
-        state.recent = self._recent(window, watermark)
+        state.settled = self._settled()
+        state.recent = self._recent(window, state)
         state.records = len(snapshot)
         state.full_resync = False
         state.last_reconcile = utc_now_text(self.now())
@@ -252,7 +260,7 @@ class ModelPuller:
         state, report = result.state, result.report
         previous_recent = dict(state.recent)
         assert state.watermark is not None
-        low = shift(state.watermark, -self.settings.lookback)
+        low = self._low(state)
         out = self._out_fields(state)
         upserts: dict[int, dict[str, Any]] = {}
         removals: set[int] = set()
@@ -282,7 +290,8 @@ class ModelPuller:
                     mark = OUT + mark
                 window.append((row["id"], row.get("write_date") or watermark, mark))
         state.watermark = watermark
-        state.recent = self._recent(window, watermark)
+        state.settled = self._settled()
+        state.recent = self._recent(window, state)
         reconcile = self._reconcile_due(state)
         if not upserts and not removals and not reconcile and not self._touched(state):
             return  # nothing new: the snapshot is not even read
@@ -368,10 +377,28 @@ class ModelPuller:
             if len(rows) < page:
                 return
 
-    def _recent(self, window: list[tuple[int, str, str]], watermark: str | None) -> dict[int, str]:
-        if watermark is None:
+    def _low(self, state: ModelState) -> str:
+        """Where the next change query starts: `lookback` before the watermark, or later when
+        the server's clock shows that no transaction that old can still commit. A server clock
+        that went backwards (or no Date at all) falls back to the watermark alone."""
+        assert state.watermark is not None
+        low = shift(state.watermark, -self.settings.lookback)
+        now = self._settled()
+        if state.settled and now:
+            low = max(low, min(state.settled, now))
+        return low
+
+    def _settled(self) -> str | None:
+        """Server time, minus lookback and a margin, before every query of this pull."""
+        if self.started_at is None:
+            return None
+        moment = self.started_at - timedelta(seconds=self.settings.lookback + CLOCK_MARGIN)
+        return moment.strftime(TIME_FORMAT)
+
+    def _recent(self, window: list[tuple[int, str, str]], state: ModelState) -> dict[int, str]:
+        if state.watermark is None:
             return {}
-        low = shift(watermark, -self.settings.lookback)
+        low = self._low(state)
         return {record_id: mark for record_id, stamp, mark in window if stamp >= low}
 
     def _check_stop(self) -> None:

@@ -50,6 +50,7 @@ class ModelState:
     last_error: str | None = None
     full_resync: bool = False
     snapshot_stat: str | None = None  # "size:mtime_ns" of the snapshot we last wrote or saw
+    settled: str | None = None  # server time before which every committed change has been read
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +66,7 @@ class ModelState:
             "last_error": self.last_error,
             "full_resync": self.full_resync,
             "snapshot_stat": self.snapshot_stat,
+            "settled": self.settled,
         }
 
     @classmethod
@@ -74,7 +76,8 @@ class ModelState:
         for name in ("model", "fingerprint"):
             if name in data:
                 setattr(state, name, _typed(data[name], str, f"{where}.{name}"))
-        for name in ("watermark", "last_success", "last_reconcile", "last_error", "snapshot_stat"):
+        for name in ("watermark", "last_success", "last_reconcile", "last_error", "snapshot_stat",
+                     "settled"):
             if data.get(name) is not None:
                 setattr(state, name, _typed(data[name], str, f"{where}.{name}"))
         for name in ("fields", "missing_fields"):

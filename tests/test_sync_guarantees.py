@@ -285,3 +285,27 @@ def test_snapshot_bytes_are_the_same_whatever_the_protocol(tmp_path: Path) -> No
     assert outputs[0] == outputs[1]
     assert "Ünïcødé".encode() in outputs[0]
 
+
+
+def test_a_quiet_model_stops_re_reading_its_last_import(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path, models=(CUSTOMERS,), reconcile_interval=3600)
+    try:
+        rig.db.import_records("res.partner", [partner(None, n) for n in range(500)])
+        assert rig.sync().ok
+        rig.db.clock.advance(400)  # Odoo's clock moves on; no transaction that old is still open
+        assert rig.sync().ok  # learns the server's time from the Date of its answers
+        assert rig.sync().ok  # queries only run after answers carrying that Date: now usable
+        report = rig.sync()
+        assert report.ok and report.models[0].fetched == 0  # the import is not re-read
+        late = rig.db.transaction()
+        stamped = late.create("res.partner", partner(None, 900))
+        rig.db.clock.advance(200)
+        rig.db.create("res.partner", partner(None, 901))
+        assert rig.sync().ok
+        late.commit()  # 200 s behind the watermark: still inside the lookback
+        report = rig.sync()
+        assert report.ok and report.models[0].fetched <= 3
+        assert stamped in {r["id"] for r in rig.snapshot("customers")}
+        rig.assert_in_sync("after a quiet period")
+    finally:
+        rig.close()

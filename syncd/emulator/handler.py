@@ -9,6 +9,9 @@ http_5xx/http_429 answer a short plain-text error; html answers an nginx error p
 
 from __future__ import annotations
 
+import email.utils
+from datetime import UTC
+
 import socket
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from http import HTTPStatus
@@ -76,6 +79,12 @@ class RequestHandler(BaseHTTPRequestHandler):
     server_version = "Werkzeug/3.0.1"
     sys_version = "Python/3.11"
     server: EmulatorHTTPServer
+
+    def server_date(self) -> str:
+        """The Date header from the emulated server's clock (skewed or frozen as tests set it),
+        as a real server's Date comes from its own clock."""
+        moment = self.server.router.services.db.clock.now().replace(tzinfo=UTC)
+        return email.utils.format_datetime(moment, usegmt=True)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the emulator never writes access logs to stderr."""
@@ -158,7 +167,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         reason = _reason(reply.status)
         lines = [f"{self.protocol_version} {reply.status} {reason}",
                  f"Server: {self.version_string()}",
-                 f"Date: {self.date_time_string()}",
+                 f"Date: {self.server_date()}",
                  f"Content-Type: {reply.content_type}",
                  f"Content-Length: {len(reply.body)}"]
         lines += [f"{name}: {value}" for name, value in reply.headers.items()]
@@ -170,13 +179,13 @@ class RequestHandler(BaseHTTPRequestHandler):
         data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         if self.command != "HEAD":
             data += body
+        # Counted before writing: a client that has read the answer must find it counted.
+        self.server.stats.count_sent(len(data))
         try:
             self.wfile.write(data)
             self.wfile.flush()
         except OSError:
             self.close_connection = True
-            return
-        self.server.stats.count_sent(len(data))
         if cut is not None:
             self._drop()
 
