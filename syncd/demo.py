@@ -13,6 +13,7 @@ import sys
 import threading
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 from syncd.config import DEFAULT_MODELS, OdooSettings, Settings
 from syncd.emulator import Emulator
@@ -41,13 +42,13 @@ def run_demo(settings: Settings, *, seconds: float = 0, interval: float = 5,
         sync=replace(settings.sync, interval=interval),
         models=DEFAULT_MODELS,
     )
-    data_dir = demo.sync.data_dir.resolve()
+    data_dir = demo.sync.data_dir
     say(f"syncd demo: an Odoo {version} emulator is serving {customers} customers and "
         f"{products} products at {url} (database {emulator.db.name}, "
         f"login {emulator.login} / {emulator.password})")
     say(f"syncing customers and products into {data_dir} every {interval:g} s; "
         f"changing a few records every {CHURN_EVERY:g} s; Ctrl+C to stop")
-    say(f"in another terminal: syncd --data-dir {data_dir} watch")
+    say(f"watch them change from another terminal: {command_name()} --data-dir {data_dir} watch")
 
     def change_records() -> None:
         rng = random.Random(1)
@@ -75,6 +76,17 @@ def run_demo(settings: Settings, *, seconds: float = 0, interval: float = 5,
         stop.set()
         emulator.stop()
         say("demo stopped; the snapshots stay in " + str(data_dir))
+
+
+def command_name() -> str:
+    """How the user can call this syncd again (the venv's script when run from demo.sh)."""
+    argv0 = Path(sys.argv[0])
+    if argv0.name in ("syncd", "syncd.exe") and argv0.parent != Path():
+        try:
+            return str(argv0.resolve().relative_to(Path.cwd().resolve()))
+        except ValueError:
+            return str(argv0)
+    return "syncd"
 
 
 def say(line: str) -> None:
