@@ -207,3 +207,36 @@ def test_demo_produces_snapshots_that_change(tmp_path: Path) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_watch_prints_one_line_per_snapshot_change(tmp_path: Path) -> None:
+    import queue
+    import threading
+
+    from syncd.atomic import write_atomic
+    from syncd.snapshot import Snapshot
+
+    data = tmp_path / "data"
+    data.mkdir()
+    proc = subprocess.Popen([SYNCD, "--data-dir", str(data), "watch"], cwd=tmp_path,
+                            env=environment(tmp_path), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    assert proc.stdout is not None
+    stdout = proc.stdout
+    threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True).start()
+    try:
+        assert "watching" in lines.get(timeout=20)
+        records = [{"id": 1, "name": "A"}, {"id": 2, "name": "B"}]
+        write_atomic(data / "odoo_customers.json", Snapshot(["name"], records).to_bytes())
+        assert "customers: 2 records (+2 added, ~0 changed, -0 removed)" in lines.get(timeout=20)
+        records = [{"id": 2, "name": "B2"}, {"id": 3, "name": "C"}]
+        write_atomic(data / "odoo_customers.json", Snapshot(["name"], records).to_bytes())
+        assert "customers: 2 records (+1 added, ~1 changed, -1 removed)" in lines.get(timeout=20)
+        write_atomic(data / "last_sync.json", b"{}")  # not a snapshot: no line
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=15) == 0
+        assert lines.empty()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
