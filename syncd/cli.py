@@ -14,7 +14,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import NoReturn
 
-from loguru import logger
 
 from syncd import __version__
 from syncd.config import Settings, load_settings

@@ -19,7 +19,7 @@ from syncd.config import DEFAULT_MODELS, OdooSettings, Settings
 from syncd.emulator import Emulator
 from syncd.emulator.demo_data import churn, populate
 from syncd.runner import run_daemon
-from syncd.sync import PassReport
+from syncd.report import PassReport
 
 CHURN_EVERY = 3.0
 

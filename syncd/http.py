@@ -20,13 +20,13 @@ from __future__ import annotations
 import base64
 import email.utils
 import http.client
-from datetime import UTC, datetime
 import select
 import socket
 import ssl
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit
 
 from syncd import __version__

@@ -18,11 +18,11 @@ credentials and other 4xx answers are raised at once. ``sleep`` is injected so t
 from __future__ import annotations
 
 import random
-from datetime import datetime
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
 

@@ -27,55 +27,33 @@ The algorithm, and why (see ODOO_API.md, "write_date: the traps"):
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-import orjson
 from loguru import logger
 
+from syncd.atomic import set_aside
 from syncd.config import ModelSpec, SyncSettings, domain_as_list
-from syncd.errors import CorruptFileError, InvalidFieldError, SyncdError
+from syncd.errors import CorruptFileError, InvalidFieldError
 from syncd.odoo import OdooClient
+from syncd.report import ModelReport, PassInterrupted, ProgressFactory, ProgressLike
 from syncd.snapshot import Snapshot
 from syncd.state import TIME_FORMAT, ModelState, utc_now_text
-from syncd.atomic import set_aside
+from syncd.window import (
+    CLOCK_MARGIN,
+    OUT,
+    digest,
+    domain_fields,
+    file_signature,
+    fingerprint,
+    shift,
+)
 
-OUT = "out:"  # prefix of the digest of a record that is not in the snapshot
 ID_PAGE = 20_000  # ids per request for the deletion check: ids are tiny
-CLOCK_MARGIN = 60.0  # seconds of skew allowed between Odoo's HTTP Date and its database clock
-
-
-class ProgressLike(Protocol):
-    def advance(self, n: int) -> None: ...
-
-
-ProgressFactory = Callable[[str, int | None], AbstractContextManager[ProgressLike]]
-
-
-class PassInterrupted(SyncdError):
-    """A stop was requested during the pass; nothing of it was committed."""
-
-
-@dataclass
-class ModelReport:
-    name: str
-    model: str
-    fetched: int = 0
-    changed: int = 0
-    removed: int = 0
-    records: int = 0
-    watermark: str | None = None
-    seconds: float = 0.0
-    full: bool = False
-    reconciled: bool = False
-    written: bool = False
-    error: str | None = None
 
 
 @dataclass
@@ -84,46 +62,6 @@ class ModelResult:
     state: ModelState
     snapshot: bytes | None = None  # new bytes for the file; None when it stays as it is
     reasons: list[str] = field(default_factory=list)
-
-
-def fingerprint(spec: ModelSpec, source: str) -> str:
-    """What the snapshot's content depends on; when it changes, the snapshot is rebuilt."""
-    key = orjson.dumps([source, spec.model, list(spec.fields), domain_as_list(spec.domain),
-                        spec.include_archived])
-    return hashlib.blake2b(key, digest_size=8).hexdigest()
-
-
-def shift(stamp: str, seconds: float) -> str:
-    """A server timestamp moved by `seconds`, in the same naive UTC format."""
-    moved = datetime.strptime(stamp[:19], TIME_FORMAT) + timedelta(seconds=seconds)
-    return moved.strftime(TIME_FORMAT)
-
-
-def digest(row: dict[str, Any]) -> str:
-    """A row as fetched (stored fields, write_date, active, the domain's fields): equal digests
-    mean neither the record nor its membership changed, so there is nothing to do."""
-    return hashlib.blake2b(orjson.dumps(row, option=orjson.OPT_SORT_KEYS),
-                           digest_size=8).hexdigest()
-
-
-def domain_fields(domain: tuple[Any, ...]) -> list[str]:
-    """The fields a domain's leaves name (the first part of a dotted path)."""
-    names: list[str] = []
-    for term in domain:
-        if isinstance(term, (tuple, list)) and term and isinstance(term[0], str):
-            name = term[0].split(".", 1)[0]
-            if name not in names:
-                names.append(name)
-    return names
-
-
-def file_signature(path: Path) -> str | None:
-    """Size and mtime of a snapshot: a change we did not make means we must re-read it."""
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return None
-    return f"{st.st_size}:{st.st_mtime_ns}"
 
 
 class ModelPuller:

@@ -12,8 +12,8 @@ from syncd.lock import DataDirLock
 from syncd.notify import Notifier
 from syncd.odoo import OdooClient
 from syncd.progress import make_progress
-from syncd.puller import ProgressLike
-from syncd.sync import PassReport, run_pass
+from syncd.report import PassReport, ProgressLike
+from syncd.sync import run_pass
 
 
 def progress_factory(label: str, total: int | None) -> AbstractContextManager[ProgressLike]:

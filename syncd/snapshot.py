@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from syncd.atomic import write_atomic
+from syncd.atomic import Staged, stage
 from syncd.errors import CorruptFileError
 
 
@@ -131,10 +131,10 @@ class Snapshot:
 
         An unchanged file is not touched at all (same inode and mtime), so watchers stay quiet.
         """
-        data = self.to_bytes()
-        if _holds(path, data):
+        staged = stage_if_changed(path, self.to_bytes())
+        if staged is None:
             return False
-        write_atomic(path, data)
+        staged.commit()
         return True
 
     def _canonical(self, record: Mapping[str, Any]) -> dict[str, Any]:
@@ -147,19 +147,15 @@ class Snapshot:
         return canonical
 
 
-def _holds(path: Path, data: bytes) -> bool:
+def stage_if_changed(path: Path, data: bytes) -> Staged | None:
+    """Stage `data` for `path` (see atomic.stage) unless the file already holds exactly these
+    bytes: an unchanged file is never touched (same inode and mtime), so watchers stay quiet."""
     try:
-        if path.stat().st_size != len(data):
-            return False
-        return path.read_bytes() == data
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return None
     except FileNotFoundError:
-        return False
-
-
-def read_ids(path: Path) -> set[int]:
-    """Ids in a snapshot file (empty if it is missing); CorruptFileError if unparsable."""
-    records = _parse(path) or []
-    return {record["id"] for record in records}
+        pass
+    return stage(path, data)
 
 
 def count_records(path: Path) -> int | None:

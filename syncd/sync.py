@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,13 +22,15 @@ import orjson
 import platformdirs
 from loguru import logger
 
-from syncd.atomic import Staged, set_aside, stage, sweep_temp_files, write_atomic
+from syncd.atomic import Staged, set_aside, sweep_temp_files, write_atomic
 from syncd.config import Settings
 from syncd.errors import CorruptFileError, OdooError, SyncdError
 from syncd.odoo import OdooClient
-from syncd.puller import (ModelPuller, ModelReport, ModelResult, PassInterrupted, ProgressFactory,
-                          file_signature)
+from syncd.puller import ModelPuller, ModelResult
+from syncd.report import PassInterrupted, PassReport, ProgressFactory
+from syncd.snapshot import stage_if_changed
 from syncd.state import ModelState, State, utc_now_text
+from syncd.window import file_signature
 
 STATE_FILE = "last_sync.json"
 RESYNC_FILE = ".syncd-resync.json"
@@ -37,27 +38,6 @@ RESYNC_FILE = ".syncd-resync.json"
 
 def utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-@dataclass
-class PassReport:
-    """What one pass did. ``ok`` is False when anything failed (and then nothing was committed)."""
-
-    models: list[ModelReport] = field(default_factory=list)
-    error: str | None = None
-    seconds: float = 0.0
-    interrupted: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None and not self.interrupted
-
-    @property
-    def summary(self) -> str:
-        if self.error:
-            return f"last pass failed: {self.error}"
-        parts = ", ".join(f"{m.name} {m.records}" for m in self.models)
-        return f"{parts}; last pass {self.seconds:.1f}s"
 
 
 def source_of(settings: Settings) -> str:
@@ -150,9 +130,10 @@ def commit(data_dir: Path, state: State, results: list[ModelResult], when: datet
     try:
         for result in results:
             if result.snapshot is not None:
-                path = data_dir / f"odoo_{result.report.name}.json"
-                if not same_bytes(path, result.snapshot):
-                    staged.append(stage(path, result.snapshot))
+                item = stage_if_changed(data_dir / f"odoo_{result.report.name}.json",
+                                        result.snapshot)
+                if item is not None:
+                    staged.append(item)
                     result.report.written = True
     except BaseException:
         for item in staged:
@@ -169,15 +150,6 @@ def commit(data_dir: Path, state: State, results: list[ModelResult], when: datet
         state.models[result.report.name] = model_state
     state.last_sync = stamp
     state.save(data_dir / STATE_FILE)
-
-
-def same_bytes(path: Path, data: bytes) -> bool:
-    try:
-        if path.stat().st_size != len(data):
-            return False
-        return path.read_bytes() == data
-    except FileNotFoundError:
-        return False
 
 
 # -- resync requests -------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from syncd.errors import CorruptFileError
-from syncd.snapshot import Snapshot, count_records, encode, read_ids
+from syncd.snapshot import Snapshot, count_records, encode
 
 FIELDS = ["name", "email", "write_date"]
 
@@ -157,7 +157,7 @@ def test_load_recanonicalizes_key_order(tmp_path: Path) -> None:
 def test_corrupt_files_raise_naming_the_file(tmp_path: Path, content: bytes, why: str) -> None:
     path = tmp_path / "odoo_customers.json"
     path.write_bytes(content)
-    for read in (lambda: Snapshot.load(path, FIELDS), lambda: read_ids(path), lambda: count_records(path)):
+    for read in (lambda: Snapshot.load(path, FIELDS), lambda: count_records(path)):
         with pytest.raises(CorruptFileError) as info:
             read()
         assert str(path) in str(info.value)
@@ -174,12 +174,10 @@ def test_unicode_round_trips_as_utf8(tmp_path: Path) -> None:
     assert Snapshot.load(path, ["name"]).get(1) == {"id": 1, "name": name}
 
 
-def test_read_ids_and_count_records(tmp_path: Path) -> None:
+def test_count_records(tmp_path: Path) -> None:
     path = tmp_path / "odoo_products.json"
     assert count_records(path) is None
-    assert read_ids(path) == set()
     Snapshot(["name"], [{"id": i, "name": "p"} for i in (5, 3, 8)]).save(path)
-    assert read_ids(path) == {3, 5, 8}
     assert count_records(path) == 3
     Snapshot(["name"]).save(path)
     assert count_records(path) == 0

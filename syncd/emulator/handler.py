@@ -10,11 +10,10 @@ http_5xx/http_429 answer a short plain-text error; html answers an nginx error p
 from __future__ import annotations
 
 import email.utils
-from datetime import UTC
-
 import socket
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from datetime import UTC
 from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from threading import Event, Lock
 from typing import Any
 from urllib.parse import urlsplit

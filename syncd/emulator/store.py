@@ -19,7 +19,7 @@ from syncd.emulator.literals import parse_date, parse_timestamp
 from syncd.emulator.models import Model, build_schema
 from syncd.emulator.records import View
 from syncd.emulator.table import Row, Table
-from syncd.emulator.transaction import Op, Transaction, id_list
+from syncd.emulator.transaction import Op, Transaction
 
 ADMIN_UID = 2
 ADMIN_API_KEY = "syncd-emulator-api-key"
