@@ -152,9 +152,11 @@ def cmd_resync(args: argparse.Namespace, settings: Settings) -> int:
     if unknown:
         raise ConfigError(f"unknown model {', '.join(unknown)} (configured: {', '.join(known)})")
     settings.sync.data_dir.mkdir(parents=True, exist_ok=True)
-    request_resync(settings.sync.data_dir, sorted(set(args.names)))
     which = ", ".join(sorted(set(args.names))) or "all models"
-    print(f"resync requested for {which}: the next pass rebuilds from scratch")
+    if request_resync(settings.sync.data_dir, sorted(set(args.names)), known):
+        print(f"watermarks forgotten for {which}: the next pass rebuilds them from scratch")
+    else:
+        print(f"resync requested for {which}: the running syncd rebuilds them on its next pass")
     return EXIT_OK
 
 

@@ -24,7 +24,8 @@ from loguru import logger
 
 from syncd.atomic import Staged, set_aside, sweep_temp_files, write_atomic
 from syncd.config import Settings
-from syncd.errors import CorruptFileError, OdooError, SyncdError
+from syncd.errors import CorruptFileError, LockedError, OdooError, SyncdError
+from syncd.lock import DataDirLock
 from syncd.odoo import OdooClient
 from syncd.puller import ModelPuller, ModelResult
 from syncd.report import PassInterrupted, PassReport, ProgressFactory
@@ -153,15 +154,27 @@ def commit(data_dir: Path, state: State, results: list[ModelResult], when: datet
 
 
 # -- resync requests -------------------------------------------------------------------------------
-def request_resync(data_dir: Path, names: list[str]) -> None:
-    """Ask the next pass to rebuild `names` (all models when empty). Safe while a daemon runs:
-    the request is a separate file that the next pass applies and removes once it committed."""
+def request_resync(data_dir: Path, names: list[str], all_names: list[str]) -> bool:
+    """Forget the watermarks of `names` (all models when empty): the next pass rebuilds them.
+
+    With the data directory free, the state file is changed at once (True). While another
+    syncd holds it, a request file is left instead (False), which that daemon's next pass
+    applies and removes once it has committed: the daemon owns the state file."""
+    try:
+        with DataDirLock(data_dir):
+            state = load_state(data_dir / STATE_FILE)
+            apply_resync(state, names, all_names)
+            state.save(data_dir / STATE_FILE)
+            return True
+    except LockedError:
+        pass
     pending = read_resync_request(data_dir)
     if pending is not None and names and pending:
         names = sorted(set(pending) | set(names))
     elif pending is not None and not pending:
         names = []
     write_atomic(data_dir / RESYNC_FILE, orjson.dumps(sorted(names)) + b"\n")
+    return False
 
 
 def read_resync_request(data_dir: Path) -> list[str] | None:
@@ -180,7 +193,9 @@ def apply_resync(state: State, requested: list[str] | None, names: list[str]) ->
         return
     for name in requested or names:
         if name in names:
-            state.model(name).full_resync = True
+            model = state.model(name)
+            model.full_resync = True
+            model.watermark = None
 
 
 def clear_resync_request(data_dir: Path, applied: list[str] | None) -> None:
