@@ -38,7 +38,7 @@ from loguru import logger
 
 from syncd.atomic import set_aside
 from syncd.config import ModelSpec, SyncSettings, domain_as_list
-from syncd.errors import CorruptFileError, InvalidFieldError
+from syncd.errors import CorruptFileError, InvalidFieldError, OdooError
 from syncd.odoo import OdooClient
 from syncd.report import ModelReport, PassInterrupted, ProgressFactory, ProgressLike
 from syncd.snapshot import Snapshot
@@ -309,9 +309,14 @@ class ModelPuller:
             self._check_stop()
             rows = self.client.search_read(self.spec.model, domain + [["id", ">", cursor]], fields,
                                            limit=page, order="id", context=context)
+            if len(rows) > page or any(not isinstance(row.get("id"), int) or row["id"] <= cursor
+                                       for row in rows):
+                # A server (or proxy) not honouring the query would make the keyset loop.
+                raise OdooError(f"{self.spec.model}.search_read answered rows outside the page "
+                                f"asked for (id > {cursor}, limit {page}); not paging further")
             if rows:
                 yield rows
-                cursor = rows[-1]["id"]
+                cursor = max(row["id"] for row in rows)
             if len(rows) < page:
                 return
 

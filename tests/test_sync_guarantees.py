@@ -309,3 +309,24 @@ def test_a_quiet_model_stops_re_reading_its_last_import(tmp_path: Path) -> None:
         rig.assert_in_sync("after a quiet period")
     finally:
         rig.close()
+
+
+def test_a_server_ignoring_the_id_keyset_fails_the_pass_instead_of_looping(tmp_path: Path) -> None:
+    from syncd.emulator import Database, Emulator
+
+    class Careless(Database):  # a proxy or module that drops the `id >` term
+        def execute(self, model, method, args, kwargs, *, uid=2):  # type: ignore[no-untyped-def]
+            if method == "search_read" and args:
+                args = [[t for t in args[0] if not (isinstance(t, list) and t[0] == "id")]]
+            return super().execute(model, method, args, kwargs, uid=uid)
+
+    em = Emulator(17, db=Careless(version=17))
+    rig = make_rig(tmp_path, models=(CUSTOMERS,), page_size=5, emulator=em)
+    try:
+        for n in range(12):
+            rig.db.create("res.partner", partner(None, n))
+        report = rig.sync()
+        assert not report.ok and "not paging further" in (report.error or "")
+        assert not (rig.data_dir / "odoo_customers.json").exists()
+    finally:
+        rig.close()
