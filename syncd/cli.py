@@ -77,6 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(exc, EXIT_FAILED, verbosity, secrets)
     except KeyboardInterrupt:
         return EXIT_OK
+    except OSError as exc:  # the data directory or a file in it cannot be used
+        where = f": {exc.filename}" if exc.filename else ""
+        return fail(RuntimeError(f"{exc.strerror or exc}{where}"), EXIT_FAILED, verbosity, secrets)
     except Exception as exc:  # a bug: still one line unless -v
         if verbosity > 0:
             raise
