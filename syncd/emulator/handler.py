@@ -48,6 +48,7 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
         self.faults = faults
         self.stats = stats
         self.stopping = Event()
+        self.send_date = True
         self._connections: set[socket.socket] = set()
         self._lock = Lock()
         super().__init__(address, RequestHandler)
@@ -166,7 +167,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         reason = _reason(reply.status)
         lines = [f"{self.protocol_version} {reply.status} {reason}",
                  f"Server: {self.version_string()}",
-                 f"Date: {self.server_date()}",
+                 *([f"Date: {self.server_date()}"] if self.server.send_date else []),
                  f"Content-Type: {reply.content_type}",
                  f"Content-Length: {len(reply.body)}"]
         lines += [f"{name}: {value}" for name, value in reply.headers.items()]

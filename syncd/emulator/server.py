@@ -33,11 +33,12 @@ class Emulator:
     """An Odoo server of major `version` serving one database.
 
     With `db`, that database is served (its version must equal `version`); otherwise a new one
-    named `database`, on `clock`, is created with the default admin user.
+    named `database`, on `clock`, is created with the default admin user. With
+    `send_date=False` answers carry no HTTP `Date` header (as behind a proxy that strips it).
     """
 
     def __init__(self, version: int = 17, *, database: str = "odoo", db: Database | None = None,
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, send_date: bool = True) -> None:
         if version not in SUPPORTED_VERSIONS:
             raise ValueError(f"unsupported Odoo version {version}; "
                              f"choose one of {', '.join(map(str, SUPPORTED_VERSIONS))}")
@@ -46,6 +47,7 @@ class Emulator:
                              f"not {version}")
         self.version = version
         self.db = db if db is not None else Database(name=database, version=version, clock=clock)
+        self.send_date = send_date
         self.faults = FaultPlan()
         self.stats = Stats()
         self.url = ""
@@ -80,6 +82,7 @@ class Emulator:
             raise RuntimeError(f"emulator already serving {self.url}")
         router = Router(Services(self.db, self.stats))
         server = EmulatorHTTPServer((host, port), router, self.faults, self.stats)
+        server.send_date = self.send_date
         bound_host, bound_port = server.server_address[:2]
         self._server = server
         self.url = f"http://{_url_host(str(bound_host))}:{bound_port}"
