@@ -97,8 +97,8 @@ class OdooClient:
     def server_time(self) -> datetime | None:
         """Odoo's clock (its HTTP Date header, naive UTC) at the last answer; None if unknown.
 
-        A hint, never a watermark: the pass uses it only to stop re-reading a lookback window
-        that no transaction can still commit into."""
+        A hint, never a watermark: the pass uses it to place its change window (a lookback
+        before the previous pass began), not to compare with any `write_date`."""
         http = getattr(self._transport, "http", None)
         date = getattr(http, "last_date", None)
         return date if isinstance(date, datetime) else None

@@ -3,9 +3,10 @@
 The algorithm, and why (see ODOO_API.md, "write_date: the traps"):
 
 * The watermark is the newest ``write_date`` the *server* returned, never the local clock.
-* Every incremental pass re-reads a window ``write_date >= watermark - lookback``: Odoo stamps a
-  row with its transaction's *start* time, so a long transaction can commit rows older than the
-  watermark. ``>=`` is the only comparison that means the same on Odoo 16-19.
+* Every incremental pass re-reads a window ``write_date >= low``, with ``low`` a ``lookback``
+  before the last pass began (below): Odoo stamps a row with its transaction's *start* time, so
+  a long transaction can commit rows older than the watermark. ``>=`` is the only comparison
+  that means the same on Odoo 16-19.
 * Inside the window we page by ``id > cursor ORDER BY id``: the database keeps microseconds the
   API hides, so a ``(write_date, id)`` keyset built from API values can loop or skip when more
   than a page of rows shares one second. An id keyset in a fixed window cannot.
@@ -14,10 +15,15 @@ The algorithm, and why (see ODOO_API.md, "write_date: the traps"):
   changed record is decided by the ``active`` flag or by one ``search`` of the domain per page.
 * Rows in the window are re-read every pass; a digest per id of what we stored (``recent``) lets
   a pass that finds nothing new skip loading the snapshot at all.
-* The window need not reach further back than ``server time at the start of the last pass -
-  lookback``: no transaction older than that can still commit. Odoo's clock is known from the
-  HTTP ``Date`` of its answers (a hint, minus a margin for app/database clock skew; never a
-  watermark). Without it, a quiet model would re-read its last bulk import on every pass.
+* The window starts at ``server time at the start of the last pass - lookback`` (``settled``):
+  a row stamped earlier committed before that pass began and was read by it; a row committed
+  since carries a later stamp, however long that pass ran. Odoo's clock is known from the HTTP
+  ``Date`` of its answers (a hint, minus a margin for app/database clock skew; never a
+  watermark). ``watermark - lookback`` would be wrong both ways: a quiet model would re-read its
+  last bulk import on every pass, and a pass that outlasts ``lookback`` (a big full sync) sees
+  stamps newer than its start, so a write to a page it had already read would be skipped. A
+  server without ``Date`` falls back to the newest stamp known before the last pass began (its
+  starting watermark; for a full sync, one ``write_date desc`` probe), minus lookback.
 * Deletions leave no trace in the API: every ``reconcile_interval`` the server's id set for the
   domain (ids only, paged) is compared with the snapshot; this also picks up records that entered
   the domain without their ``write_date`` moving.
@@ -168,6 +174,8 @@ class ModelPuller:
         snapshot = Snapshot(out)
         watermark: str | None = None
         window: list[tuple[int, str, str]] = []
+        # Without Odoo's clock, the newest stamp before paging bounds what commits meanwhile.
+        floor = None if self.started_at else self._newest_stamp()
         total = None
         if self.progress is not None:
             total = self.client.search_count(self.spec.model, self.domain,
@@ -185,7 +193,7 @@ class ModelPuller:
                 bar.advance(len(rows))
         report.changed = len(snapshot)
         state.watermark = watermark
-        state.settled = self._settled()
+        state.settled = self._settled(floor)
         state.recent = self._recent(window, state)
         state.records = len(snapshot)
         state.full_resync = False
@@ -198,6 +206,7 @@ class ModelPuller:
         state, report = result.state, result.report
         previous_recent = dict(state.recent)
         assert state.watermark is not None
+        previous_watermark = state.watermark
         low = self._low(state)
         out = self._out_fields(state)
         upserts: dict[int, dict[str, Any]] = {}
@@ -228,7 +237,7 @@ class ModelPuller:
                     mark = OUT + mark
                 window.append((row["id"], row.get("write_date") or watermark, mark))
         state.watermark = watermark
-        state.settled = self._settled()
+        state.settled = self._settled(previous_watermark)
         state.recent = self._recent(window, state)
         reconcile = self._reconcile_due(state)
         if not upserts and not removals and not reconcile and not self._touched(state):
@@ -321,22 +330,28 @@ class ModelPuller:
                 return
 
     def _low(self, state: ModelState) -> str:
-        """Where the next change query starts: `lookback` before the watermark, or later when
-        the server's clock shows that no transaction that old can still commit. A server clock
-        that went backwards (or no Date at all) falls back to the watermark alone."""
+        """Where the change query starts: where the last pass began, minus lookback (`settled`),
+        or earlier if the server's clock went backwards since. A state written before `settled`
+        existed falls back to `watermark - lookback`."""
         assert state.watermark is not None
-        low = shift(state.watermark, -self.settings.lookback)
+        if state.settled is None:
+            return shift(state.watermark, -self.settings.lookback)
         now = self._settled()
-        if state.settled and now:
-            low = max(low, min(state.settled, now))
-        return low
+        return min(state.settled, now) if now else state.settled
 
-    def _settled(self) -> str | None:
-        """Server time, minus lookback and a margin, before every query of this pull."""
-        if self.started_at is None:
-            return None
-        moment = self.started_at - timedelta(seconds=self.settings.lookback + CLOCK_MARGIN)
-        return moment.strftime(TIME_FORMAT)
+    def _settled(self, floor: str | None = None) -> str | None:
+        """Where the next pass's window may start: Odoo's time before every query of this pull,
+        minus lookback and a margin; without Odoo's clock, `floor` (a stamp known to predate
+        this pull) minus lookback."""
+        if self.started_at is not None:
+            moment = self.started_at - timedelta(seconds=self.settings.lookback + CLOCK_MARGIN)
+            return moment.strftime(TIME_FORMAT)
+        return shift(floor, -self.settings.lookback) if floor else None
+
+    def _newest_stamp(self) -> str | None:
+        rows = self.client.search_read(self.spec.model, [], ["write_date"], limit=1,
+                                       order="write_date desc", context={"active_test": False})
+        return (rows[0].get("write_date") or None) if rows else None
 
     def _recent(self, window: list[tuple[int, str, str]], state: ModelState) -> dict[int, str]:
         if state.watermark is None:

@@ -6,6 +6,7 @@ emulator's committed data. After every pass, `Rig.snapshot(name)` must equal it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -47,8 +48,13 @@ class Rig:
     def data_dir(self) -> Path:
         return self.settings.sync.data_dir
 
-    def sync(self) -> PassReport:
-        report = run_pass(self.settings, self.client, now=self.now)
+    def sync(self, meanwhile: Callable[[], None] | None = None) -> PassReport:
+        """One pass; `meanwhile` runs before each page request, as Odoo changing during it."""
+        def should_stop() -> bool:
+            if meanwhile is not None:
+                meanwhile()
+            return False
+        report = run_pass(self.settings, self.client, now=self.now, should_stop=should_stop)
         self.reports.append(report)
         return report
 

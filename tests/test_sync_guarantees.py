@@ -330,3 +330,46 @@ def test_a_server_ignoring_the_id_keyset_fails_the_pass_instead_of_looping(tmp_p
         assert not (rig.data_dir / "odoo_customers.json").exists()
     finally:
         rig.close()
+
+
+
+@pytest.mark.parametrize("kind", ["full", "incremental"])
+@pytest.mark.parametrize("send_date", [True, False], ids=["server-date", "no-date-header"])
+def test_writes_committed_during_a_long_pass_are_caught_by_the_next(
+        tmp_path: Path, kind: str, send_date: bool) -> None:
+    """A pass that outlasts `lookback` (a full sync of a big model, a large catch-up) sees rows
+    stamped long after it started. The next pass must still re-read from before that pass
+    began, not from `lookback` before the newest stamp it saw, or a write to a page it had
+    already read is lost for good. With or without Odoo's clock (the HTTP Date header)."""
+    from syncd.emulator import Emulator
+    from syncd.sync import run_pass
+
+    rig = make_rig(tmp_path, models=(CUSTOMERS,), page_size=10, lookback=300,
+                   reconcile_interval=3600, emulator=Emulator(17, send_date=send_date))
+    try:
+        ids = rig.db.import_records("res.partner", [partner(None, n) for n in range(30)])
+        if kind == "incremental":
+            assert rig.sync().ok
+        before = rig.emulator.stats.calls("res.partner", "search_read")
+        if kind == "full" and not send_date:
+            before += 1  # without Odoo's clock, a probe for the newest stamp comes first
+        changed: list[bool] = []
+
+        def meanwhile() -> bool:  # asked before each request for a page
+            if not changed and rig.emulator.stats.calls("res.partner", "search_read") == before + 1:
+                # Page 1 is read; Odoo changes one of its records, and the pass runs on.
+                rig.db.write("res.partner", ids[0], {"name": "renamed during the pass"})
+                rig.db.clock.advance(1000)
+                rig.db.write("res.partner", ids[-1], {"name": "renamed much later"})
+                changed.append(True)
+            return False
+
+        report = run_pass(rig.settings, rig.client, should_stop=meanwhile)
+        assert report.ok and changed
+        first = {r["id"]: r["name"] for r in rig.snapshot("customers")}
+        assert first[ids[0]] == "Partner 0"  # its page was read before the write
+        assert first[ids[-1]] == "renamed much later"  # so the watermark is far ahead
+        assert rig.sync().ok
+        rig.assert_in_sync("after a pass that outlasted the lookback")
+    finally:
+        rig.close()
