@@ -30,6 +30,7 @@ import schedule
 from loguru import logger
 
 from syncd.errors import ConfigError, SyncdError
+from syncd.interrupt import interrupt_if_waiting
 from syncd.notify import Notifier
 
 _EPOCH = datetime.now()
@@ -265,14 +266,17 @@ class Daemon:
 
 def install_signal_handlers(daemon: Daemon) -> None:
     """SIGINT, SIGTERM (and SIGBREAK, Ctrl+Break, on Windows) call daemon.stop(): the pass in
-    progress ends early, files stay whole, run() returns 0. A second signal while stopping raises
-    KeyboardInterrupt in the main thread: abort now (atomic writes still keep every file whole;
-    the CLI maps KeyboardInterrupt to exit 0). Call from the main thread only (Python's rule)."""
+    progress ends early — at once if it is waiting for Odoo (a slow answer, a retry's pause; see
+    syncd.interrupt), else at the next page — files stay whole, run() returns 0. A second signal
+    while stopping raises KeyboardInterrupt in the main thread: abort now (atomic writes still
+    keep every file whole; the CLI maps KeyboardInterrupt to exit 0). Call from the main thread
+    only (Python's rule)."""
 
     def handle(signum: int, frame: FrameType | None) -> None:
         if daemon.stopping.is_set():
             raise KeyboardInterrupt
         daemon.stop()
+        interrupt_if_waiting()
 
     for name in ("SIGINT", "SIGTERM", "SIGBREAK"):
         number = getattr(signal, name, None)

@@ -3,7 +3,8 @@
 Callers decide by type: ``ConfigError`` is fatal (exit 2); ``AuthError`` and ``FaultError`` are
 fatal for the pass (not retried); ``TransientError`` is retried with backoff, and becomes a failed
 pass (exit 1) only when the retries run out; ``LockedError`` means another syncd owns the data
-directory. Messages are one line, never contain secrets, and say what to do where we know.
+directory; ``PassInterrupted`` means a stop was asked for and the pass was abandoned, nothing of
+it committed. Messages are one line, never contain secrets, and say what to do where we know.
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ class ConfigError(SyncdError):
 
 class LockedError(SyncdError):
     """Another syncd process holds the data directory."""
+
+
+class PassInterrupted(SyncdError):
+    """A stop was requested during the pass; nothing of it was committed."""
 
 
 class CorruptFileError(SyncdError):

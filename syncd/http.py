@@ -31,6 +31,7 @@ from urllib.parse import unquote, urlsplit
 
 from syncd import __version__
 from syncd.errors import OdooError, TransientError
+from syncd.interrupt import waiting
 
 USER_AGENT = f"syncd/{__version__}"
 _RESENDABLE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError,
@@ -108,24 +109,20 @@ class HttpConnection:
         if self.proxy is not None and not self.https:
             target = self.origin + target  # plain HTTP through a proxy: absolute-URI form
         reused = self._drop_if_stale()
-        try:
-            return self._exchange(method, target, body, all_headers)
-        except _Unanswered:
-            self.close()
-            if not reused:
-                raise self._transient(method, path, "the server closed the connection") from None
-        except (TransientError, OdooError):
-            self.close()
-            raise
-        # The server closed an idle keep-alive socket as we reused it: once more, fresh.
-        try:
-            return self._exchange(method, target, body, all_headers)
-        except _Unanswered:
-            self.close()
-            raise self._transient(method, path, "the server closed the connection") from None
-        except (TransientError, OdooError):
-            self.close()
-            raise
+        for attempt in (1, 2):
+            try:
+                with waiting():  # a stop may abandon it (syncd.interrupt)
+                    return self._exchange(method, target, body, all_headers)
+            except _Unanswered:
+                self.close()
+                if attempt == 2 or not reused:
+                    raise self._transient(method, path,
+                                          "the server closed the connection") from None
+                # The server closed an idle keep-alive socket as we reused it: once more, fresh.
+            except BaseException:  # an error or a stop mid-exchange: the socket's state is unknown
+                self.close()
+                raise
+        raise AssertionError("unreachable")
 
     def _connection(self) -> http.client.HTTPConnection:
         if self._conn is None:

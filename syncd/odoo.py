@@ -31,6 +31,7 @@ from loguru import logger
 from syncd.config import OdooSettings
 from syncd.errors import OdooError, TransientError
 from syncd.http import public_url, scrub
+from syncd.interrupt import waiting
 from syncd.retry import Backoff
 from syncd.transport import Transport, make_transport
 
@@ -217,7 +218,8 @@ class OdooClient:
                 delay = self.backoff.delay(number, exc.retry_after)
                 logger.warning("odoo transient error call={} attempt={}/{} retry_in={:.1f}s "
                                "error={}", what, number + 1, self.attempts, delay, exc)
-                self.sleep(delay)
+                with waiting():  # a stop may abandon it (syncd.interrupt)
+                    self.sleep(delay)
         raise AssertionError("unreachable")
 
 

@@ -44,9 +44,9 @@ from loguru import logger
 
 from syncd.atomic import set_aside
 from syncd.config import ModelSpec, SyncSettings, domain_as_list
-from syncd.errors import CorruptFileError, InvalidFieldError, OdooError
+from syncd.errors import CorruptFileError, InvalidFieldError, OdooError, PassInterrupted
 from syncd.odoo import OdooClient
-from syncd.report import ModelReport, PassInterrupted, ProgressFactory, ProgressLike
+from syncd.report import ModelReport, ProgressFactory, ProgressLike
 from syncd.snapshot import Snapshot
 from syncd.state import TIME_FORMAT, ModelState, utc_now_text
 from syncd.window import (

@@ -7,7 +7,6 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from syncd.errors import SyncdError
 
 
 class ProgressLike(Protocol):
@@ -15,10 +14,6 @@ class ProgressLike(Protocol):
 
 
 ProgressFactory = Callable[[str, int | None], AbstractContextManager[ProgressLike]]
-
-
-class PassInterrupted(SyncdError):
-    """A stop was requested during the pass; nothing of it was committed."""
 
 
 @dataclass

@@ -24,11 +24,11 @@ from loguru import logger
 
 from syncd.atomic import Staged, set_aside, sweep_temp_files, write_atomic
 from syncd.config import Settings
-from syncd.errors import CorruptFileError, LockedError, OdooError, SyncdError
+from syncd.errors import CorruptFileError, LockedError, OdooError, PassInterrupted, SyncdError
 from syncd.lock import DataDirLock
 from syncd.odoo import OdooClient
 from syncd.puller import ModelPuller, ModelResult
-from syncd.report import PassInterrupted, PassReport, ProgressFactory
+from syncd.report import PassReport, ProgressFactory
 from syncd.snapshot import stage_if_changed
 from syncd.state import ModelState, State, utc_now_text
 from syncd.window import file_signature

@@ -162,8 +162,18 @@ def test_resync_rebuilds_the_named_model(tmp_path: Path, odoo: Emulator) -> None
     assert "full=yes" in lines["customers"] and "full=yes" not in lines["products"]
 
 
-def test_run_stops_on_sigterm_during_a_pass_with_whole_files(tmp_path: Path,
-                                                            odoo: Emulator) -> None:
+# Where a pass is when the stop comes: between pages of a slow stream, waiting for an answer
+# slower than the stop allows (120 s), or pausing before a retry as a 429's Retry-After asks.
+STOP_POINTS = {
+    "between-pages": dict(kind="latency", times=1000, seconds=0.3),
+    "slow-answer": dict(kind="latency", times=1000, seconds=120),
+    "retry-after": dict(kind="http_429", times=1000, retry_after=200),
+}
+
+
+@pytest.mark.parametrize("where", STOP_POINTS)
+def test_run_stops_on_sigterm_during_a_pass_with_whole_files(tmp_path: Path, odoo: Emulator,
+                                                            where: str) -> None:
     env = environment(tmp_path, odoo)
     (tmp_path / "syncd.toml").write_text('[sync]\ninterval = 1\npage_size = 2\n')
     proc = subprocess.Popen([SYNCD, "run"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
@@ -171,17 +181,18 @@ def test_run_stops_on_sigterm_during_a_pass_with_whole_files(tmp_path: Path,
     try:
         state = tmp_path / "data" / "last_sync.json"
         wait_for(state.exists, what="the first pass")
-        odoo.faults.add("latency", times=1000, seconds=0.3)  # the next pass is slow
+        before = {p.name: p.read_bytes() for p in (tmp_path / "data").glob("*.json")}
+        odoo.faults.add(**STOP_POINTS[where])  # type: ignore[arg-type]
         seen = odoo.stats.requests
-        wait_for(lambda: odoo.stats.requests > seen + 1, what="a pass under way")
+        wait_for(lambda: odoo.stats.requests > seen, what="a pass under way")
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=10)
         assert time.monotonic() - started < 10
         assert proc.returncode == 0, err
         assert "Traceback" not in err
-        for path in (tmp_path / "data").glob("*.json"):
-            orjson.loads(path.read_bytes())  # whole files
+        # The interrupted pass committed nothing: every file is whole and as it was.
+        assert {p.name: p.read_bytes() for p in (tmp_path / "data").glob("*.json")} == before
     finally:
         if proc.poll() is None:
             proc.kill()
