@@ -58,7 +58,10 @@ class Field:
         if self.type == "one2many":
             info["relation_field"] = self.inverse
         if self.inherited_from:
+            # An _inherits field is a related field on the child, and related fields are not
+            # stored (Odoo's fields.py: "by default, related fields are not stored").
             info["related"] = f"{_INHERITS_LINK}.{self.name}"
+            info["store"] = False
         return info
 
 
