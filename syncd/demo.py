@@ -22,6 +22,7 @@ from syncd.runner import run_daemon
 from syncd.report import PassReport
 
 CHURN_EVERY = 3.0
+RECONCILE_EVERY = 30.0  # the demo deletes records: show them leaving within seconds, not an hour
 
 
 def run_demo(settings: Settings, *, seconds: float = 0, interval: float = 5,
@@ -39,15 +40,16 @@ def run_demo(settings: Settings, *, seconds: float = 0, interval: float = 5,
         odoo=OdooSettings(url=url, database=emulator.db.name, username=emulator.login,
                           password=emulator.password,
                           api_key=emulator.api_key if version >= 19 else ""),
-        sync=replace(settings.sync, interval=interval),
+        sync=replace(settings.sync, interval=interval, reconcile_interval=RECONCILE_EVERY),
         models=DEFAULT_MODELS,
     )
     data_dir = demo.sync.data_dir
     say(f"syncd demo: an Odoo {version} emulator is serving {customers} customers and "
         f"{products} products at {url} (database {emulator.db.name}, "
         f"login {emulator.login} / {emulator.password})")
-    say(f"syncing customers and products into {data_dir} every {interval:g} s; "
-        f"changing a few records every {CHURN_EVERY:g} s; Ctrl+C to stop")
+    say(f"syncing customers and products into {data_dir} every {interval:g} s (deletions "
+        f"checked every {RECONCILE_EVERY:g} s); changing a few records every {CHURN_EVERY:g} s; "
+        "Ctrl+C to stop")
     say(f"watch them change from another terminal: {command_name()} --data-dir {data_dir} watch")
 
     def change_records() -> None:

@@ -48,7 +48,8 @@ from syncd.errors import CorruptFileError, InvalidFieldError, OdooError, PassInt
 from syncd.odoo import OdooClient
 from syncd.report import ModelReport, ProgressFactory, ProgressLike
 from syncd.snapshot import Snapshot
-from syncd.state import TIME_FORMAT, ModelState, utc_now_text
+from syncd.related import DESCRIBE, parents_of
+from syncd.state import TIME_FORMAT, ModelState, Parent, utc_now_text
 from syncd.window import (
     CLOCK_MARGIN,
     OUT,
@@ -139,7 +140,7 @@ class ModelPuller:
 
     # -- fields ----------------------------------------------------------------------------------
     def _resolve_fields(self, state: ModelState, known_missing: list[str]) -> None:
-        available = self.client.fields_get(self.spec.model, ["type"])
+        available = self.client.fields_get(self.spec.model, DESCRIBE)
         wanted = list(self.spec.fields)
         if self.spec.include_archived and "active" in available and "active" not in wanted:
             wanted.append("active")
@@ -155,6 +156,7 @@ class ModelPuller:
                 fetch.append(extra)
         state.fields = fetch
         state.missing_fields = missing
+        state.parents = parents_of(available, fetch)
 
     def _out_fields(self, state: ModelState) -> list[str]:
         out = [f for f in self.spec.fields if f in state.fields]
@@ -176,6 +178,12 @@ class ModelPuller:
         window: list[tuple[int, str, str]] = []
         # Without Odoo's clock, the newest stamp before paging bounds what commits meanwhile.
         floor = None if self.started_at else self._newest_stamp()
+        settled = self._settled(floor)
+        # Parents first: a parent changed after this scan is seen as changed by the next pass.
+        for parent in state.parents:
+            parent.seen = {}
+            if settled is not None:
+                self._changed_parents(parent, settled, settled)
         total = None
         if self.progress is not None:
             total = self.client.search_count(self.spec.model, self.domain,
@@ -193,7 +201,7 @@ class ModelPuller:
                 bar.advance(len(rows))
         report.changed = len(snapshot)
         state.watermark = watermark
-        state.settled = self._settled(floor)
+        state.settled = settled
         state.recent = self._recent(window, state)
         state.records = len(snapshot)
         state.full_resync = False
@@ -206,7 +214,7 @@ class ModelPuller:
         state, report = result.state, result.report
         previous_recent = dict(state.recent)
         assert state.watermark is not None
-        previous_watermark = state.watermark
+        settled = self._settled(state.watermark)
         low = self._low(state)
         out = self._out_fields(state)
         upserts: dict[int, dict[str, Any]] = {}
@@ -237,7 +245,8 @@ class ModelPuller:
                     mark = OUT + mark
                 window.append((row["id"], row.get("write_date") or watermark, mark))
         state.watermark = watermark
-        state.settled = self._settled(previous_watermark)
+        self._through_parents(state, low, settled, out, upserts, removals)
+        state.settled = settled
         state.recent = self._recent(window, state)
         reconcile = self._reconcile_due(state)
         if not upserts and not removals and not reconcile and not self._touched(state):
@@ -253,6 +262,50 @@ class ModelPuller:
         if report.changed or report.removed or self._touched(state):
             # When someone else touched the file, the commit compares bytes and restores ours.
             result.snapshot = snapshot.to_bytes()
+
+    def _through_parents(self, state: ModelState, low: str, settled: str | None,
+                         out: list[str], upserts: dict[int, dict[str, Any]],
+                         removals: set[int]) -> None:
+        """Re-read the records whose parent rows changed (trap 7; see syncd.related), after the
+        change query: a record it read before its parent changed is read again here."""
+        again: set[int] = set()
+        for parent in state.parents:
+            changed = self._changed_parents(parent, low, settled)
+            for start in range(0, len(changed), self.settings.page_size):
+                chunk = changed[start:start + self.settings.page_size]
+                again.update(self.client.search(self.spec.model, [[parent.link, "in", chunk]],
+                                                context={"active_test": False}))
+        ordered = sorted(again)
+        for start in range(0, len(ordered), self.settings.page_size):
+            self._check_stop()
+            rows = self.client.search_read(self.spec.model,
+                                           [["id", "in", ordered[start:start + self.settings.page_size]]],
+                                           state.fields, context={"active_test": False})
+            members = self._members(rows)
+            for row in rows:
+                if row["id"] in members:
+                    upserts[row["id"]] = self._stored(row, out)
+                    removals.discard(row["id"])
+                else:
+                    upserts.pop(row["id"], None)
+                    removals.add(row["id"])
+
+    def _changed_parents(self, parent: Parent, low: str, settled: str | None) -> list[int]:
+        """Ids of `parent` rows in the window whose shown values or stamp differ from what the
+        last pass saw; remembers the window's digests (those the next window still covers)."""
+        seen: dict[int, str] = {}
+        changed: list[int] = []
+        fields = [*parent.fields, "write_date"]
+        for rows in self._pages([["write_date", ">=", low]], fields, {"active_test": False},
+                                model=parent.model):
+            for row in rows:
+                mark = digest(row)
+                if parent.seen.get(row["id"]) != mark:
+                    changed.append(row["id"])
+                if settled is None or (row.get("write_date") or "") >= settled:
+                    seen[row["id"]] = mark
+        parent.seen = seen
+        return changed
 
     def _touched(self, state: ModelState) -> bool:
         """True when the snapshot file is not the one we last wrote (someone changed it)."""
@@ -309,19 +362,20 @@ class ModelPuller:
         report.reconciled = True
 
     # -- plumbing ----------------------------------------------------------------------------------
-    def _pages(self, domain: list[Any], fields: list[str],
-               context: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+    def _pages(self, domain: list[Any], fields: list[str], context: dict[str, Any], *,
+               model: str | None = None) -> Iterator[list[dict[str, Any]]]:
         """Pages of rows matching `domain`, by id keyset (never offset, never write_date ties)."""
+        model = model or self.spec.model
         cursor = 0
         page = self.settings.page_size
         while True:
             self._check_stop()
-            rows = self.client.search_read(self.spec.model, domain + [["id", ">", cursor]], fields,
+            rows = self.client.search_read(model, domain + [["id", ">", cursor]], fields,
                                            limit=page, order="id", context=context)
             if len(rows) > page or any(not isinstance(row.get("id"), int) or row["id"] <= cursor
                                        for row in rows):
                 # A server (or proxy) not honouring the query would make the keyset loop.
-                raise OdooError(f"{self.spec.model}.search_read answered rows outside the page "
+                raise OdooError(f"{model}.search_read answered rows outside the page "
                                 f"asked for (id > {cursor}, limit {page}); not paging further")
             if rows:
                 yield rows

@@ -35,6 +35,31 @@ def utc_now_text(now: datetime | None = None) -> str:
 
 
 @dataclass
+class Parent:
+    """A model whose rows supply values this model shows (`_inherits`, related fields): Odoo
+    does not bump our `write_date` when they change (trap 7), so the pass watches theirs."""
+
+    link: str  # our many2one to it, e.g. "product_tmpl_id"
+    model: str  # e.g. "product.template"
+    fields: list[str] = field(default_factory=list)  # its fields we show, e.g. ["name"]
+    seen: dict[int, str] = field(default_factory=dict)  # digest per parent id in the window
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"link": self.link, "model": self.model, "fields": list(self.fields),
+                "seen": {str(k): v for k, v in sorted(self.seen.items())}}
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> Parent:
+        entry = _typed(data, dict, where)
+        parent = cls(link=_typed(entry.get("link"), str, f"{where}.link"),
+                     model=_typed(entry.get("model"), str, f"{where}.model"))
+        parent.fields = [_typed(v, str, f"{where}.fields[]")
+                         for v in _typed(entry.get("fields", []), list, f"{where}.fields")]
+        parent.seen = _digests(entry.get("seen", {}), f"{where}.seen")
+        return parent
+
+
+@dataclass
 class ModelState:
     """What syncd remembers about one configured model between passes."""
 
@@ -51,6 +76,7 @@ class ModelState:
     full_resync: bool = False
     snapshot_stat: str | None = None  # "size:mtime_ns" of the snapshot we last wrote or saw
     settled: str | None = None  # server time before which every committed change has been read
+    parents: list[Parent] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -67,6 +93,7 @@ class ModelState:
             "full_resync": self.full_resync,
             "snapshot_stat": self.snapshot_stat,
             "settled": self.settled,
+            "parents": [parent.to_dict() for parent in self.parents],
         }
 
     @classmethod
@@ -89,13 +116,9 @@ class ModelState:
         if "full_resync" in data:
             state.full_resync = _typed(data["full_resync"], bool, f"{where}.full_resync")
         if "recent" in data:
-            recent = _typed(data["recent"], dict, f"{where}.recent")
-            try:
-                state.recent = {
-                    int(k): _typed(v, str, f"{where}.recent[{k}]") for k, v in recent.items()
-                }
-            except ValueError as exc:
-                raise ValueError(f"{where}.recent: {exc}") from None
+            state.recent = _digests(data["recent"], f"{where}.recent")
+        state.parents = [Parent.from_dict(entry, f"{where}.parents[]")
+                         for entry in _typed(data.get("parents", []), list, f"{where}.parents")]
         return state
 
 
@@ -164,3 +187,12 @@ def _typed(value: Any, kind: type, where: str) -> Any:
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ValueError(f"{where} should be {kind.__name__}, got {type(value).__name__}")
     return value
+
+
+def _digests(value: Any, where: str) -> dict[int, str]:
+    """A JSON object of id -> digest (keys are strings in JSON)."""
+    try:
+        return {int(k): _typed(v, str, f"{where}[{k}]")
+                for k, v in _typed(value, dict, where).items()}
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None

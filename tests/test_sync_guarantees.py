@@ -85,6 +85,46 @@ def test_burst_larger_than_a_page_sharing_one_stamp(rig: Rig) -> None:
     assert rig.client.requests - before < 40  # bounded: pages, not a loop
 
 
+SALEABLE = ModelSpec(name="saleable", model="product.product", fields=("name",),
+                     domain=(("sale_ok", "=", True),))
+
+
+@pytest.mark.parametrize("protocol, version", PROTOCOLS, ids=[f"{p}-{v}" for p, v in PROTOCOLS])
+def test_template_changes_reach_the_products_that_show_them(tmp_path: Path, protocol: str,
+                                                            version: int) -> None:
+    """product.product shows name, list_price, sale_ok from its product.template, and Odoo does
+    not bump the variant's write_date when the template changes (trap 7): renaming a product
+    in Odoo's product form must still reach the snapshot, and so must a domain move."""
+    rig = make_rig(tmp_path, protocol, version, models=(PRODUCTS, SALEABLE),
+                   reconcile_interval=10**9)
+    try:
+        desk, lamp = (rig.db.create("product.product", {"name": name, "list_price": price})
+                      for name, price in (("Desk", 100.0), ("Lamp", 20.0)))
+        template = {r["id"]: r["product_tmpl_id"][0] for r in rig.db.execute(
+            "product.product", "read", [[desk, lamp]], {"fields": ["product_tmpl_id"]})}
+        assert rig.sync().ok
+        rig.db.clock.advance(1000)  # the variants' own stamps leave every change window
+        assert rig.sync().ok and rig.sync().ok
+        before = {r["id"]: r for r in rig.snapshot("products")}
+
+        rig.db.write("product.template", template[desk], {"name": "Standing desk",
+                                                          "list_price": 120.0})
+        rig.db.write("product.template", template[lamp], {"sale_ok": False})
+        assert rig.sync().ok
+        rig.assert_in_sync("after template writes")
+        after = {r["id"]: r for r in rig.snapshot("products")}
+        assert after[desk]["name"] == "Standing desk" and after[desk]["list_price"] == 120.0
+        assert after[desk]["write_date"] == before[desk]["write_date"]  # the variant's own
+        assert [r["id"] for r in rig.snapshot("saleable")] == [desk]
+
+        requests = rig.client.requests
+        report = rig.sync()  # nothing changed since: one request per model and per parent
+        assert report.ok and not any(m.written for m in report.models)
+        assert rig.client.requests - requests == 2 + 2
+    finally:
+        rig.close()
+
+
 # -- guarantee 2: deletions ----------------------------------------------------------------------
 def test_deletions_disappear_within_the_reconcile_interval(tmp_path: Path) -> None:
     clock = {"now": None}
@@ -228,6 +268,7 @@ def test_a_pass_without_changes_is_one_request_per_model_and_writes_nothing(
     try:
         for n in range(30):
             rig.db.create("res.partner", partner(None, n, company=n % 2 == 0))
+            rig.db.create("product.product", {"name": f"Item {n}", "list_price": 9.5 + n})
         assert rig.sync().ok
         assert rig.sync().ok  # the lookback window now holds only known records
         stats = {p.name: p.stat().st_mtime_ns for p in rig.data_dir.glob("*.json")}
@@ -241,7 +282,9 @@ def test_a_pass_without_changes_is_one_request_per_model_and_writes_nothing(
         before = rig.client.requests
         report = rig.sync()
         assert report.ok
-        assert rig.client.requests - before == 3  # one small request per model
+        # One small request per model, and one for product.template, whose name and
+        # list_price the products show (trap 7).
+        assert rig.client.requests - before == 3 + 1
         assert loads == []  # no snapshot was read
         snapshots = {p.name: p.stat().st_mtime_ns for p in rig.data_dir.glob("odoo_*.json")}
         assert snapshots == {k: v for k, v in stats.items() if k.startswith("odoo_")}

@@ -1,7 +1,8 @@
 """A randomized, seeded model-based test of the engine against the emulator, per transport.
 
 Each round applies a random mix of what real Odoo databases do between two passes — creates,
-writes, archives/unarchives, moves into and out of a domain, deletions, long transactions that
+writes (also through product.template, which leaves the variants' write_date alone),
+archives/unarchives, moves into and out of a domain, deletions, long transactions that
 commit behind the watermark (within `lookback`), bursts larger than `page_size` sharing one
 stamp, changes landing while a pass runs (and passes outlasting `lookback`) — with the server
 clock hours away from the local one. After every pass each snapshot must
@@ -50,7 +51,7 @@ class World:
     def step(self) -> str:
         rng, db = self.rng, self.db
         op = rng.choice(["create", "write", "write", "archive", "unarchive", "move", "delete",
-                         "product", "price", "long_tx", "burst", "clock"])
+                         "product", "price", "template", "long_tx", "burst", "clock"])
         partners = self.partners()
         target = self.db if not self.open_tx or rng.random() < 0.5 else self.open_tx[-1]
         if op == "create" or not partners:
@@ -77,6 +78,15 @@ class World:
         elif op == "price" and self.products():
             db.write("product.product", rng.choice(self.products()),
                      {"list_price": round(rng.uniform(1, 500), 2)})
+        elif op == "template" and self.products():
+            # Through the template, as Odoo's product form writes: the variant's write_date
+            # stays (trap 7), yet its name and price change.
+            row = db.execute("product.product", "read", [[rng.choice(self.products())]],
+                             {"fields": ["product_tmpl_id"], "context": {"active_test": False}})
+            target.write("product.template", row[0]["product_tmpl_id"][0],
+                         rng.choice([{"name": f"Renamed {self.serial}"},
+                                     {"list_price": round(rng.uniform(1, 500), 2)}]))
+            self.serial += 1
         elif op == "long_tx":
             tx = db.transaction()
             tx.create("res.partner", self.values())
