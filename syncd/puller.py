@@ -44,12 +44,13 @@ from loguru import logger
 
 from syncd.atomic import set_aside
 from syncd.config import ModelSpec, SyncSettings, domain_as_list
-from syncd.errors import CorruptFileError, InvalidFieldError, OdooError, PassInterrupted
+from syncd.errors import CorruptFileError, InvalidFieldError, PassInterrupted
 from syncd.odoo import OdooClient
 from syncd.report import ModelReport, ProgressFactory, ProgressLike
 from syncd.snapshot import Snapshot
-from syncd.related import DESCRIBE, parents_of
-from syncd.state import TIME_FORMAT, ModelState, Parent, utc_now_text
+from syncd import keyset
+from syncd.related import DESCRIBE, changed_parents, parents_of
+from syncd.state import TIME_FORMAT, ModelState, utc_now_text
 from syncd.window import (
     CLOCK_MARGIN,
     OUT,
@@ -59,9 +60,6 @@ from syncd.window import (
     fingerprint,
     shift,
 )
-
-ID_PAGE = 20_000  # ids per request for the deletion check: ids are tiny
-
 
 @dataclass
 class ModelResult:
@@ -183,7 +181,7 @@ class ModelPuller:
         for parent in state.parents:
             parent.seen = {}
             if settled is not None:
-                self._changed_parents(parent, settled, settled)
+                changed_parents(self._pages, parent, settled, settled)
         total = None
         if self.progress is not None:
             total = self.client.search_count(self.spec.model, self.domain,
@@ -270,7 +268,7 @@ class ModelPuller:
         change query: a record it read before its parent changed is read again here."""
         again: set[int] = set()
         for parent in state.parents:
-            changed = self._changed_parents(parent, low, settled)
+            changed = changed_parents(self._pages, parent, low, settled)
             for start in range(0, len(changed), self.settings.page_size):
                 chunk = changed[start:start + self.settings.page_size]
                 again.update(self.client.search(self.spec.model, [[parent.link, "in", chunk]],
@@ -289,23 +287,6 @@ class ModelPuller:
                 else:
                     upserts.pop(row["id"], None)
                     removals.add(row["id"])
-
-    def _changed_parents(self, parent: Parent, low: str, settled: str | None) -> list[int]:
-        """Ids of `parent` rows in the window whose shown values or stamp differ from what the
-        last pass saw; remembers the window's digests (those the next window still covers)."""
-        seen: dict[int, str] = {}
-        changed: list[int] = []
-        fields = [*parent.fields, "write_date"]
-        for rows in self._pages([["write_date", ">=", low]], fields, {"active_test": False},
-                                model=parent.model):
-            for row in rows:
-                mark = digest(row)
-                if parent.seen.get(row["id"]) != mark:
-                    changed.append(row["id"])
-                if settled is None or (row.get("write_date") or "") >= settled:
-                    seen[row["id"]] = mark
-        parent.seen = seen
-        return changed
 
     def _touched(self, state: ModelState) -> bool:
         """True when the snapshot file is not the one we last wrote (someone changed it)."""
@@ -335,16 +316,8 @@ class ModelPuller:
 
     def _reconcile(self, snapshot: Snapshot, state: ModelState, report: ModelReport,
                    out: list[str]) -> None:
-        server_ids: set[int] = set()
-        cursor = 0
-        while True:
-            self._check_stop()
-            ids = self.client.search(self.spec.model, self.domain + [["id", ">", cursor]],
-                                     limit=ID_PAGE, order="id", context=self.member_context)
-            server_ids.update(ids)
-            if len(ids) < ID_PAGE:
-                break
-            cursor = ids[-1]
+        server_ids = keyset.ids(self.client, self.spec.model, self.domain,
+                                context=self.member_context, check_stop=self._check_stop)
         gone = snapshot.ids() - server_ids
         report.removed += len(snapshot.remove(gone))
         for record_id in gone:
@@ -364,24 +337,9 @@ class ModelPuller:
     # -- plumbing ----------------------------------------------------------------------------------
     def _pages(self, domain: list[Any], fields: list[str], context: dict[str, Any], *,
                model: str | None = None) -> Iterator[list[dict[str, Any]]]:
-        """Pages of rows matching `domain`, by id keyset (never offset, never write_date ties)."""
-        model = model or self.spec.model
-        cursor = 0
-        page = self.settings.page_size
-        while True:
-            self._check_stop()
-            rows = self.client.search_read(model, domain + [["id", ">", cursor]], fields,
-                                           limit=page, order="id", context=context)
-            if len(rows) > page or any(not isinstance(row.get("id"), int) or row["id"] <= cursor
-                                       for row in rows):
-                # A server (or proxy) not honouring the query would make the keyset loop.
-                raise OdooError(f"{model}.search_read answered rows outside the page "
-                                f"asked for (id > {cursor}, limit {page}); not paging further")
-            if rows:
-                yield rows
-                cursor = max(row["id"] for row in rows)
-            if len(rows) < page:
-                return
+        return keyset.pages(self.client, model or self.spec.model, domain, fields,
+                            context=context, page_size=self.settings.page_size,
+                            check_stop=self._check_stop)
 
     def _low(self, state: ModelState) -> str:
         """Where the change query starts: where the last pass began, minus lookback (`settled`),

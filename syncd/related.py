@@ -16,9 +16,11 @@ computed fields and many2one display names remain invisible to any ``write_date`
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from syncd.state import Parent
+from syncd.window import digest
 
 DESCRIBE = ["type", "relation", "related", "store"]  # the fields_get attributes this needs
 
@@ -40,3 +42,23 @@ def parents_of(described: dict[str, dict[str, Any]], fields: list[str]) -> list[
         parent = by_link.setdefault(link, Parent(link=link, model=relation))
         parent.fields.append(shown)
     return list(by_link.values())
+
+
+PageReader = Callable[..., Iterator[list[dict[str, Any]]]]
+
+
+def changed_parents(pages: PageReader, parent: Parent, low: str, settled: str | None) -> list[int]:
+    """Ids of `parent` rows stamped since `low` whose shown values or stamp differ from what the
+    last pass saw. Remembers the digests the next window (from `settled`) still covers."""
+    seen: dict[int, str] = {}
+    changed: list[int] = []
+    for rows in pages([["write_date", ">=", low]], [*parent.fields, "write_date"],
+                      {"active_test": False}, model=parent.model):
+        for row in rows:
+            mark = digest(row)
+            if parent.seen.get(row["id"]) != mark:
+                changed.append(row["id"])
+            if settled is None or (row.get("write_date") or "") >= settled:
+                seen[row["id"]] = mark
+    parent.seen = seen
+    return changed
