@@ -42,15 +42,15 @@ from typing import Any
 
 from loguru import logger
 
+from syncd import keyset
 from syncd.atomic import set_aside
 from syncd.config import ModelSpec, SyncSettings, domain_as_list
-from syncd.errors import CorruptFileError, InvalidFieldError, PassInterrupted
+from syncd.errors import CorruptFileError, FaultError, InvalidFieldError, PassInterrupted
 from syncd.odoo import OdooClient
 from syncd.report import ModelReport, ProgressFactory, ProgressLike
 from syncd.snapshot import Snapshot
-from syncd import keyset
 from syncd.related import DESCRIBE, changed_parents, parents_of
-from syncd.state import TIME_FORMAT, ModelState, utc_now_text
+from syncd.state import TIME_FORMAT, ModelState, Parent, utc_now_text
 from syncd.window import (
     CLOCK_MARGIN,
     OUT,
@@ -180,8 +180,8 @@ class ModelPuller:
         # Parents first: a parent changed after this scan is seen as changed by the next pass.
         for parent in state.parents:
             parent.seen = {}
-            if settled is not None:
-                changed_parents(self._pages, parent, settled, settled)
+        if settled is not None:
+            self._changed_parents(state, settled, settled)
         total = None
         if self.progress is not None:
             total = self.client.search_count(self.spec.model, self.domain,
@@ -267,17 +267,15 @@ class ModelPuller:
         """Re-read the records whose parent rows changed (trap 7; see syncd.related), after the
         change query: a record it read before its parent changed is read again here."""
         again: set[int] = set()
-        for parent in state.parents:
-            changed = changed_parents(self._pages, parent, low, settled)
+        for parent, changed in self._changed_parents(state, low, settled):
             for start in range(0, len(changed), self.settings.page_size):
                 chunk = changed[start:start + self.settings.page_size]
                 again.update(self.client.search(self.spec.model, [[parent.link, "in", chunk]],
                                                 context={"active_test": False}))
-        ordered = sorted(again)
-        for start in range(0, len(ordered), self.settings.page_size):
+        ordered, size = sorted(again), self.settings.page_size
+        for start in range(0, len(ordered), size):
             self._check_stop()
-            rows = self.client.search_read(self.spec.model,
-                                           [["id", "in", ordered[start:start + self.settings.page_size]]],
+            rows = self.client.search_read(self.spec.model, [["id", "in", ordered[start:start + size]]],
                                            state.fields, context={"active_test": False})
             members = self._members(rows)
             for row in rows:
@@ -287,6 +285,23 @@ class ModelPuller:
                 else:
                     upserts.pop(row["id"], None)
                     removals.add(row["id"])
+
+    def _changed_parents(self, state: ModelState, low: str,
+                         settled: str | None) -> list[tuple[Parent, list[int]]]:
+        """Per followed parent, its rows changed since `low`. A parent this user may not read
+        (an Odoo fault, e.g. AccessError, where the related field itself reads as superuser) is
+        dropped with a warning instead of failing every pass: its values may then go stale,
+        as in any write_date sync, until a full resync resolves the fields again."""
+        found: list[tuple[Parent, list[int]]] = []
+        for parent in list(state.parents):
+            try:
+                found.append((parent, changed_parents(self._pages, parent, low, settled)))
+            except FaultError as exc:
+                state.parents.remove(parent)
+                logger.warning("model={} cannot watch {} for the values {} shows from it ({}); "
+                               "they may go stale", self.spec.name, parent.model,
+                               ",".join(parent.fields), exc)
+        return found
 
     def _touched(self, state: ModelState) -> bool:
         """True when the snapshot file is not the one we last wrote (someone changed it)."""

@@ -125,6 +125,36 @@ def test_template_changes_reach_the_products_that_show_them(tmp_path: Path, prot
         rig.close()
 
 
+def test_a_parent_this_user_may_not_read_is_dropped_not_a_failing_pass(tmp_path: Path) -> None:
+    from syncd.emulator import Database, Emulator
+    from syncd.emulator.faults import OdooFault
+
+    class Restricted(Database):  # the sync user reads variants, not templates directly
+        def execute(self, model, method, args, kwargs, *, uid=2):  # type: ignore[no-untyped-def]
+            if model == "product.template" and uid == 2 and method == "search_read":
+                raise OdooFault("odoo.exceptions.AccessError",
+                                "You are not allowed to access 'Product' (product.template) "
+                                "records.")
+            return super().execute(model, method, args, kwargs, uid=uid)
+
+    rig = make_rig(tmp_path, models=(PRODUCTS,), emulator=Emulator(17, db=Restricted(version=17)))
+    try:
+        rig.db.create("product.product", {"name": "Desk", "list_price": 100.0})
+        logged: list[str] = []
+        sink = logger.add(logged.append, level="WARNING", format="{message}")
+        try:
+            assert rig.sync().ok and rig.sync().ok
+        finally:
+            logger.remove(sink)
+        assert [line for line in logged if "cannot watch product.template" in line] == [
+            logged[0]] and "AccessError" in logged[0]  # once, with Odoo's reason
+        rig.db.create("product.product", {"name": "Lamp", "list_price": 20.0})
+        assert rig.sync().ok
+        rig.assert_in_sync("without the parent")
+    finally:
+        rig.close()
+
+
 # -- guarantee 2: deletions ----------------------------------------------------------------------
 def test_deletions_disappear_within_the_reconcile_interval(tmp_path: Path) -> None:
     clock = {"now": None}
