@@ -95,7 +95,8 @@ def run_pass(settings: Settings, client: OdooClient, *, now: Callable[[], dateti
                     "seconds={:.2f}{}", model.name, model.fetched, model.changed, model.removed,
                     model.records, model.watermark, model.seconds, " full=yes" if model.full else "")
     if report.error and not report.interrupted:
-        logger.error("pass failed: {}", report.error)
+        # The caller says it once: `once` as its one error line, the daemon once per new reason.
+        logger.debug("pass failed: {}", report.error)
     return report
 
 

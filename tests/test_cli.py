@@ -199,6 +199,30 @@ def test_run_stops_on_sigterm_during_a_pass_with_whole_files(tmp_path: Path, odo
         odoo.faults.clear()
 
 
+def test_a_pass_failing_for_the_same_reason_is_logged_once(tmp_path: Path,
+                                                           odoo: Emulator) -> None:
+    env = environment(tmp_path, odoo, ODOO_PASSWORD="wrong")
+    (tmp_path / "syncd.toml").write_text('[sync]\ninterval = 0.2\n')
+    proc = subprocess.Popen([SYNCD, "run"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: odoo.stats.logins >= 4, what="four refused passes")
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=10)
+        assert proc.returncode == 0, err
+        refused = [line for line in err.splitlines() if "refused the credentials" in line]
+        assert len(refused) == 1 and " ERROR " in refused[0], err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_once_that_fails_says_so_in_exactly_one_line(tmp_path: Path, odoo: Emulator) -> None:
+    result = syncd(tmp_path, environment(tmp_path, odoo, ODOO_PASSWORD="wrong"), "once")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [one_error_line(result)]
+
+
 def test_demo_produces_snapshots_that_change(tmp_path: Path) -> None:
     env = environment(tmp_path)
     proc = subprocess.Popen([SYNCD, "--data-dir", str(tmp_path / "demo"), "demo",
