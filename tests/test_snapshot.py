@@ -152,6 +152,10 @@ def test_load_recanonicalizes_key_order(tmp_path: Path) -> None:
         (b'[{"id": true}]', "no integer id"),
         (b"[1, 2]", "not an object"),
         (b'[{"id": 1}, {"id": 1}]', "duplicate id 1"),
+        # Our own one-record-per-line layout, read a line at a time, judged the same way:
+        (b'[\n{"id":1,"name":"A"},\n{"id":2,"name":"B\n]\n', "not valid JSON"),
+        (b'[\n{"id":1},\n{"id":1}\n]\n', "duplicate id 1"),
+        (b'[\n{"id":1},\n{"name":"x"}\n]\n', "element 1 has no integer id"),
     ],
 )
 def test_corrupt_files_raise_naming_the_file(tmp_path: Path, content: bytes, why: str) -> None:
@@ -162,6 +166,20 @@ def test_corrupt_files_raise_naming_the_file(tmp_path: Path, content: bytes, why
             read()
         assert str(path) in str(info.value)
         assert why in str(info.value)
+
+
+@pytest.mark.parametrize("layout", ["indented", "two records on a line", "ours"])
+def test_any_valid_array_loads_whatever_its_layout(tmp_path: Path, layout: str) -> None:
+    records = [{"id": 2, "name": "B"}, {"id": 1, "name": "A,\\n}"}]
+    path = tmp_path / "odoo_x.json"
+    path.write_bytes({
+        "indented": orjson.dumps(records, option=orjson.OPT_INDENT_2),
+        "two records on a line": b'[\n{"id":2,"name":"B"},{"id":1,"name":"A,\\\\n}"}\n]\n',
+        "ours": encode(sorted(records, key=lambda r: r["id"])),
+    }[layout])
+    snap = Snapshot.load(path, ["name"])
+    assert list(snap) == sorted(records, key=lambda r: r["id"])
+    assert count_records(path) == 2
 
 
 def test_unicode_round_trips_as_utf8(tmp_path: Path) -> None:
