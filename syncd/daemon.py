@@ -30,7 +30,7 @@ import schedule
 from loguru import logger
 
 from syncd.errors import ConfigError, SyncdError
-from syncd.interrupt import interrupt_if_waiting
+from syncd.interrupt import request_stop
 from syncd.notify import Notifier
 
 _EPOCH = datetime.now()
@@ -276,7 +276,7 @@ def install_signal_handlers(daemon: Daemon) -> None:
         if daemon.stopping.is_set():
             raise KeyboardInterrupt
         daemon.stop()
-        interrupt_if_waiting()
+        request_stop()
 
     for name in ("SIGINT", "SIGTERM", "SIGBREAK"):
         number = getattr(signal, name, None)

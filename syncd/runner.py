@@ -8,6 +8,7 @@ from contextlib import AbstractContextManager
 
 from syncd.config import Settings
 from syncd.daemon import Daemon, install_signal_handlers
+from syncd.interrupt import clear_stop
 from syncd.lock import DataDirLock
 from syncd.notify import Notifier
 from syncd.odoo import OdooClient
@@ -54,6 +55,10 @@ def run_daemon(settings: Settings, *, stop: threading.Event | None = None,
                 daemon.stop()
 
             threading.Thread(target=relay, name="stop-relay", daemon=True).start()
-        return daemon.run()
+        clear_stop()
+        try:
+            return daemon.run()
+        finally:
+            clear_stop()
 
 
