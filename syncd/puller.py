@@ -90,7 +90,9 @@ class ModelPuller:
     def pull(self, previous: ModelState) -> ModelResult:
         started = time.monotonic()
         state = replace(previous, recent=dict(previous.recent), fields=list(previous.fields),
-                        missing_fields=list(previous.missing_fields), model=self.spec.model)
+                        missing_fields=list(previous.missing_fields), model=self.spec.model,
+                        parents=[replace(p, fields=list(p.fields), seen=dict(p.seen))
+                                 for p in previous.parents])
         report = ModelReport(name=self.spec.name, model=self.spec.model)
         result = ModelResult(report=report, state=state)
         # Every query of this pull runs after the answer that carried this Date.
