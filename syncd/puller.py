@@ -268,25 +268,19 @@ class ModelPuller:
                          removals: set[int]) -> None:
         """Re-read the records whose parent rows changed (trap 7; see syncd.related), after the
         change query: a record it read before its parent changed is read again here."""
-        again: set[int] = set()
         for parent, changed in self._changed_parents(state, low, settled):
             for start in range(0, len(changed), self.settings.page_size):
                 chunk = changed[start:start + self.settings.page_size]
-                again.update(self.client.search(self.spec.model, [[parent.link, "in", chunk]],
-                                                context={"active_test": False}))
-        ordered, size = sorted(again), self.settings.page_size
-        for start in range(0, len(ordered), size):
-            self._check_stop()
-            rows = self.client.search_read(self.spec.model, [["id", "in", ordered[start:start + size]]],
-                                           state.fields, context={"active_test": False})
-            members = self._members(rows)
-            for row in rows:
-                if row["id"] in members:
-                    upserts[row["id"]] = self._stored(row, out)
-                    removals.discard(row["id"])
-                else:
-                    upserts.pop(row["id"], None)
-                    removals.add(row["id"])
+                for rows in self._pages([[parent.link, "in", chunk]], state.fields,
+                                        {"active_test": False}):
+                    members = self._members(rows)
+                    for row in rows:
+                        if row["id"] in members:
+                            upserts[row["id"]] = self._stored(row, out)
+                            removals.discard(row["id"])
+                        else:
+                            upserts.pop(row["id"], None)
+                            removals.add(row["id"])
 
     def _changed_parents(self, state: ModelState, low: str,
                          settled: str | None) -> list[tuple[Parent, list[int]]]:

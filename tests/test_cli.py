@@ -181,10 +181,11 @@ def test_run_stops_on_sigterm_during_a_pass_with_whole_files(tmp_path: Path, odo
     try:
         state = tmp_path / "data" / "last_sync.json"
         wait_for(state.exists, what="the first pass")
-        before = {p.name: p.read_bytes() for p in (tmp_path / "data").glob("*.json")}
         odoo.faults.add(**STOP_POINTS[where])  # type: ignore[arg-type]
         seen = odoo.stats.requests
         wait_for(lambda: odoo.stats.requests > seen, what="a pass under way")
+        # Read only now: passes never overlap, so the one before this slowed one has committed.
+        before = {p.name: p.read_bytes() for p in (tmp_path / "data").glob("*.json")}
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=10)
