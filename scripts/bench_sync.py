@@ -22,8 +22,8 @@ from pathlib import Path
 
 from syncd.config import ModelSpec, OdooSettings, Settings, SyncSettings
 from syncd.emulator import Emulator
-from syncd.odoo import OdooClient
-from syncd.sync import run_pass
+from syncd.odoo.client import OdooClient
+from syncd.sync.engine import run_pass
 
 SPEC = ModelSpec(name="customers", model="res.partner",
                  fields=("name", "email", "phone", "is_company", "parent_id", "write_date"))

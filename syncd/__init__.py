@@ -1,3 +1,36 @@
-"""syncd: keeps local JSON snapshots of Odoo models current, without ever missing a change."""
+"""syncd: keeps local copies of Odoo models current, without ever missing a change.
+
+The library API (imported lazily, so ``import syncd`` stays cheap for the command line)::
+
+    from syncd import load_settings, sync_once
+    report = sync_once(load_settings("syncd.toml"))
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from syncd.config import ModelSpec, Settings, load_settings
+    from syncd.errors import ConfigError, OdooError, SyncdError
+    from syncd.odoo import OdooClient
+    from syncd.service import run_daemon, sync_once
+    from syncd.sync import ModelReport, PassReport, run_pass
+
+_EXPORTS = {
+    "ModelSpec": "syncd.config", "Settings": "syncd.config", "load_settings": "syncd.config",
+    "ConfigError": "syncd.errors", "OdooError": "syncd.errors", "SyncdError": "syncd.errors",
+    "OdooClient": "syncd.odoo", "run_daemon": "syncd.service", "sync_once": "syncd.service",
+    "ModelReport": "syncd.sync", "PassReport": "syncd.sync", "run_pass": "syncd.sync",
+}
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'syncd' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -61,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(args.config, args.data_dir, environment())
         secrets = settings.odoo.secrets()
-        from syncd.logs import setup_logging
+        from syncd.service.logs import setup_logging
 
         log = settings.log
         if args.command not in ("run", "once", "demo"):
@@ -89,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def environment() -> dict[str, str]:
     """os.environ plus secrets handed over by systemd's LoadCredential."""
-    from syncd.daemon import credentials_from_systemd
+    from syncd.service.daemon import credentials_from_systemd
 
     env = dict(os.environ)
     for key, value in credentials_from_systemd(env).items():
@@ -116,7 +116,7 @@ def fail(exc: BaseException, code: int, verbosity: int, secrets: Sequence[str]) 
 
 # -- commands --------------------------------------------------------------------------------------
 def cmd_once(args: argparse.Namespace, settings: Settings) -> int:
-    from syncd.runner import sync_once
+    from syncd.service.runner import sync_once
 
     report = sync_once(settings)
     if not report.ok:
@@ -126,13 +126,13 @@ def cmd_once(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    from syncd.runner import run_daemon
+    from syncd.service.runner import run_daemon
 
     return run_daemon(settings)
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    from syncd.status import render_status, status_of
+    from syncd.service.status import render_status, status_of
 
     status = status_of(settings)
     sys.stdout.write(render_status(status, as_json=args.json))
@@ -140,7 +140,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
-    from syncd.status import check, render_check
+    from syncd.service.status import check, render_check
 
     result = check(settings)
     sys.stdout.write(render_check(result))
@@ -148,7 +148,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_resync(args: argparse.Namespace, settings: Settings) -> int:
-    from syncd.sync import request_resync
+    from syncd.sync.engine import request_resync
 
     known = [spec.name for spec in settings.models]
     unknown = [name for name in args.names if name not in known]
@@ -164,14 +164,14 @@ def cmd_resync(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from syncd.demo import run_demo
+    from syncd.service.demo import run_demo
 
     return run_demo(settings, seconds=args.seconds, interval=args.interval,
                     version=args.odoo_version)
 
 
 def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
-    from syncd.watch import watch
+    from syncd.consumer.watch import watch
 
     return watch(settings.sync.data_dir)
 

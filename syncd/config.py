@@ -24,7 +24,8 @@ from syncd.errors import ConfigError
 PROTOCOLS = ("auto", "jsonrpc", "xmlrpc", "json2")
 # Every key the file may hold, per table (the README's table is checked against this).
 KEYS: dict[str, tuple[str, ...]] = {
-    "odoo": ("url", "database", "username", "password", "api_key", "protocol", "timeout"),
+    "odoo": ("url", "database", "username", "password", "api_key", "protocol", "timeout",
+             "retry_budget", "lang"),
     "sync": ("data_dir", "interval", "page_size", "lookback", "reconcile_interval"),
     "log": ("file", "format", "rotation", "retention"),
     "models.<name>": ("model", "fields", "domain", "include_archived"),
@@ -46,6 +47,8 @@ class OdooSettings:
     api_key: str = field(default="", repr=False)
     protocol: str = "auto"
     timeout: float = 60.0
+    retry_budget: float = 120.0  # seconds one request may spend in retries before the pass fails
+    lang: str = ""  # the language of translated fields; empty: the sync user's own
 
     @property
     def secret(self) -> str:
@@ -216,6 +219,9 @@ def _odoo_settings(raw: Mapping[str, Any]) -> OdooSettings:
     timeout = float(_get(raw, "timeout", (int, float), "odoo", 60.0))
     if timeout <= 0:
         raise ConfigError("[odoo].timeout must be > 0")
+    retry_budget = float(_get(raw, "retry_budget", (int, float), "odoo", OdooSettings.retry_budget))
+    if retry_budget < 0:
+        raise ConfigError("[odoo].retry_budget must be >= 0")
     return OdooSettings(
         url=url,
         database=_get(raw, "database", str, "odoo", ""),
@@ -224,6 +230,8 @@ def _odoo_settings(raw: Mapping[str, Any]) -> OdooSettings:
         api_key=_get(raw, "api_key", str, "odoo", ""),
         protocol=protocol,
         timeout=timeout,
+        retry_budget=retry_budget,
+        lang=_get(raw, "lang", str, "odoo", ""),
     )
 
 

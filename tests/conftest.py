@@ -44,3 +44,13 @@ def _private_platform_dirs(tmp_path_factory: pytest.TempPathFactory,
     home = tmp_path_factory.mktemp("platform")
     for name in ("XDG_STATE_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME"):
         monkeypatch.setenv(name, str(home / name.lower()))
+
+
+@pytest.fixture(autouse=True)
+def _no_stop_left_over() -> Iterator[None]:
+    """A stop requested by one test (a signal handler, a daemon) must not abandon the next."""
+    from syncd.odoo.interrupt import clear_stop
+
+    clear_stop()
+    yield
+    clear_stop()

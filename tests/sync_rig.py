@@ -16,9 +16,9 @@ import orjson
 
 from syncd.config import ModelSpec, OdooSettings, Settings, SyncSettings, domain_as_list
 from syncd.emulator import Emulator
-from syncd.odoo import OdooClient
-from syncd.report import PassReport
-from syncd.sync import run_pass, utc_now
+from syncd.odoo.client import OdooClient
+from syncd.sync.report import PassReport
+from syncd.sync.engine import run_pass, utc_now
 
 PROTOCOLS = [("jsonrpc", 17), ("xmlrpc", 17), ("json2", 19)]
 

@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from syncd.emulator import Emulator
-from syncd.lock import DataDirLock
+from syncd.service.lock import DataDirLock
 
 SYNCD = str(Path(sys.executable).with_name("syncd"))
 SECRET = "S3cr3t-Pa55-zq9"
@@ -250,8 +250,8 @@ def test_watch_prints_one_line_per_snapshot_change(tmp_path: Path) -> None:
     import queue
     import threading
 
-    from syncd.atomic import write_atomic
-    from syncd.snapshot import Snapshot
+    from syncd.sinks.atomic import write_atomic
+    from syncd.sinks.snapshot import Snapshot
 
     data = tmp_path / "data"
     data.mkdir()

@@ -1,0 +1,1 @@
+"""The reading side: ``syncd watch``, the reference consumer of the snapshot files."""

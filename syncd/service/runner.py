@@ -1,0 +1,64 @@
+"""What `once` and `run` do around a pass: the lock, the client, progress, the daemon loop."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+
+from syncd.config import Settings
+from syncd.service.daemon import Daemon, install_signal_handlers
+from syncd.odoo.interrupt import clear_stop
+from syncd.service.lock import DataDirLock
+from syncd.service.notify import Notifier
+from syncd.odoo.client import OdooClient
+from syncd.service.progress import make_progress
+from syncd.sync.report import PassReport, ProgressLike
+from syncd.sync.engine import run_pass
+
+
+def progress_factory(label: str, total: int | None) -> AbstractContextManager[ProgressLike]:
+    return make_progress(label, total)
+
+
+def sync_once(settings: Settings, *, should_stop: Callable[[], bool] | None = None) -> PassReport:
+    """One pass under the data-directory lock (LockedError if another syncd holds it)."""
+    with DataDirLock(settings.sync.data_dir), OdooClient(settings.odoo) as client:
+        return run_pass(settings, client, progress=progress_factory, should_stop=should_stop)
+
+
+def run_daemon(settings: Settings, *, stop: threading.Event | None = None,
+               on_pass: Callable[[PassReport], None] | None = None) -> int:
+    """The daemon: the lock for its whole life, one client (one login), a pass every interval."""
+    with DataDirLock(settings.sync.data_dir), OdooClient(settings.odoo) as client:
+        daemon: Daemon
+
+        def should_stop() -> bool:
+            daemon.heartbeat()  # a long pass keeps pinging systemd's watchdog, page by page
+            return daemon.stopping.is_set()
+
+        def one_pass() -> PassReport:
+            report = run_pass(settings, client, progress=progress_factory,
+                              should_stop=should_stop)
+            if on_pass is not None:
+                on_pass(report)
+            return report
+
+        daemon = Daemon(one_pass, settings.sync.interval, notifier=Notifier())
+        if threading.current_thread() is threading.main_thread():
+            install_signal_handlers(daemon)
+        if stop is not None:
+            external_stop = stop
+
+            def relay() -> None:
+                external_stop.wait()
+                daemon.stop()
+
+            threading.Thread(target=relay, name="stop-relay", daemon=True).start()
+        clear_stop()
+        try:
+            return daemon.run()
+        finally:
+            clear_stop()
+
+

@@ -1,0 +1,1 @@
+"""The output side: atomic file replacement and the JSON snapshot files."""

@@ -1,0 +1,198 @@
+"""The state file ``last_sync.json``: watermarks and pass results per model.
+
+Deleting the file forces a full resync: every model starts with no watermark. Only the
+``watermark`` is ever used to query Odoo, and it is a server value (a ``write_date`` Odoo
+returned); the ``utc_now_text`` times are local-clock information for people and ``status``.
+The file is pretty, sorted JSON with ``"version": 1``; unknown keys are ignored on load so an
+older syncd can read a newer file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from syncd.sinks.atomic import write_atomic
+from syncd.errors import CorruptFileError
+
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+VERSION = 1
+
+
+def utc_now_text(now: datetime | None = None) -> str:
+    """Naive UTC ``YYYY-MM-DD HH:MM:SS`` of the local clock (a naive ``now`` is taken as UTC).
+
+    Informational only, never a watermark: the local clock may be off by hours.
+    """
+    moment = now if now is not None else datetime.now(UTC)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime(TIME_FORMAT)
+
+
+@dataclass
+class Parent:
+    """A model whose rows supply values this model shows (`_inherits`, related fields): Odoo
+    does not bump our `write_date` when they change (trap 7), so the pass watches theirs."""
+
+    link: str  # our many2one to it, e.g. "product_tmpl_id"
+    model: str  # e.g. "product.template"
+    fields: list[str] = field(default_factory=list)  # its fields we show, e.g. ["name"]
+    seen: dict[int, str] = field(default_factory=dict)  # digest per parent id in the window
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"link": self.link, "model": self.model, "fields": list(self.fields),
+                "seen": {str(k): v for k, v in sorted(self.seen.items())}}
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> Parent:
+        entry = _typed(data, dict, where)
+        parent = cls(link=_typed(entry.get("link"), str, f"{where}.link"),
+                     model=_typed(entry.get("model"), str, f"{where}.model"))
+        parent.fields = [_typed(v, str, f"{where}.fields[]")
+                         for v in _typed(entry.get("fields", []), list, f"{where}.fields")]
+        parent.seen = _digests(entry.get("seen", {}), f"{where}.seen")
+        return parent
+
+
+@dataclass
+class ModelState:
+    """What syncd remembers about one configured model between passes."""
+
+    model: str = ""
+    fingerprint: str = ""
+    watermark: str | None = None
+    fields: list[str] = field(default_factory=list)
+    missing_fields: list[str] = field(default_factory=list)
+    records: int = 0
+    recent: dict[int, str] = field(default_factory=dict)
+    last_success: str | None = None
+    last_reconcile: str | None = None
+    last_error: str | None = None
+    full_resync: bool = False
+    snapshot_stat: str | None = None  # "size:mtime_ns" of the snapshot we last wrote or saw
+    settled: str | None = None  # server time before which every committed change has been read
+    parents: list[Parent] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "fingerprint": self.fingerprint,
+            "watermark": self.watermark,
+            "fields": list(self.fields),
+            "missing_fields": list(self.missing_fields),
+            "records": self.records,
+            "recent": {str(k): v for k, v in sorted(self.recent.items())},
+            "last_success": self.last_success,
+            "last_reconcile": self.last_reconcile,
+            "last_error": self.last_error,
+            "full_resync": self.full_resync,
+            "snapshot_stat": self.snapshot_stat,
+            "settled": self.settled,
+            "parents": [parent.to_dict() for parent in self.parents],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str) -> ModelState:
+        """Raises ValueError with a message naming ``where`` on a wrong shape."""
+        state = cls()
+        for name in ("model", "fingerprint"):
+            if name in data:
+                setattr(state, name, _typed(data[name], str, f"{where}.{name}"))
+        for name in ("watermark", "last_success", "last_reconcile", "last_error", "snapshot_stat",
+                     "settled"):
+            if data.get(name) is not None:
+                setattr(state, name, _typed(data[name], str, f"{where}.{name}"))
+        for name in ("fields", "missing_fields"):
+            if name in data:
+                values = _typed(data[name], list, f"{where}.{name}")
+                setattr(state, name, [_typed(v, str, f"{where}.{name}[]") for v in values])
+        if "records" in data:
+            state.records = _typed(data["records"], int, f"{where}.records")
+        if "full_resync" in data:
+            state.full_resync = _typed(data["full_resync"], bool, f"{where}.full_resync")
+        if "recent" in data:
+            state.recent = _digests(data["recent"], f"{where}.recent")
+        state.parents = [Parent.from_dict(entry, f"{where}.parents[]")
+                         for entry in _typed(data.get("parents", []), list, f"{where}.parents")]
+        return state
+
+
+@dataclass
+class State:
+    """The whole state file: the last clean pass and one ModelState per config table name."""
+
+    last_sync: str | None = None
+    models: dict[str, ModelState] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path) -> State:
+        """Read the state file; missing gives a fresh State (full resync of everything).
+
+        Raises CorruptFileError naming the file if it is not valid JSON of the expected shape.
+        """
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return cls()
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise CorruptFileError(f"{path}: not valid JSON ({exc})") from None
+        try:
+            return cls._from_dict(data)
+        except ValueError as exc:
+            raise CorruptFileError(f"{path}: {exc}") from None
+
+    @classmethod
+    def _from_dict(cls, data: object) -> State:
+        top = _typed(data, dict, "top level")
+        state = cls()
+        if top.get("last_sync") is not None:
+            state.last_sync = _typed(top["last_sync"], str, "last_sync")
+        models = _typed(top.get("models", {}), dict, "models")
+        for name, entry in models.items():
+            where = f"models.{name}"
+            state.models[name] = ModelState.from_dict(_typed(entry, dict, where), where)
+        return state
+
+    def save(self, path: Path) -> None:
+        """Replace the state file atomically with deterministic, indented, key-sorted JSON."""
+        write_atomic(path, self.to_bytes())
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(self.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+
+    def model(self, name: str) -> ModelState:
+        """The state of config table ``name``, created empty (no watermark) if absent."""
+        if name not in self.models:
+            self.models[name] = ModelState()
+        return self.models[name]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-shaped (``recent`` keys as strings), as saved and as ``status --json`` shows."""
+        return {
+            "version": VERSION,
+            "last_sync": self.last_sync,
+            "models": {name: m.to_dict() for name, m in sorted(self.models.items())},
+        }
+
+
+def _typed(value: Any, kind: type, where: str) -> Any:
+    # bool is an int subclass; a record count of `true` is corruption, not 1.
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ValueError(f"{where} should be {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def _digests(value: Any, where: str) -> dict[int, str]:
+    """A JSON object of id -> digest (keys are strings in JSON)."""
+    try:
+        return {int(k): _typed(v, str, f"{where}[{k}]")
+                for k, v in _typed(value, dict, where).items()}
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
