@@ -17,14 +17,16 @@ if TYPE_CHECKING:
     from syncd.config import ModelSpec, Settings, load_settings
     from syncd.errors import ConfigError, OdooError, SyncdError
     from syncd.odoo import OdooClient
-    from syncd.service import run_daemon, sync_once
-    from syncd.sync import ModelReport, PassReport, run_pass
+    from syncd.service.runner import run_daemon, sync_once
+    from syncd.sync.engine import run_pass
+    from syncd.sync.report import ModelReport, PassReport
 
 _EXPORTS = {
     "ModelSpec": "syncd.config", "Settings": "syncd.config", "load_settings": "syncd.config",
     "ConfigError": "syncd.errors", "OdooError": "syncd.errors", "SyncdError": "syncd.errors",
-    "OdooClient": "syncd.odoo", "run_daemon": "syncd.service", "sync_once": "syncd.service",
-    "ModelReport": "syncd.sync", "PassReport": "syncd.sync", "run_pass": "syncd.sync",
+    "OdooClient": "syncd.odoo", "run_daemon": "syncd.service.runner", "sync_once": "syncd.service.runner",
+    "ModelReport": "syncd.sync.report", "PassReport": "syncd.sync.report",
+    "run_pass": "syncd.sync.engine",
 }
 __all__ = ["__version__", *_EXPORTS]
 

@@ -148,6 +148,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_resync(args: argparse.Namespace, settings: Settings) -> int:
+    from syncd.sinks.datadir import DataDir
     from syncd.sync.engine import request_resync
 
     known = [spec.name for spec in settings.models]
@@ -156,7 +157,7 @@ def cmd_resync(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigError(f"unknown model {', '.join(unknown)} (configured: {', '.join(known)})")
     settings.sync.data_dir.mkdir(parents=True, exist_ok=True)
     which = ", ".join(sorted(set(args.names))) or "all models"
-    if request_resync(settings.sync.data_dir, sorted(set(args.names)), known):
+    if request_resync(DataDir(settings.sync.data_dir), sorted(set(args.names)), known):
         print(f"watermarks forgotten for {which}: the next pass rebuilds them from scratch")
     else:
         print(f"resync requested for {which}: the running syncd rebuilds them on its next pass")

@@ -72,6 +72,8 @@ class OdooClient:
         self.info: ServerInfo | None = None
         self.requests = 0  # RPC attempts, retries included (transparent resends are not)
         self._transport: Transport | None = None
+        self._pass_clock: datetime | None = None
+        self._pass_open = False
 
     def __repr__(self) -> str:
         return (f"OdooClient(url={self._url()!r}, "
@@ -104,6 +106,22 @@ class OdooClient:
         date = getattr(http, "last_date", None)
         return date if isinstance(date, datetime) else None
 
+    def begin_pass(self) -> None:
+        """A pass starts: ``pass_clock`` becomes the ``Date`` of the next answer (no request is
+        made for it: the login's answer in a one-shot run, the first query's in a daemon)."""
+        self._pass_clock = None
+        self._pass_open = True
+
+    @property
+    def pass_clock(self) -> datetime | None:
+        """Odoo's clock at the first answer since ``begin_pass``: every query of the pass runs
+        after it. None until then, or when the server sends no ``Date``."""
+        return self._pass_clock
+
+    def _answered(self) -> None:
+        if self._pass_open and self._pass_clock is None:
+            self._pass_clock = self.server_time
+
     def connect(self) -> ServerInfo:
         """Ask the version, choose the protocol, log in once. Idempotent while connected."""
         if self.info is not None:
@@ -119,6 +137,7 @@ class OdooClient:
                 probe = make_transport(protocol, self.settings)
             self._transport = probe
             uid = self._retry("login", probe.login)
+            self._answered()
         except BaseException:
             probe.close()
             self.close()
@@ -204,7 +223,9 @@ class OdooClient:
         self.connect()
         transport = self._transport
         assert transport is not None
-        return self._retry(f"{model}.{method}", lambda: transport.call(model, method, params))
+        result = self._retry(f"{model}.{method}", lambda: transport.call(model, method, params))
+        self._answered()
+        return result
 
     def _retry(self, what: str, attempt: Callable[[], T]) -> T:
         for number in range(self.attempts):

@@ -1,6 +1,3 @@
-"""Running syncd: the daemon loop, the data-directory lock, systemd notifications, logging,
-progress, ``status``/``check`` and the demo. Public face: ``sync_once`` and ``run_daemon``."""
-
-from syncd.service.runner import run_daemon, sync_once
-
-__all__ = ["run_daemon", "sync_once"]
+"""Running syncd: ``runner`` (``sync_once``, ``run_daemon``: the lock, the client, the loop),
+``daemon`` (the loop, signals), ``lock``, ``notify`` (systemd), ``logs``, ``progress``,
+``status`` (``status`` and ``check``) and ``demo``. This package imports nothing itself."""

@@ -11,17 +11,18 @@ from syncd.errors import CorruptFileError, OdooError
 from syncd.odoo.client import OdooClient
 from syncd.sinks.snapshot import count_records
 from syncd.sync.state import State
-from syncd.sync.engine import STATE_FILE, read_errors, read_resync_request
+from syncd.sinks.datadir import DataDir
+from syncd.sync.engine import read_errors, read_resync_request
 
 
 def status_of(settings: Settings) -> dict[str, Any]:
     """Per model: file, record count, watermark, last successful pass, last error. `ok` is False
     when the last pass failed or a local file is unreadable."""
-    data_dir = settings.sync.data_dir
-    result: dict[str, Any] = {"ok": True, "data_dir": str(data_dir), "last_sync": None,
+    data_dir = DataDir(settings.sync.data_dir)
+    result: dict[str, Any] = {"ok": True, "data_dir": str(data_dir.path), "last_sync": None,
                               "error": None, "models": []}
     try:
-        state = State.load(data_dir / STATE_FILE)
+        state = data_dir.read_state()
     except CorruptFileError as exc:
         state = State()
         result["ok"] = False
@@ -33,7 +34,7 @@ def status_of(settings: Settings) -> dict[str, Any]:
         result["error"] = errors["(pass)"].get("error")
     pending = read_resync_request(data_dir)
     for spec in settings.models:
-        path = data_dir / spec.filename
+        path = data_dir.snapshot(spec.name)
         model_state = state.models.get(spec.name)
         records: int | None
         try:
@@ -100,7 +101,7 @@ def check(settings: Settings) -> dict[str, Any]:
                 entry["error"] = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
                 result["ok"] = False
             try:
-                entry["snapshot"] = count_records(settings.sync.data_dir / spec.filename)
+                entry["snapshot"] = count_records(DataDir(settings.sync.data_dir).snapshot(spec.name))
             except CorruptFileError:
                 entry["snapshot"] = "corrupt"
             result["models"].append(entry)

@@ -89,6 +89,88 @@ def stage(path: Path, data: bytes) -> Staged:
     return staged
 
 
+class StagedWriter:
+    """A temp file beside ``path`` written as a stream (buffered), then ``finish``ed into a
+    ``Staged`` (fsynced, closed) or ``discard``ed. For files too big to build in memory."""
+
+    _BUFFER = 1 << 20
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.temp, self._fd = _create_temp(path)
+        self.path = path
+        self._buffer = bytearray()
+        self._open = True
+
+    def write(self, data: bytes) -> None:
+        self._buffer += data
+        if len(self._buffer) >= self._BUFFER:
+            self._flush()
+
+    def copy_range(self, source_fd: int, offset: int, count: int) -> None:
+        """Append ``count`` bytes of another file from ``offset``, copied by the kernel where
+        it can (copy_file_range, sendfile), so unchanged data never passes through Python."""
+        self._flush()
+        try:
+            _copy_range(source_fd, self._fd, offset, count)
+        except BaseException:
+            self.discard()
+            raise
+
+    def finish(self) -> Staged:
+        try:
+            self._flush()
+            os.fsync(self._fd)
+        except BaseException:
+            self.discard()
+            raise
+        self._close()
+        return Staged(self.temp, self.path)
+
+    def discard(self) -> None:
+        self._close()
+        Staged(self.temp, self.path).discard()
+
+    def _flush(self) -> None:
+        buffer, pos = self._buffer, 0
+        try:
+            while pos < len(buffer):
+                pos += os.write(self._fd, buffer[pos:] if pos else buffer)
+        except BaseException:
+            self.discard()
+            raise
+        buffer.clear()
+
+    def _close(self) -> None:
+        if self._open:
+            self._open = False
+            os.close(self._fd)
+
+
+def _copy_range(source: int, target: int, offset: int, count: int) -> None:
+    copy_file_range = getattr(os, "copy_file_range", None)
+    while count > 0:
+        done = 0
+        if copy_file_range is not None:
+            try:
+                done = copy_file_range(source, target, count, offset)
+            except OSError:
+                copy_file_range = None  # another filesystem, an old kernel: copy by hand
+                continue
+        else:
+            data = os.pread(source, min(count, 1 << 20), offset)
+            if not data:
+                raise OSError(f"unexpected end of file copying {count} bytes at {offset}")
+            view = memoryview(data)
+            while view:
+                view = view[os.write(target, view):]
+            done = len(data)
+        if done <= 0:
+            raise OSError(f"unexpected end of file copying {count} bytes at {offset}")
+        offset += done
+        count -= done
+
+
 def _create_temp(path: Path) -> tuple[Path, int]:
     """Create a fresh temp file next to ``path``; mode follows the umask like a normal file."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)

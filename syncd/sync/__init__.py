@@ -1,7 +1,4 @@
-"""The pass: one model's pull (change window, id keyset, followed parents, deletions) and one
-all-or-nothing pass over every configured model. Public face: ``run_pass`` and its report."""
-
-from syncd.sync.engine import run_pass
-from syncd.sync.report import ModelReport, PassReport
-
-__all__ = ["ModelReport", "PassReport", "run_pass"]
+"""The pass: one model's pull (``pull``: change window, id keyset, followed parents,
+deletions) returns a ``ChangeSet``; ``run_pass`` (in ``engine``) pulls every configured model
+and hands the change sets to a sink, all or nothing. Submodules are imported explicitly (this
+package imports nothing itself, so the sinks can use its types without an import cycle)."""

@@ -8,6 +8,7 @@ asked for fail the pass instead.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -38,9 +39,10 @@ def pages(client: OdooClient, model: str, domain: list[Any], fields: list[str], 
 
 
 def ids(client: OdooClient, model: str, domain: list[Any], *, context: dict[str, Any],
-        check_stop: Callable[[], None], page_size: int = ID_PAGE) -> set[int]:
-    """Every id matching `domain` (ids only: the cheap scan that finds deletions)."""
-    found: set[int] = set()
+        check_stop: Callable[[], None], page_size: int = ID_PAGE) -> array[int]:
+    """Every id matching `domain`, ascending and packed (8 bytes each: a million ids are 8 MB,
+    not a 60 MB set): the cheap scan that finds deletions."""
+    found: array[int] = array("q")
     cursor = 0
     while True:
         check_stop()
@@ -49,7 +51,7 @@ def ids(client: OdooClient, model: str, domain: list[Any], *, context: dict[str,
         if any(not isinstance(i, int) or i <= cursor for i in batch) or len(batch) > page_size:
             raise OdooError(f"{model}.search answered ids outside the page asked for "
                             f"(id > {cursor}, limit {page_size}); not paging further")
-        found.update(batch)
+        found.extend(sorted(batch))  # asked for in id order; sorted in case a proxy did not
         if len(batch) < page_size:
             return found
         cursor = max(batch)

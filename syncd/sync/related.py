@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from syncd.sync.state import Parent
-from syncd.sync.window import digest
+from syncd.sync.digests import Digests, mark
 
 DESCRIBE = ["type", "relation", "related", "store"]  # the fields_get attributes this needs
 
@@ -50,15 +50,15 @@ PageReader = Callable[..., Iterator[list[dict[str, Any]]]]
 def changed_parents(pages: PageReader, parent: Parent, low: str, settled: str | None) -> list[int]:
     """Ids of `parent` rows stamped since `low` whose shown values or stamp differ from what the
     last pass saw. Remembers the digests the next window (from `settled`) still covers."""
-    seen: dict[int, str] = {}
+    seen = Digests()
     changed: list[int] = []
     for rows in pages([["write_date", ">=", low]], [*parent.fields, "write_date"],
                       {"active_test": False}, model=parent.model):
         for row in rows:
-            mark = digest(row)
-            if parent.seen.get(row["id"]) != mark:
+            value = mark(row)
+            if parent.seen.get(row["id"]) != value:
                 changed.append(row["id"])
             if settled is None or (row.get("write_date") or "") >= settled:
-                seen[row["id"]] = mark
+                seen.add(row["id"], value)
     parent.seen = seen
     return changed

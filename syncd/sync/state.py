@@ -3,13 +3,16 @@
 Deleting the file forces a full resync: every model starts with no watermark. Only the
 ``watermark`` is ever used to query Odoo, and it is a server value (a ``write_date`` Odoo
 returned); the ``utc_now_text`` times are local-clock information for people and ``status``.
-The file is pretty, sorted JSON with ``"version": 1``; unknown keys are ignored on load so an
-older syncd can read a newer file.
+The file is compact, key-sorted JSON with ``"version": 2``: the digests of the rows in the change
+window are packed (see syncd.sync.digests), so a million of them cost megabytes. A version 1
+file (indented, digests as a mapping of hex strings) is read as it is and written back in the
+new layout by the next pass, without a resync. Unknown keys are ignored on load so an older
+syncd can read a newer file.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,9 +21,10 @@ import orjson
 
 from syncd.sinks.atomic import write_atomic
 from syncd.errors import CorruptFileError
+from syncd.sync.digests import Digests
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-VERSION = 1
+VERSION = 2
 
 
 def utc_now_text(now: datetime | None = None) -> str:
@@ -42,11 +46,15 @@ class Parent:
     link: str  # our many2one to it, e.g. "product_tmpl_id"
     model: str  # e.g. "product.template"
     fields: list[str] = field(default_factory=list)  # its fields we show, e.g. ["name"]
-    seen: dict[int, str] = field(default_factory=dict)  # digest per parent id in the window
+    seen: Digests = field(default_factory=Digests)  # mark per parent id in the window
+
+    def copy(self) -> Parent:
+        return Parent(link=self.link, model=self.model, fields=list(self.fields),
+                      seen=self.seen.copy())
 
     def to_dict(self) -> dict[str, Any]:
         return {"link": self.link, "model": self.model, "fields": list(self.fields),
-                "seen": {str(k): v for k, v in sorted(self.seen.items())}}
+                "seen": self.seen.to_json()}
 
     @classmethod
     def from_dict(cls, data: Any, where: str) -> Parent:
@@ -55,7 +63,7 @@ class Parent:
                      model=_typed(entry.get("model"), str, f"{where}.model"))
         parent.fields = [_typed(v, str, f"{where}.fields[]")
                          for v in _typed(entry.get("fields", []), list, f"{where}.fields")]
-        parent.seen = _digests(entry.get("seen", {}), f"{where}.seen")
+        parent.seen = Digests.from_json(entry.get("seen", {}), f"{where}.seen")
         return parent
 
 
@@ -69,14 +77,18 @@ class ModelState:
     fields: list[str] = field(default_factory=list)
     missing_fields: list[str] = field(default_factory=list)
     records: int = 0
-    recent: dict[int, str] = field(default_factory=dict)
+    recent: Digests = field(default_factory=Digests)  # marks of the rows in the change window
     last_success: str | None = None
     last_reconcile: str | None = None
-    last_error: str | None = None
     full_resync: bool = False
     snapshot_stat: str | None = None  # "size:mtime_ns" of the snapshot we last wrote or saw
     settled: str | None = None  # server time before which every committed change has been read
     parents: list[Parent] = field(default_factory=list)
+
+    def copy(self) -> ModelState:
+        """A deep copy: a pull works on its own copy, so a failed pass leaves the old state."""
+        return replace(self, fields=list(self.fields), missing_fields=list(self.missing_fields),
+                       recent=self.recent.copy(), parents=[p.copy() for p in self.parents])
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -86,10 +98,9 @@ class ModelState:
             "fields": list(self.fields),
             "missing_fields": list(self.missing_fields),
             "records": self.records,
-            "recent": {str(k): v for k, v in sorted(self.recent.items())},
+            "recent": self.recent.to_json(),
             "last_success": self.last_success,
             "last_reconcile": self.last_reconcile,
-            "last_error": self.last_error,
             "full_resync": self.full_resync,
             "snapshot_stat": self.snapshot_stat,
             "settled": self.settled,
@@ -103,7 +114,7 @@ class ModelState:
         for name in ("model", "fingerprint"):
             if name in data:
                 setattr(state, name, _typed(data[name], str, f"{where}.{name}"))
-        for name in ("watermark", "last_success", "last_reconcile", "last_error", "snapshot_stat",
+        for name in ("watermark", "last_success", "last_reconcile", "snapshot_stat",
                      "settled"):
             if data.get(name) is not None:
                 setattr(state, name, _typed(data[name], str, f"{where}.{name}"))
@@ -116,7 +127,7 @@ class ModelState:
         if "full_resync" in data:
             state.full_resync = _typed(data["full_resync"], bool, f"{where}.full_resync")
         if "recent" in data:
-            state.recent = _digests(data["recent"], f"{where}.recent")
+            state.recent = Digests.from_json(data["recent"], f"{where}.recent")
         state.parents = [Parent.from_dict(entry, f"{where}.parents[]")
                          for entry in _typed(data.get("parents", []), list, f"{where}.parents")]
         return state
@@ -161,11 +172,11 @@ class State:
         return state
 
     def save(self, path: Path) -> None:
-        """Replace the state file atomically with deterministic, indented, key-sorted JSON."""
+        """Replace the state file atomically with deterministic, compact, key-sorted JSON."""
         write_atomic(path, self.to_bytes())
 
     def to_bytes(self) -> bytes:
-        return orjson.dumps(self.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+        return orjson.dumps(self.to_dict(), option=orjson.OPT_SORT_KEYS) + b"\n"
 
     def model(self, name: str) -> ModelState:
         """The state of config table ``name``, created empty (no watermark) if absent."""
@@ -187,12 +198,3 @@ def _typed(value: Any, kind: type, where: str) -> Any:
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ValueError(f"{where} should be {kind.__name__}, got {type(value).__name__}")
     return value
-
-
-def _digests(value: Any, where: str) -> dict[int, str]:
-    """A JSON object of id -> digest (keys are strings in JSON)."""
-    try:
-        return {int(k): _typed(v, str, f"{where}[{k}]")
-                for k, v in _typed(value, dict, where).items()}
-    except ValueError as exc:
-        raise ValueError(f"{where}: {exc}") from None

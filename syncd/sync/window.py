@@ -1,4 +1,4 @@
-"""The change window's arithmetic and the marks that let a pass skip what it has seen.
+"""The change window: which rows one pull re-reads, and where the next pull will start.
 
 Timestamps here are Odoo's own naive UTC ``"YYYY-MM-DD HH:MM:SS"`` strings, compared as strings
 (the format sorts like time); none comes from this machine's clock.
@@ -7,17 +7,64 @@ Timestamps here are Odoo's own naive UTC ``"YYYY-MM-DD HH:MM:SS"`` strings, comp
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import orjson
 
 from syncd.config import ModelSpec, domain_as_list
-from syncd.sync.state import TIME_FORMAT
+from syncd.sync.state import TIME_FORMAT, ModelState
 
-OUT = "out:"  # prefix of the digest of a record that is not in the snapshot
 CLOCK_MARGIN = 60.0  # seconds of skew allowed between Odoo's HTTP Date and its database clock
+
+
+@dataclass(frozen=True)
+class Window:
+    """The change window of one pull, computed once when the pull begins.
+
+    ``start``: the pull re-reads every row with ``write_date >= start`` (``>=`` is the one
+    comparison that means the same on Odoo 16-19, docs/odoo-api.md §6), or everything when None
+    (a rebuild). It lies a ``lookback`` before the moment the *previous* pass began on Odoo's
+    clock: Odoo stamps a row with its transaction's start time (§1), so a row stamped earlier
+    was committed and read by then unless its transaction ran longer than ``lookback``, and a
+    row committed since carries a later stamp however long that pass ran.
+
+    ``floor``: without Odoo's clock (no HTTP ``Date``, as behind some proxies), the newest stamp
+    known before this pull began: it then stands in for the moment the pass began.
+
+    ``next_start(pass_clock)`` is where the next pull will start: a lookback and a skew margin
+    before this pass began on Odoo's clock (the ``Date`` of the pass's first answer), else a
+    lookback before ``floor``. Neither the local clock nor the newest stamp seen (the
+    ``watermark``, which is only reported) decides it: the newest stamp would skip a write that
+    landed, during a pass longer than ``lookback``, on a page that pass had already read."""
+
+    start: str | None
+    floor: str | None
+    lookback: float
+
+    @classmethod
+    def for_pull(cls, state: ModelState, lookback: float, clock: datetime | None) -> Window:
+        """The window of an in-place pull from ``state`` (a rebuild uses ``start=None``).
+        ``clock``: Odoo's clock as last seen, if known: a server clock that went backwards
+        since the last pass moves the start back with it."""
+        if state.settled is None:
+            # A state written before `settled` existed: fall back to the newest stamp seen.
+            assert state.watermark is not None
+            return cls(shift(state.watermark, -lookback), state.watermark, lookback)
+        start = state.settled
+        if clock is not None:
+            start = min(start, _before(clock, lookback))
+        return cls(start, state.watermark, lookback)
+
+    def next_start(self, pass_clock: datetime | None) -> str | None:
+        if pass_clock is not None:
+            return _before(pass_clock, self.lookback)
+        return shift(self.floor, -self.lookback) if self.floor else None
+
+
+def _before(clock: datetime, lookback: float) -> str:
+    return (clock - timedelta(seconds=lookback + CLOCK_MARGIN)).strftime(TIME_FORMAT)
 
 
 def fingerprint(spec: ModelSpec, source: str) -> str:
@@ -33,13 +80,6 @@ def shift(stamp: str, seconds: float) -> str:
     return moved.strftime(TIME_FORMAT)
 
 
-def digest(row: dict[str, Any]) -> str:
-    """A row as fetched (stored fields, write_date, active, the domain's fields): equal digests
-    mean neither the record nor its membership changed, so there is nothing to do."""
-    return hashlib.blake2b(orjson.dumps(row, option=orjson.OPT_SORT_KEYS),
-                           digest_size=8).hexdigest()
-
-
 def domain_fields(domain: tuple[Any, ...]) -> list[str]:
     """The fields a domain's leaves name (the first part of a dotted path)."""
     names: list[str] = []
@@ -49,12 +89,3 @@ def domain_fields(domain: tuple[Any, ...]) -> list[str]:
             if name not in names:
                 names.append(name)
     return names
-
-
-def file_signature(path: Path) -> str | None:
-    """Size and mtime of a snapshot: a change we did not make means we must re-read it."""
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return None
-    return f"{st.st_size}:{st.st_mtime_ns}"

@@ -1,144 +1,168 @@
-"""Snapshot: canonical bytes, change detection, corrupt files (contract: files in the data dir)."""
+"""The snapshot file: canonical bytes, streaming rebuild and merge, other layouts, corruption."""
 
 from __future__ import annotations
 
 import os
+import random
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 
 from syncd.errors import CorruptFileError
-from syncd.sinks.snapshot import Snapshot, count_records, encode
+from syncd.sinks import snapshot
+from syncd.sinks.snapshot import (Layout, Rebuild, count_records, encode, merge, read_records,
+                                  snapshot_ids)
 
 FIELDS = ["name", "email", "write_date"]
 
 
+def write(path: Path, layout: Layout, records: list[dict[str, Any]]) -> bool:
+    rebuild = Rebuild(path)
+    for record in sorted(records, key=lambda r: r["id"]):
+        rebuild.add(record["id"], layout.line(record))
+    staged = rebuild.finish()
+    if staged is None:
+        return False
+    staged.commit()
+    return True
+
+
+def apply(path: Path, layout: Layout, upserts: dict[int, dict[str, Any]], removals: set[int],
+          *, trusted: bool = True) -> snapshot.Merged:
+    merged = merge(path, layout, upserts, removals, trusted=trusted)
+    if merged.staged is not None:
+        merged.staged.commit()
+    return merged
+
+
 def test_encode_layout() -> None:
     assert encode([]) == b"[]\n"
-    assert encode([{"id": 1, "a": True}, {"id": 2, "a": False}]) == (
-        b'[\n{"id":1,"a":true},\n{"id":2,"a":false}\n]\n'
-    )
+    assert encode([b'{"id":1,"a":true}', b'{"id":2,"a":false}']) == (
+        b'[\n{"id":1,"a":true},\n{"id":2,"a":false}\n]\n')
 
 
-def test_bytes_are_deterministic_whatever_key_and_record_order() -> None:
-    one = Snapshot(
-        FIELDS,
-        [
-            {"id": 7, "name": "Zed", "email": False, "write_date": "2024-01-01 00:00:00"},
-            {"id": 3, "name": "Ann", "email": "a@x", "write_date": "2024-01-02 00:00:00", "extra": 1},
-        ],
-    )
-    two = Snapshot(
-        FIELDS,
-        [
-            {"extra": 1, "write_date": "2024-01-02 00:00:00", "email": "a@x", "name": "Ann", "id": 3},
-            {"email": False, "write_date": "2024-01-01 00:00:00", "id": 7, "name": "Zed"},
-        ],
-    )
-    assert one.to_bytes() == two.to_bytes()
-    assert one.to_bytes() == (
-        b"[\n"
-        b'{"id":3,"name":"Ann","email":"a@x","write_date":"2024-01-02 00:00:00","extra":1},\n'
-        b'{"id":7,"name":"Zed","email":false,"write_date":"2024-01-01 00:00:00"}\n'
-        b"]\n"
-    )
+def test_line_is_canonical_whatever_the_key_order() -> None:
+    layout = Layout(["b", "a"])
+    assert layout.line({"z": 1, "a": 2, "y": 3, "b": 4, "id": 1}) == \
+        b'{"id":1,"b":4,"a":2,"y":3,"z":1}'
+    assert layout.line({"a": 2, "b": 4, "id": 1}) == layout.line({"id": 1, "b": 4, "a": 2})
 
 
-def test_records_sorted_numerically_by_id() -> None:
-    snap = Snapshot(["name"], [{"id": i, "name": str(i)} for i in (10, 9, 100, 1, 2)])
-    ids = [r["id"] for r in orjson.loads(snap.to_bytes())]
-    assert ids == [1, 2, 9, 10, 100]
+def test_line_distinguishes_values_python_thinks_equal() -> None:
+    layout = Layout(["qty"])
+    assert len({layout.line({"id": 1, "qty": v}) for v in (0, False, 0.0)}) == 3
 
 
-def test_extra_keys_sorted_after_fields() -> None:
-    snap = Snapshot(["b", "a"], [{"z": 1, "a": 2, "y": 3, "b": 4, "id": 1}])
-    assert list(orjson.loads(snap.to_bytes())[0]) == ["id", "b", "a", "y", "z"]
-
-
-def test_upsert_reports_changes() -> None:
-    snap = Snapshot(FIELDS)
-    assert snap.upsert({"id": 1, "name": "A"}) is True
-    assert snap.upsert({"name": "A", "id": 1}) is False  # same content, other key order
-    assert snap.upsert({"id": 1, "name": "B"}) is True
-    assert snap.get(1) == {"id": 1, "name": "B"}
-    # A new field is a change, not a merge: the record is replaced whole.
-    assert snap.upsert({"id": 1, "email": "b@x"}) is True
-    assert snap.get(1) == {"id": 1, "email": "b@x"}
-    assert len(snap) == 1 and 1 in snap and 2 not in snap
-
-
-def test_upsert_distinguishes_values_python_thinks_equal() -> None:
-    snap = Snapshot(["qty"], [{"id": 1, "qty": 0}])
-    assert snap.upsert({"id": 1, "qty": False}) is True
-    assert snap.upsert({"id": 1, "qty": 0.0}) is True
-    assert snap.to_bytes() == b'[\n{"id":1,"qty":0.0}\n]\n'
-
-
-def test_upsert_rejects_record_without_int_id() -> None:
-    snap = Snapshot(FIELDS)
+@pytest.mark.parametrize("bad", [{"name": "no id"}, {"id": True}, {"id": "1"}])
+def test_line_rejects_record_without_int_id(bad: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
-        snap.upsert({"name": "no id"})
-    with pytest.raises(ValueError):
-        snap.upsert({"id": True})
-    assert len(snap) == 0
+        Layout(FIELDS).line(bad)
 
 
-def test_get_returns_copy() -> None:
-    snap = Snapshot(["name"], [{"id": 1, "name": "A"}])
-    got = snap.get(1)
-    assert got is not None
-    got["name"] = "mutated"
-    assert snap.get(1) == {"id": 1, "name": "A"}
-    assert snap.get(2) is None
-
-
-def test_remove_returns_only_present_ids() -> None:
-    snap = Snapshot(["name"], [{"id": i, "name": "x"} for i in (1, 2, 3)])
-    assert snap.remove([3, 4, 1]) == [3, 1]
-    assert snap.ids() == {2}
-    assert snap.remove([]) == []
-
-
-def test_save_writes_then_skips_unchanged(tmp_path: Path) -> None:
+def test_rebuild_writes_sorted_lines_and_skips_unchanged(tmp_path: Path) -> None:
     path = tmp_path / "odoo_customers.json"
-    snap = Snapshot(FIELDS, [{"id": 1, "name": "A"}])
-    assert snap.save(path) is True
-    assert path.read_bytes() == snap.to_bytes()
-    old = 1_000_000_000
-    os.utime(path, ns=(old * 10**9, old * 10**9))
+    layout = Layout(FIELDS)
+    records = [{"id": 7, "name": "Zed"}, {"id": 3, "name": "Ann", "email": "a@x"}]
+    assert write(path, layout, records) is True
+    assert path.read_bytes() == b'[\n{"id":3,"name":"Ann","email":"a@x"},\n{"id":7,"name":"Zed"}\n]\n'
+    old = 1_000_000_000 * 10**9
+    os.utime(path, ns=(old, old))
     before = path.stat()
-
-    reloaded = Snapshot.load(path, FIELDS)
-    assert reloaded.save(path) is False
+    assert write(path, layout, records) is False  # same bytes: not touched at all
     after = path.stat()
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
-
-    reloaded.upsert({"id": 1, "name": "B"})
-    assert reloaded.save(path) is True
-    assert path.stat().st_mtime_ns != before.st_mtime_ns
-    assert Snapshot.load(path, FIELDS).get(1) == {"id": 1, "name": "B"}
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temp left behind
 
 
-def test_save_rewrites_same_size_different_bytes(tmp_path: Path) -> None:
+def test_rebuild_refuses_ids_out_of_order(tmp_path: Path) -> None:
+    rebuild = Rebuild(tmp_path / "x.json")
+    rebuild.add(2, b'{"id":2}')
+    with pytest.raises(ValueError):
+        rebuild.add(2, b'{"id":2}')
+    rebuild.discard()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_empty_rebuild_is_an_empty_array(tmp_path: Path) -> None:
+    path = tmp_path / "x.json"
+    assert write(path, Layout(FIELDS), []) is True
+    assert path.read_bytes() == b"[]\n"
+    assert count_records(path) == 0 and list(snapshot_ids(path, trusted=True)) == []
+
+
+def test_trusted_merge_keeps_every_unchanged_line_byte_identical(tmp_path: Path) -> None:
+    path = tmp_path / "odoo_customers.json"
+    layout = Layout(["name", "note"])
+    records = [{"id": i, "name": f"Name {i}", "note": "é" * (i % 7)} for i in range(1, 20001, 2)]
+    write(path, layout, records)
+    before = path.read_bytes().split(b"\n")
+    upserts = {101: {"id": 101, "name": "changed", "note": ""},   # replaced
+               102: {"id": 102, "name": "new", "note": ""},       # inserted between two ids
+               99999: {"id": 99999, "name": "last", "note": ""}, # appended
+               5: records[2]}                                     # same content: no change
+    merged = apply(path, layout, upserts, {1, 19999, 424242})
+    assert (merged.changed, merged.removed, merged.inserted) == (3, 2, 2)
+    after = path.read_bytes()
+    assert after == encode(layout.line(r) for r in sorted(
+        [r for r in records if r["id"] not in (1, 101, 19999)] + list(upserts.values())[:3],
+        key=lambda r: r["id"]))
+    unchanged = [line for line in before if b'"id":101,' not in line and b'"id":1,' not in line
+                 and b'"id":19999,' not in line and line not in (b"[", b"]", b"")]
+    kept = set(after.split(b"\n"))
+    # Every unchanged record's bytes are there as they were (bar the last line's comma).
+    assert all(line in kept or line.rstrip(b",") in kept or line + b"," in kept
+               for line in unchanged)
+
+
+def test_merge_with_nothing_changed_leaves_the_file_alone(tmp_path: Path) -> None:
+    path = tmp_path / "x.json"
+    layout = Layout(["name"])
+    write(path, layout, [{"id": 1, "name": "A"}, {"id": 2, "name": "B"}])
+    before = path.stat()
+    merged = merge(path, layout, {2: {"id": 2, "name": "B"}}, {3}, trusted=True)
+    assert merged.staged is None and (merged.changed, merged.removed) == (0, 0)
+    assert path.stat().st_mtime_ns == before.st_mtime_ns
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_merge_agrees_with_a_rebuild_on_random_changes(tmp_path: Path, trusted: bool) -> None:
+    rng = random.Random(7)
+    layout = Layout(["name"])
+    path = tmp_path / "x.json"
+    for _ in range(400):
+        held = {i: {"id": i, "name": f"n{i}"} for i in rng.sample(range(1, 30), rng.randint(0, 10))}
+        write(path, layout, list(held.values()))
+        upserts = {i: {"id": i, "name": rng.choice([f"n{i}", "other"])}
+                   for i in rng.sample(range(1, 30), rng.randint(0, 5))}
+        removals = set(rng.sample(range(1, 30), rng.randint(0, 5))) - set(upserts)
+        expected = {i: r for i, r in held.items() if i not in removals} | upserts
+        merged = apply(path, layout, upserts, removals, trusted=trusted)
+        assert path.read_bytes() == encode(layout.line(expected[i]) for i in sorted(expected))
+        assert merged.removed == len(removals & held.keys())
+        assert merged.changed == sum(held.get(i) != r for i, r in upserts.items())
+
+
+@pytest.mark.parametrize("layout_name", ["indented", "two records on a line", "unsorted"])
+def test_other_layouts_are_read_once_and_rewritten_in_ours(tmp_path: Path,
+                                                           layout_name: str) -> None:
+    records = [{"id": 2, "name": "B"}, {"id": 1, "name": "A,\\n}"}]
     path = tmp_path / "odoo_x.json"
-    Snapshot(["name"], [{"id": 1, "name": "A"}]).save(path)
-    assert Snapshot(["name"], [{"id": 1, "name": "B"}]).save(path) is True
-    assert b'"B"' in path.read_bytes()
-
-
-def test_load_missing_is_empty(tmp_path: Path) -> None:
-    snap = Snapshot.load(tmp_path / "nope.json", FIELDS)
-    assert len(snap) == 0
-    assert snap.fields == tuple(FIELDS)
-    assert snap.to_bytes() == b"[]\n"
-
-
-def test_load_recanonicalizes_key_order(tmp_path: Path) -> None:
-    path = tmp_path / "odoo_x.json"
-    path.write_bytes(b'[{"name":"A","id":1}]')
-    snap = Snapshot.load(path, ["name"])
-    assert snap.to_bytes() == b'[\n{"id":1,"name":"A"}\n]\n'
+    path.write_bytes({
+        "indented": orjson.dumps(records, option=orjson.OPT_INDENT_2),
+        "two records on a line": b'[\n{"id":2,"name":"B"},{"id":1,"name":"A,\\\\n}"}\n]\n',
+        "unsorted": b'[\n{"id":2,"name":"B"},\n{"name":"A,\\\\n}","id":1}\n]\n',
+    }[layout_name])
+    assert sorted(read_records(path), key=lambda r: r["id"]) == sorted(records,
+                                                                       key=lambda r: r["id"])
+    assert count_records(path) == 2
+    layout = Layout(["name"])
+    merged = apply(path, layout, {3: {"id": 3, "name": "C"}}, set(), trusted=False)
+    assert merged.records == 3
+    assert path.read_bytes() == encode(layout.line(r) for r in sorted(
+        [*records, {"id": 3, "name": "C"}], key=lambda r: r["id"]))
 
 
 @pytest.mark.parametrize(
@@ -152,7 +176,6 @@ def test_load_recanonicalizes_key_order(tmp_path: Path) -> None:
         (b'[{"id": true}]', "no integer id"),
         (b"[1, 2]", "not an object"),
         (b'[{"id": 1}, {"id": 1}]', "duplicate id 1"),
-        # Our own one-record-per-line layout, read a line at a time, judged the same way:
         (b'[\n{"id":1,"name":"A"},\n{"id":2,"name":"B\n]\n', "not valid JSON"),
         (b'[\n{"id":1},\n{"id":1}\n]\n', "duplicate id 1"),
         (b'[\n{"id":1},\n{"name":"x"}\n]\n', "element 1 has no integer id"),
@@ -161,42 +184,50 @@ def test_load_recanonicalizes_key_order(tmp_path: Path) -> None:
 def test_corrupt_files_raise_naming_the_file(tmp_path: Path, content: bytes, why: str) -> None:
     path = tmp_path / "odoo_customers.json"
     path.write_bytes(content)
-    for read in (lambda: Snapshot.load(path, FIELDS), lambda: count_records(path)):
+    for read in (lambda: list(read_records(path)), lambda: count_records(path),
+                 lambda: snapshot_ids(path, trusted=False),
+                 lambda: merge(path, Layout(FIELDS), {}, {5}, trusted=False)):
         with pytest.raises(CorruptFileError) as info:
             read()
         assert str(path) in str(info.value)
         assert why in str(info.value)
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
 
 
-@pytest.mark.parametrize("layout", ["indented", "two records on a line", "ours"])
-def test_any_valid_array_loads_whatever_its_layout(tmp_path: Path, layout: str) -> None:
-    records = [{"id": 2, "name": "B"}, {"id": 1, "name": "A,\\n}"}]
-    path = tmp_path / "odoo_x.json"
-    path.write_bytes({
-        "indented": orjson.dumps(records, option=orjson.OPT_INDENT_2),
-        "two records on a line": b'[\n{"id":2,"name":"B"},{"id":1,"name":"A,\\\\n}"}\n]\n',
-        "ours": encode(sorted(records, key=lambda r: r["id"])),
-    }[layout])
-    snap = Snapshot.load(path, ["name"])
-    assert list(snap) == sorted(records, key=lambda r: r["id"])
-    assert count_records(path) == 2
+def test_trusted_ids_are_read_without_decoding(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "x.json"
+    write(path, Layout(["name"]), [{"id": i, "name": "x"} for i in (5, 3, 80, 12)])
+
+    def no_decoding(*args: object) -> None:
+        raise AssertionError("decoded a line")
+
+    monkeypatch.setattr(snapshot.orjson, "loads", no_decoding)
+    assert list(snapshot_ids(path, trusted=True)) == [3, 5, 12, 80]
+    assert count_records(path, trusted=True) == 4
 
 
 def test_unicode_round_trips_as_utf8(tmp_path: Path) -> None:
     path = tmp_path / "odoo_customers.json"
     name = "Zoë Müller – 東京 😀"
-    Snapshot(["name"], [{"id": 1, "name": name}]).save(path)
+    write(path, Layout(["name"]), [{"id": 1, "name": name}])
     raw = path.read_bytes()
-    assert name.encode("utf-8") in raw
-    assert b"\\u" not in raw
-    assert Snapshot.load(path, ["name"]).get(1) == {"id": 1, "name": name}
+    assert name.encode("utf-8") in raw and b"\\u" not in raw
+    assert list(read_records(path)) == [{"id": 1, "name": name}]
 
 
-def test_count_records(tmp_path: Path) -> None:
-    path = tmp_path / "odoo_products.json"
-    assert count_records(path) is None
-    Snapshot(["name"], [{"id": i, "name": "p"} for i in (5, 3, 8)]).save(path)
-    assert count_records(path) == 3
-    Snapshot(["name"]).save(path)
-    assert count_records(path) == 0
-    assert path.read_bytes() == b"[]\n"
+def test_a_failure_mid_merge_leaves_the_old_file(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "x.json"
+    layout = Layout(["name"])
+    write(path, layout, [{"id": i, "name": "x"} for i in range(1, 100)])
+    before = path.read_bytes()
+
+    def broken(*args: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(snapshot.StagedWriter, "copy_range", broken)
+    with pytest.raises(OSError):
+        merge(path, layout, {50: {"id": 50, "name": "y"}}, set(), trusted=True)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]

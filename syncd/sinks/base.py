@@ -1,0 +1,64 @@
+"""The Sink seam: the one interface on the output side, as ``Transport`` is on the Odoo side.
+
+A pass hands each model's ``ChangeSet`` to a ``PassWriter`` (``Sink.begin``), then commits the
+whole pass at once with the new state (``PassWriter.commit``), or drops it (``abort``): the
+stored copies and the state stay exactly as they were. Every sink gives the same guarantees:
+readers see the previous pass or the new one, never a mix or a half-written copy, and the
+state moves only with the data it describes. The JSON sink stages files and writes the state
+file last; a database sink runs the pass in one transaction, state included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from syncd.sync.changes import ChangeSet, Stored
+from syncd.sync.state import State
+
+
+@dataclass
+class Applied:
+    """What writing one change set did: records added or changed, removed, and the new count."""
+
+    changed: int
+    removed: int
+    records: int
+
+
+class PassWriter(Protocol):
+    """One pass's all-or-nothing write. ``write`` each model's change set, then ``commit``
+    once with the whole new state, or ``abort``. Neither may be called twice."""
+
+    def write(self, change: ChangeSet) -> Applied:
+        """Stage one model's changes (consuming ``change.rebuild``, if any). On an exception
+        (a corrupt stored copy, an Odoo error inside the rebuild stream) nothing of this model
+        is staged and the writer stays usable for another attempt at it."""
+
+    def commit(self, state: State) -> None:
+        """Make every staged change visible, with ``state``, as one step."""
+
+    def abort(self) -> None:
+        """Drop everything staged; safe to call after a failed commit or more than once."""
+
+
+class Sink(Stored, Protocol):
+    """Where records go. ``Stored`` (exists, changed_outside, stored_ids) is what a pull asks."""
+
+    def load_state(self) -> State:
+        """The committed state; an empty one (rebuild everything) when there is none. A corrupt
+        state is set aside (reported) and read as empty."""
+
+    def begin(self) -> PassWriter:
+        """Start a pass's write."""
+
+    def set_aside(self, name: str) -> str | None:
+        """Move a corrupt stored copy of ``name`` out of the way (reported, never deleted);
+        returns where it went, if anywhere."""
+
+    def count(self, name: str, state: State) -> int | None:
+        """Records in the stored copy of ``name``; None when it does not exist."""
+
+    def records(self, name: str) -> Iterator[dict[str, Any]]:
+        """The stored records of ``name`` in id order (for readers and ``check``)."""

@@ -1,0 +1,134 @@
+"""The JSON sink: one snapshot file per model and the state file, in the data directory.
+
+A pass stages every changed snapshot (streamed into temporary files beside their targets),
+then puts them in place, then writes the state file: a reader sees the previous or the new
+complete file, and the state only moves once the snapshots it describes are in place. A file
+whose signature is the one syncd last wrote is changed by copying its unchanged bytes; any
+other (edited by hand, another layout) is read whole, validated and rewritten in syncd's layout.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterator
+from typing import Any
+
+from syncd.sinks.atomic import Staged
+from syncd.sinks.base import Applied
+from syncd.sinks.datadir import DataDir
+from syncd.sinks.snapshot import (
+    Layout,
+    Rebuild,
+    count_records,
+    merge,
+    read_records,
+    record_id_of,
+    signature,
+    snapshot_ids,
+)
+from syncd.sync.changes import ChangeSet
+from syncd.sync.state import ModelState, State
+
+
+class JsonSink:
+    """Snapshots ``odoo_<name>.json`` and ``last_sync.json`` in a data directory."""
+
+    def __init__(self, data_dir: DataDir) -> None:
+        self.data_dir = data_dir
+
+    def _trusted(self, name: str, state: ModelState) -> bool:
+        return state.snapshot_stat is not None \
+            and signature(self.data_dir.snapshot(name)) == state.snapshot_stat
+
+    # -- Stored --------------------------------------------------------------------------------
+    def exists(self, name: str) -> bool:
+        return self.data_dir.snapshot(name).exists()
+
+    def changed_outside(self, name: str, state: ModelState) -> bool:
+        return state.snapshot_stat is not None and not self._trusted(name, state)
+
+    def stored_ids(self, name: str, state: ModelState) -> array[int]:
+        return snapshot_ids(self.data_dir.snapshot(name), trusted=self._trusted(name, state))
+
+    # -- Sink ----------------------------------------------------------------------------------
+    def load_state(self) -> State:
+        return self.data_dir.load_state()
+
+    def begin(self) -> JsonPassWriter:
+        return JsonPassWriter(self)
+
+    def set_aside(self, name: str) -> str | None:
+        path = self.data_dir.snapshot(name)
+        if not path.exists():
+            return None
+        return self.data_dir.set_aside(path).name
+
+    def count(self, name: str, state: State) -> int | None:
+        model = state.models.get(name)
+        trusted = model is not None and self._trusted(name, model)
+        return count_records(self.data_dir.snapshot(name), trusted=trusted)
+
+    def records(self, name: str) -> Iterator[dict[str, Any]]:
+        return read_records(self.data_dir.snapshot(name))
+
+
+class JsonPassWriter:
+    """Stages snapshot files; ``commit`` puts them in place, then writes the state file."""
+
+    def __init__(self, sink: JsonSink) -> None:
+        self.sink = sink
+        self.staged: dict[str, Staged] = {}
+        self.written: set[str] = set()
+
+    def write(self, change: ChangeSet) -> Applied:
+        name = change.name
+        path = self.sink.data_dir.snapshot(name)
+        layout = Layout(change.fields)
+        earlier = self.staged.pop(name, None)
+        if earlier is not None:
+            earlier.discard()
+        self.written.discard(name)
+        staged: Staged | None
+        if change.rebuild is not None:
+            rebuild = Rebuild(path)
+            try:
+                for record in change.rebuild:
+                    record_id = record_id_of(record)
+                    assert record_id is not None
+                    rebuild.add(record_id, layout.line(record))
+                staged = rebuild.finish()
+            except BaseException:
+                rebuild.discard()
+                raise
+            applied = Applied(changed=rebuild.records, removed=0, records=rebuild.records)
+        elif change.empty:
+            return Applied(changed=0, removed=0, records=change.state.records)
+        else:
+            trusted = not change.distrusted and self.sink._trusted(name, change.state)
+            merged = merge(path, layout, change.upserts, change.removals, trusted=trusted)
+            staged = merged.staged
+            records = merged.records if merged.records is not None else \
+                change.state.records + merged.inserted - merged.removed
+            applied = Applied(changed=merged.changed, removed=merged.removed, records=records)
+        if staged is not None:
+            self.staged[name] = staged
+        self.written.add(name)
+        return applied
+
+    def commit(self, state: State) -> None:
+        """Replace the staged snapshots, record their signatures, write the state last."""
+        try:
+            for name in sorted(self.staged):
+                self.staged.pop(name).commit()
+        except BaseException:
+            self.abort()
+            raise
+        for name in self.written:
+            if name in state.models:
+                state.models[name].snapshot_stat = signature(self.sink.data_dir.snapshot(name))
+        self.sink.data_dir.stage_state(state).commit()
+
+    def abort(self) -> None:
+        for staged in self.staged.values():
+            staged.discard()
+        self.staged.clear()

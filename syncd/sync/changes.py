@@ -1,0 +1,66 @@
+"""What one model's pull hands to the output side: a change set, and what the pull may ask of
+the copy it changes (``Stored``). The pull opens no file: every sink answers ``Stored``."""
+
+from __future__ import annotations
+
+import enum
+from array import array
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from syncd.sync.report import ModelReport
+from syncd.sync.state import ModelState
+
+
+class Rebuild(enum.Enum):
+    """Why a model is rebuilt from scratch instead of changed in place."""
+
+    FIRST_SYNC = "first sync"
+    CONFIG_CHANGED = "configuration or server changed"
+    REQUESTED = "resync requested"
+    MISSING = "stored copy missing"
+    NO_WATERMARK = "no watermark yet"
+    FIELDS_CHANGED = "server fields changed"
+    CORRUPT = "stored copy corrupt"
+
+
+@dataclass
+class ChangeSet:
+    """One model's outcome of a pull.
+
+    Either ``rebuild`` is set: the model's whole content as a stream of records in ascending id
+    order, consumed once by the sink, which replaces the stored copy with it (``state`` is final
+    only once the stream is exhausted); or ``upserts`` (records by id, to add or replace) and
+    ``removals`` (ids) change the stored copy in place. ``fields`` is the records' key order.
+    ``distrusted``: the stored copy was changed by someone else since syncd wrote it (a file
+    edited by hand): the sink reads it whole and rewrites it in its own layout."""
+
+    name: str
+    fields: tuple[str, ...]
+    state: ModelState
+    report: ModelReport
+    upserts: dict[int, dict[str, Any]] = field(default_factory=dict)
+    removals: set[int] = field(default_factory=set)
+    rebuild: Iterator[dict[str, Any]] | None = None
+    reasons: list[Rebuild] = field(default_factory=list)
+    distrusted: bool = False
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to write (the stored copy stays exactly as it is)."""
+        return self.rebuild is None and not self.upserts and not self.removals \
+            and not self.distrusted
+
+
+class Stored(Protocol):
+    """What a pull may ask about the stored copy of a model (every sink answers it)."""
+
+    def exists(self, name: str) -> bool:
+        """False when the model has never been written (or its copy was removed)."""
+
+    def changed_outside(self, name: str, state: ModelState) -> bool:
+        """True when the copy is not the one syncd last wrote (edited by someone else)."""
+
+    def stored_ids(self, name: str, state: ModelState) -> array[int]:
+        """The ids in the stored copy, ascending (CorruptFileError if unreadable)."""

@@ -1,0 +1,348 @@
+"""One model's pull: what changed in Odoo since the last pass, as a change set.
+
+The algorithm, and why (each trap is a section of docs/odoo-api.md):
+
+* Every in-place pull re-reads a window ``write_date >= start`` (``syncd.sync.window.Window``):
+  Odoo stamps rows with their transaction's start time (§1), so a long transaction commits rows
+  older than the newest stamp a pass saw. Watermarks are the server's own values, never the
+  local clock.
+* Inside the window rows are paged by ``id > cursor ORDER BY id`` (``syncd.sync.keyset``): the
+  database orders by microseconds the API hides (§2), so a ``(write_date, id)`` keyset built from
+  API values can loop or skip when more than a page of rows shares one second (§3).
+* The change query ignores the model's domain and runs with ``active_test: False``, so records
+  that were archived or left the domain come back and leave the snapshot; membership of each
+  changed row is decided by its ``active`` flag or by one ``search`` of the domain per page.
+* A mark per row of the window (``syncd.sync.digests``) lets a pull that finds nothing new hand
+  over an empty change set: the stored copy is not even read.
+* Values a model shows from a parent row that does not move the model's own ``write_date``
+  (§7) are followed through the parent's window (``syncd.sync.related``).
+* Deletions leave no trace (§4): every ``reconcile_interval``, and whenever the stored copy was
+  changed by someone else, the server's id set for the domain (ids only) is compared with the
+  stored one; this also picks up records that entered the domain without their stamp moving.
+
+The pull opens no file and knows no output format: it asks the sink's ``Stored`` view what it
+holds, and returns a ``ChangeSet``. A rebuild's records are a stream the sink consumes.
+"""
+
+from __future__ import annotations
+
+import time
+from array import array
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
+from datetime import datetime
+from typing import Any
+
+from loguru import logger
+
+from syncd.config import ModelSpec, SyncSettings, domain_as_list
+from syncd.errors import FaultError, PassInterrupted
+from syncd.odoo import OdooClient
+from syncd.sync import keyset
+from syncd.sync.changes import ChangeSet, Rebuild, Stored
+from syncd.sync.digests import Digests, mark
+from syncd.sync.fields import resolve_fields
+from syncd.sync.related import changed_parents
+from syncd.sync.report import ModelReport, ProgressFactory, ProgressLike
+from syncd.sync.state import TIME_FORMAT, ModelState, Parent, utc_now_text
+from syncd.sync.window import Window, fingerprint
+
+
+def pull(spec: ModelSpec, client: OdooClient, previous: ModelState, stored: Stored,
+         settings: SyncSettings, *, source: str, now: Callable[[], datetime],
+         force: Rebuild | None = None, progress: ProgressFactory | None = None,
+         should_stop: Callable[[], bool] | None = None) -> ChangeSet:
+    """The change set of one model since ``previous`` (which is not modified). ``force``: rebuild
+    for this reason (the engine's answer to a corrupt copy or a field that vanished)."""
+    return _Pull(spec, client, settings, stored, source=source, now=now, progress=progress,
+                 should_stop=should_stop).run(previous, force)
+
+
+class _Pull:
+    def __init__(self, spec: ModelSpec, client: OdooClient, settings: SyncSettings,
+                 stored: Stored, *, source: str, now: Callable[[], datetime],
+                 progress: ProgressFactory | None,
+                 should_stop: Callable[[], bool] | None) -> None:
+        self.spec = spec
+        self.client = client
+        self.settings = settings
+        self.stored = stored
+        self.source = source
+        self.now = now
+        self.progress = progress
+        self.should_stop = should_stop or (lambda: False)
+        self.domain = domain_as_list(spec.domain)
+        self.member_context = {"active_test": not spec.include_archived}
+        self.started = time.monotonic()
+
+    def run(self, previous: ModelState, force: Rebuild | None) -> ChangeSet:
+        state = previous.copy()
+        state.model = self.spec.model
+        report = ModelReport(name=self.spec.name, model=self.spec.model)
+        reasons = [force] if force is not None else self._reasons(previous)
+        fp = fingerprint(self.spec, self.source)
+        # An empty model has no watermark and is re-read whole each pass (one small request);
+        # its field list is still good, so only a real rebuild asks the server for fields again.
+        if (reasons and reasons != [Rebuild.NO_WATERMARK]) or not state.fields:
+            resolve_fields(self.client, self.spec, state, previous.missing_fields)
+        state.fingerprint = fp
+        change = ChangeSet(name=self.spec.name, fields=tuple(self._out_fields(state)),
+                           state=state, report=report, reasons=reasons)
+        if reasons:
+            self._rebuild(change)
+        else:
+            self._in_place(change)
+            self._finish(change)
+        return change
+
+    def _reasons(self, previous: ModelState) -> list[Rebuild]:
+        if previous.watermark is None and previous.records == 0 and not previous.fingerprint:
+            return [Rebuild.FIRST_SYNC]
+        if previous.fingerprint != fingerprint(self.spec, self.source):
+            return [Rebuild.CONFIG_CHANGED]
+        if previous.full_resync:
+            return [Rebuild.REQUESTED]
+        if not self.stored.exists(self.spec.name):
+            return [Rebuild.MISSING]
+        if previous.watermark is None:
+            return [Rebuild.NO_WATERMARK]
+        return []
+
+    def _finish(self, change: ChangeSet) -> None:
+        change.report.watermark = change.state.watermark
+        change.report.records = change.state.records
+        change.report.seconds = time.monotonic() - self.started
+
+    def _out_fields(self, state: ModelState) -> list[str]:
+        out = [f for f in self.spec.fields if f in state.fields]
+        if self.spec.include_archived and "active" in state.fields and "active" not in out:
+            out.append("active")
+        return out
+
+    def _record(self, row: dict[str, Any], out: tuple[str, ...]) -> dict[str, Any]:
+        return {"id": row["id"], **{f: row.get(f, False) for f in out}}
+
+    # -- rebuild -----------------------------------------------------------------------------
+    def _rebuild(self, change: ChangeSet) -> None:
+        state, report = change.state, change.report
+        report.full = True
+        logger.info("model={} full sync ({})", self.spec.name,
+                    ", ".join(reason.value for reason in change.reasons))
+        # Without Odoo's clock, the newest stamp before paging bounds what commits meanwhile;
+        # asking for it also makes this pass's first answer tell Odoo's clock.
+        floor = None if self.client.pass_clock is not None else self._newest_stamp()
+        window = Window(start=None, floor=floor, lookback=self.settings.lookback)
+        next_start = window.next_start(self.client.pass_clock)
+        # Parents first: a parent changed after this scan is seen as changed by the next pass.
+        for parent in state.parents:
+            parent.seen = Digests()
+        if next_start is not None:
+            self._changed_parents(state, next_start, next_start)
+        change.rebuild = self._rebuild_stream(change, window)
+
+    def _rebuild_stream(self, change: ChangeSet, window: Window) -> Iterator[dict[str, Any]]:
+        state, report = change.state, change.report
+        watermark: str | None = None
+        recent = Digests()
+        next_start = window.next_start(self.client.pass_clock)
+        total = None
+        if self.progress is not None:
+            total = self.client.search_count(self.spec.model, self.domain,
+                                             context=self.member_context)
+        with self._progress(f"{self.spec.name}: full sync", total) as bar:
+            for rows in self._pages(self.domain, state.fields, self.member_context):
+                for row in rows:
+                    yield self._record(row, change.fields)
+                    stamp = row.get("write_date") or None
+                    if stamp:
+                        watermark = stamp if watermark is None or stamp > watermark else watermark
+                        if next_start is None or stamp >= next_start:
+                            recent.add(row["id"], mark(row))
+                report.fetched += len(rows)
+                bar.advance(len(rows))
+        state.watermark = watermark
+        state.settled = next_start
+        state.recent = recent
+        report.changed = report.fetched
+        state.records = report.fetched
+        state.full_resync = False
+        state.last_reconcile = utc_now_text(self.now())
+        report.reconciled = True
+        self._finish(change)
+
+    # -- in place ----------------------------------------------------------------------------
+    def _in_place(self, change: ChangeSet) -> None:
+        state, report = change.state, change.report
+        previous_recent = state.recent
+        window = Window.for_pull(state, self.settings.lookback, self.client.server_time)
+        assert window.start is not None and state.watermark is not None
+        seen: list[tuple[int, str, int]] = []
+        watermark = state.watermark
+        for rows in self._pages([["write_date", ">=", window.start]], state.fields,
+                                {"active_test": False}):
+            report.fetched += len(rows)
+            candidates: list[tuple[dict[str, Any], int]] = []
+            for row in rows:
+                stamp = row.get("write_date") or watermark
+                value = mark(row)
+                known = previous_recent.get(row["id"])
+                if known in (value, value | 1):
+                    seen.append((row["id"], stamp, known))  # seen exactly so by an earlier pass
+                else:
+                    candidates.append((row, value))
+                watermark = max(watermark, stamp)
+            members = self._members([row for row, _ in candidates])
+            for row, value in candidates:
+                if row["id"] in members:
+                    change.upserts[row["id"]] = self._record(row, change.fields)
+                else:
+                    change.removals.add(row["id"])
+                    value |= 1
+                seen.append((row["id"], row.get("write_date") or watermark, value))
+        state.watermark = watermark
+        next_start = window.next_start(self.client.pass_clock)
+        self._through_parents(change, window.start, next_start)
+        state.settled = next_start
+        state.recent = _marks_from(seen, next_start)
+        change.distrusted = self.stored.changed_outside(self.spec.name, state)
+        if change.distrusted or self._reconcile_due(state):
+            self._reconcile(change)
+
+    def _through_parents(self, change: ChangeSet, start: str, next_start: str | None) -> None:
+        """Re-read the records whose parent rows changed (docs/odoo-api.md §7), after the change
+        query: a record it read before its parent changed is read again here."""
+        for parent, changed in self._changed_parents(change.state, start, next_start):
+            for begin in range(0, len(changed), self.settings.page_size):
+                chunk = changed[begin:begin + self.settings.page_size]
+                for rows in self._pages([[parent.link, "in", chunk]], change.state.fields,
+                                        {"active_test": False}):
+                    members = self._members(rows)
+                    for row in rows:
+                        if row["id"] in members:
+                            change.upserts[row["id"]] = self._record(row, change.fields)
+                            change.removals.discard(row["id"])
+                        else:
+                            change.upserts.pop(row["id"], None)
+                            change.removals.add(row["id"])
+
+    def _changed_parents(self, state: ModelState, start: str,
+                         next_start: str | None) -> list[tuple[Parent, list[int]]]:
+        """Per followed parent, its rows changed since ``start``. A parent this user may not
+        read (an Odoo fault such as AccessError, where the related field itself reads as
+        superuser) is dropped with a warning instead of failing every pass: its values may
+        then go stale, as in any write_date sync, until a rebuild resolves the fields again."""
+        found: list[tuple[Parent, list[int]]] = []
+        for parent in list(state.parents):
+            try:
+                found.append((parent, changed_parents(self._pages, parent, start, next_start)))
+            except FaultError as exc:
+                state.parents.remove(parent)
+                logger.warning("model={} cannot watch {} for the values {} shows from it ({}); "
+                               "they may go stale", self.spec.name, parent.model,
+                               ",".join(parent.fields), exc)
+        return found
+
+    def _members(self, rows: list[dict[str, Any]]) -> set[int]:
+        """Ids among ``rows`` that belong in the snapshot (domain and, unless include_archived,
+        active)."""
+        if not rows:
+            return set()
+        if not self.domain:
+            if self.spec.include_archived:
+                return {row["id"] for row in rows}
+            return {row["id"] for row in rows if row.get("active", True) is not False}
+        ids = [row["id"] for row in rows]
+        found = self.client.search(self.spec.model, self.domain + [["id", "in", ids]],
+                                   context=self.member_context)
+        return set(found)
+
+    # -- deletions ---------------------------------------------------------------------------
+    def _reconcile_due(self, state: ModelState) -> bool:
+        if self.settings.reconcile_interval == 0 or state.last_reconcile is None:
+            return True
+        last = datetime.strptime(state.last_reconcile, TIME_FORMAT)
+        elapsed = (self.now().replace(tzinfo=None) - last).total_seconds()
+        # A clock stepped backwards must not postpone deletions for ever.
+        return elapsed >= self.settings.reconcile_interval or elapsed < 0
+
+    def _reconcile(self, change: ChangeSet) -> None:
+        """Compare the server's ids with the stored ones, both packed and ascending."""
+        state, report = change.state, change.report
+        server = keyset.ids(self.client, self.spec.model, self.domain,
+                            context=self.member_context, check_stop=self._check_stop)
+        held = self.stored.stored_ids(self.spec.name, state)
+        gone, arrived = _differences(held, server)
+        gone = [i for i in gone if i not in change.upserts]
+        arrived = [i for i in arrived if i not in change.upserts]
+        change.removals.update(gone)
+        for record_id in gone:
+            change.upserts.pop(record_id, None)
+        if gone:
+            state.recent = state.recent.without(gone)
+        for begin in range(0, len(arrived), self.settings.page_size):
+            chunk = arrived[begin:begin + self.settings.page_size]
+            rows = self.client.search_read(self.spec.model, [["id", "in", chunk]], state.fields,
+                                           context={"active_test": False})
+            for row in rows:
+                change.upserts[row["id"]] = self._record(row, change.fields)
+                change.removals.discard(row["id"])
+            report.fetched += len(rows)
+        state.last_reconcile = utc_now_text(self.now())
+        report.reconciled = True
+
+    # -- plumbing ----------------------------------------------------------------------------
+    def _pages(self, domain: list[Any], fields: list[str], context: dict[str, Any], *,
+               model: str | None = None) -> Iterator[list[dict[str, Any]]]:
+        return keyset.pages(self.client, model or self.spec.model, domain, fields,
+                            context=context, page_size=self.settings.page_size,
+                            check_stop=self._check_stop)
+
+    def _newest_stamp(self) -> str | None:
+        rows = self.client.search_read(self.spec.model, [], ["write_date"], limit=1,
+                                       order="write_date desc", context={"active_test": False})
+        return (rows[0].get("write_date") or None) if rows else None
+
+    def _check_stop(self) -> None:
+        if self.should_stop():
+            raise PassInterrupted("stopped during the pass; nothing of it was committed")
+
+    def _progress(self, label: str, total: int | None) -> AbstractContextManager[ProgressLike]:
+        if self.progress is None:
+            return nullcontext(_NoProgress())
+        return self.progress(label, total)
+
+
+def _marks_from(seen: list[tuple[int, str, int]], next_start: str | None) -> Digests:
+    """The marks the next window still covers (rows stamped at or after its start)."""
+    kept = Digests()
+    for record_id, stamp, value in seen:
+        if next_start is None or stamp >= next_start:
+            kept.add(record_id, value)
+    kept.sort()
+    return kept
+
+
+def _differences(held: array[int], server: array[int]) -> tuple[list[int], list[int]]:
+    """(ids held but not on the server, ids on the server but not held); both ascending."""
+    gone: list[int] = []
+    arrived: list[int] = []
+    i = j = 0
+    while i < len(held) and j < len(server):
+        a, b = held[i], server[j]
+        if a == b:
+            i += 1
+            j += 1
+        elif a < b:
+            gone.append(a)
+            i += 1
+        else:
+            arrived.append(b)
+            j += 1
+    gone.extend(held[i:])
+    arrived.extend(server[j:])
+    return gone, arrived
+
+
+class _NoProgress:
+    def advance(self, n: int) -> None:
+        pass
