@@ -4,28 +4,33 @@ A pass is all or nothing: every model is pulled first, then the snapshots that c
 (temporary files, fsynced), then put in place, and the state file is written last. Any error —
 network, HTTP 429/5xx after retries, an Odoo fault, a malformed answer, a stop request — discards
 what was staged: the snapshot files and ``last_sync.json`` stay exactly as they were, and the next
-good pass catches up from the old watermarks. Not even an error record is written to the data
-directory: the last error (for ``syncd status``) is kept in the platform state directory, in a
-file named after the data directory.
+good pass catches up from the old watermarks. The one file a failed pass writes is the error
+record ``.syncd-error.json`` (for ``syncd status``, whoever runs it), which the next good pass
+removes; consumers ignore it (they react to ``odoo_*.json`` only).
+
+Surprise: the error record is made readable by all (0644) whatever the umask, because an admin's
+``status`` must see why the service fails; who may read it is decided by the data directory's
+own mode, as for the snapshots. It never holds a secret: the text is scrubbed first.
 """
 
 from __future__ import annotations
 
-import hashlib
+import os
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
-import platformdirs
 from loguru import logger
 
-from syncd.sinks.atomic import Staged, set_aside, sweep_temp_files, write_atomic
+from syncd.sinks.atomic import (Staged, prune_set_aside, set_aside, stage,
+                                sweep_temp_files, write_atomic)
 from syncd.config import Settings
-from syncd.errors import CorruptFileError, LockedError, OdooError, PassInterrupted, SyncdError
-from syncd.service.lock import DataDirLock
+from syncd.errors import (ConfigError, CorruptFileError, LockedError, OdooError,
+                          PassInterrupted, SyncdError)
 from syncd.odoo.client import OdooClient
 from syncd.sync.puller import ModelPuller, ModelResult
 from syncd.sync.report import PassReport, ProgressFactory
@@ -35,6 +40,8 @@ from syncd.sync.window import file_signature
 
 STATE_FILE = "last_sync.json"
 RESYNC_FILE = ".syncd-resync.json"
+ERROR_FILE = ".syncd-error.json"
+ERROR_MODE = 0o644  # readable by whoever may read the data directory (see the module docstring)
 
 
 def utc_now() -> datetime:
@@ -59,6 +66,7 @@ def run_pass(settings: Settings, client: OdooClient, *, now: Callable[[], dateti
         data_dir.mkdir(parents=True, exist_ok=True)
         for leftover in sweep_temp_files(data_dir):
             logger.info("removed stale temporary file {}", leftover.name)
+        prune_set_aside(data_dir)
         state = load_state(data_dir / STATE_FILE)
         requested = read_resync_request(data_dir)
         apply_resync(state, requested, [spec.name for spec in settings.models])
@@ -78,17 +86,18 @@ def run_pass(settings: Settings, client: OdooClient, *, now: Callable[[], dateti
         current = None
         commit(data_dir, state, results, now())
         clear_resync_request(data_dir, requested)
-        record_errors(data_dir, {})
+        clear_error(data_dir)
     except PassInterrupted as exc:
         report.interrupted = True
         report.error = str(exc)
         logger.warning("pass stopped: {}", exc)
     except (OdooError, CorruptFileError, OSError) as exc:
-        report.error = failed(data_dir, current, one_line(exc), now())
+        report.error = failed(data_dir, current, one_line(exc), now(), settings)
     except Exception as exc:  # noqa: BLE001 - an answer we did not expect must not kill the daemon
         logger.opt(exception=exc).debug("unexpected error during the pass")
         report.error = failed(data_dir, current, f"unexpected {type(exc).__name__}: {exc} "
-                              "(a malformed answer from Odoo, or a bug: run with -v)", now())
+                              "(a malformed answer from Odoo, or a bug: run with -v)", now(),
+                              settings)
     report.seconds = time.monotonic() - started
     for model in report.models if report.ok else ():
         logger.info("model={} fetched={} changed={} removed={} records={} watermark={} "
@@ -100,10 +109,19 @@ def run_pass(settings: Settings, client: OdooClient, *, now: Callable[[], dateti
     return report
 
 
-def failed(data_dir: Path, model: str | None, message: str, when: datetime) -> str:
+def failed(data_dir: Path, model: str | None, message: str, when: datetime,
+           settings: Settings) -> str:
     """Record a failed pass for `status`; returns the one-line error naming the model."""
-    text = f"{model}: {message}" if model else message
-    record_errors(data_dir, {model or "(pass)": text}, when)
+    text = scrub(f"{model}: {message}" if model else message, settings.odoo.secrets())
+    record_error(data_dir, model, text, when)
+    return text
+
+
+def scrub(text: str, secrets: tuple[str, ...]) -> str:
+    """`text` with every secret replaced by ``***`` (an Odoo fault may echo what it was sent)."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
     return text
 
 
@@ -154,6 +172,13 @@ def commit(data_dir: Path, state: State, results: list[ModelResult], when: datet
     state.save(data_dir / STATE_FILE)
 
 
+def _lock(data_dir: Path) -> AbstractContextManager[object]:
+    # Imported here: syncd.service's package imports its runner, which imports this module.
+    from syncd.service.lock import DataDirLock
+
+    return DataDirLock(data_dir)
+
+
 # -- resync requests -------------------------------------------------------------------------------
 def request_resync(data_dir: Path, names: list[str], all_names: list[str]) -> bool:
     """Forget the watermarks of `names` (all models when empty): the next pass rebuilds them.
@@ -162,7 +187,7 @@ def request_resync(data_dir: Path, names: list[str], all_names: list[str]) -> bo
     syncd holds it, a request file is left instead (False), which that daemon's next pass
     applies and removes once it has committed: the daemon owns the state file."""
     try:
-        with DataDirLock(data_dir):
+        with _lock(data_dir):
             state = load_state(data_dir / STATE_FILE)
             apply_resync(state, names, all_names)
             state.save(data_dir / STATE_FILE)
@@ -176,6 +201,38 @@ def request_resync(data_dir: Path, names: list[str], all_names: list[str]) -> bo
         names = []
     write_atomic(data_dir / RESYNC_FILE, orjson.dumps(sorted(names)) + b"\n")
     return False
+
+
+def forget_models(data_dir: Path, names: list[str]) -> list[str]:
+    """Remove the snapshot and the state entry of models no longer configured; returns `names`.
+
+    The caller has checked that none is configured. Needs the data directory free (LockedError
+    otherwise: the running syncd owns the state); ConfigError for a name with neither a snapshot
+    nor a state entry. The state entry goes first, so a crash in between leaves only a snapshot
+    that `status` still lists and a second `--forget` removes."""
+    if not data_dir.is_dir():
+        raise SyncdError(f"no data directory at {data_dir}")
+    for name in names:
+        if Path(name).name != name or name.startswith("."):
+            raise ConfigError(f"not a model name: {name!r}")
+    try:
+        with _lock(data_dir):
+            state = State.load(data_dir / STATE_FILE)
+            files = {name: data_dir / f"odoo_{name}.json" for name in names}
+            unknown = [n for n in names if n not in state.models and not files[n].exists()]
+            if unknown:
+                raise ConfigError(f"nothing to forget: no snapshot or state entry for "
+                                  f"{', '.join(unknown)} in {data_dir}")
+            if any(name in state.models for name in names):
+                for name in names:
+                    state.models.pop(name, None)
+                state.save(data_dir / STATE_FILE)
+            for name in names:
+                files[name].unlink(missing_ok=True)
+                logger.info("forgot model={} (snapshot and state entry removed)", name)
+    except LockedError as exc:
+        raise LockedError(f"{exc}: stop it before resync --forget") from None
+    return names
 
 
 def read_resync_request(data_dir: Path) -> list[str] | None:
@@ -206,34 +263,39 @@ def clear_resync_request(data_dir: Path, applied: list[str] | None) -> None:
         (data_dir / RESYNC_FILE).unlink(missing_ok=True)
 
 
-# -- errors for `status` ---------------------------------------------------------------------------
-def errors_path(data_dir: Path) -> Path:
-    """Where the last failed pass of `data_dir` is recorded: outside it, so that a failed pass
-    leaves every file of the data directory exactly as it was."""
-    key = hashlib.blake2b(str(data_dir.resolve()).encode(), digest_size=8).hexdigest()
-    return Path(platformdirs.user_state_dir("syncd")) / "errors" / f"{key}.json"
+# -- the error record for `status` -----------------------------------------------------------------
+def record_error(data_dir: Path, model: str | None, text: str, when: datetime) -> None:
+    """Write ``.syncd-error.json`` atomically, mode 0644: ``{"at", "model", "error"}``, where
+    ``model`` is None for an error of the whole pass (login, lock, local files).
 
-
-def record_errors(data_dir: Path, errors: dict[str, str], when: datetime | None = None) -> None:
-    path = errors_path(data_dir)
-    if not errors:
-        try:
-            path.unlink(missing_ok=True)
-        except OSError:
-            pass
-        return
-    stamp = utc_now_text(when)
+    A record that cannot be written is logged, not raised: the pass has failed already."""
+    record = {"at": utc_now_text(when), "model": model, "error": text}
     try:
-        write_atomic(path, orjson.dumps({name: {"error": text, "at": stamp}
-                                         for name, text in errors.items()},
-                                        option=orjson.OPT_INDENT_2) + b"\n")
+        item = stage(data_dir / ERROR_FILE, orjson.dumps(record, option=orjson.OPT_INDENT_2) + b"\n")
+        try:
+            os.chmod(item.temp, ERROR_MODE)  # before the rename: never visible with another mode
+        except BaseException:
+            item.discard()
+            raise
+        item.commit()
     except OSError as exc:
         logger.warning("cannot record the error for status: {}", exc)
 
 
-def read_errors(data_dir: Path) -> dict[str, Any]:
+def clear_error(data_dir: Path) -> None:
+    """Remove the error record after a good pass (a failure to do so is only logged)."""
     try:
-        value = orjson.loads(errors_path(data_dir).read_bytes())
+        (data_dir / ERROR_FILE).unlink(missing_ok=True)
+    except OSError as exc:
+        logger.warning("cannot remove the old error record: {}", exc)
+
+
+def read_error(data_dir: Path) -> dict[str, Any] | None:
+    """The last failed pass's record, or None (no record, or an unreadable one)."""
+    try:
+        value = orjson.loads((data_dir / ERROR_FILE).read_bytes())
     except (OSError, orjson.JSONDecodeError):
-        return {}
-    return value if isinstance(value, dict) else {}
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("error"), str):
+        return None
+    return value
