@@ -28,6 +28,16 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds: {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="syncd", description="Keep local JSON snapshots of Odoo models current.")
     parser.add_argument("--version", action="version", version=f"syncd {__version__}")
@@ -43,9 +53,16 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("run", help="the daemon: a pass now, then one every `interval` seconds")
     status = commands.add_parser("status", help="per model: file, records, watermark, last pass")
     status.add_argument("--json", action="store_true", help="machine-readable output")
-    commands.add_parser("check", help="connect, log in, compare record counts (writes nothing)")
+    status.add_argument("--max-age", type=_seconds, metavar="SECONDS",
+                        help="also exit 1 when the last good pass is older (or there is none)")
+    check = commands.add_parser("check", help="connect, log in, compare record counts "
+                                "(writes nothing)")
+    check.add_argument("--strict", action="store_true", help="also exit 1 when a count differs "
+                       "or a configured field is missing")
     resync = commands.add_parser("resync", help="forget watermarks: the next pass rebuilds")
     resync.add_argument("names", nargs="*", metavar="NAME", help="models to rebuild (default all)")
+    resync.add_argument("--forget", action="store_true", help="remove the snapshot and state "
+                        "entry of models no longer configured (no syncd may be running)")
     demo = commands.add_parser("demo", help="run against the built-in Odoo emulator with demo data")
     demo.add_argument("--seconds", type=float, default=0, help="stop after this long (0: Ctrl+C)")
     demo.add_argument("--interval", type=float, default=5, help="seconds between passes (5)")
@@ -134,7 +151,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from syncd.service.status import render_status, status_of
 
-    status = status_of(settings)
+    status = status_of(settings, max_age=args.max_age)
     sys.stdout.write(render_status(status, as_json=args.json))
     return EXIT_OK if status["ok"] else EXIT_FAILED
 
@@ -144,20 +161,32 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
 
     result = check(settings)
     sys.stdout.write(render_check(result))
-    return EXIT_OK if result["ok"] else EXIT_FAILED
+    if not result["ok"]:
+        return EXIT_FAILED
+    return EXIT_FAILED if args.strict and not result["in_sync"] else EXIT_OK
 
 
 def cmd_resync(args: argparse.Namespace, settings: Settings) -> int:
     from syncd.sinks.datadir import DataDir
-    from syncd.sync.engine import request_resync
+
+    data_dir = DataDir(settings.sync.data_dir)
 
     known = [spec.name for spec in settings.models]
+    if args.forget:
+        if not args.names:
+            raise ConfigError("resync --forget needs the NAME of a model no longer configured")
+        still = [name for name in args.names if name in known]
+        if still:
+            raise ConfigError(f"{', '.join(still)} is still configured: remove its "
+                              "[models.NAME] table first (or use resync without --forget)")
+        removed = data_dir.forget(sorted(set(args.names)))
+        print(f"forgot {', '.join(removed)}: snapshot and state entry removed")
+        return EXIT_OK
     unknown = [name for name in args.names if name not in known]
     if unknown:
         raise ConfigError(f"unknown model {', '.join(unknown)} (configured: {', '.join(known)})")
-    settings.sync.data_dir.mkdir(parents=True, exist_ok=True)
     which = ", ".join(sorted(set(args.names))) or "all models"
-    if request_resync(DataDir(settings.sync.data_dir), sorted(set(args.names)), known):
+    if data_dir.request_resync(sorted(set(args.names)), known):
         print(f"watermarks forgotten for {which}: the next pass rebuilds them from scratch")
     else:
         print(f"resync requested for {which}: the running syncd rebuilds them on its next pass")

@@ -18,6 +18,8 @@ import orjson
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
+from syncd.errors import SyncdError
+
 
 def fingerprint_records(path: Path) -> dict[int, str] | None:
     """id -> digest of each record, or None when the file is missing or unreadable."""
@@ -68,9 +70,15 @@ class SnapshotWatcher(FileSystemEventHandler):
 
 
 def watch(data_dir: Path, *, stop: threading.Event | None = None, out: TextIO | None = None) -> int:
-    """Block until `stop` is set (or SIGINT/SIGTERM), printing a line per snapshot change."""
+    """Block until `stop` is set (or SIGINT/SIGTERM), printing a line per snapshot change.
+
+    A missing data directory is an error (SyncdError), not created: waiting on a mistyped
+    ``--data-dir`` would print nothing, ever. Only ``odoo_*.json`` counts: the state, the lock,
+    ``.syncd-error.json`` and set-aside files never make a line."""
     stream = out or sys.stdout
-    data_dir.mkdir(parents=True, exist_ok=True)
+    if not data_dir.is_dir():
+        raise SyncdError(f"no data directory at {data_dir} (run 'syncd once' first, or check "
+                         "--data-dir / sync.data_dir / SYNCD_DATA_DIR)")
     done = stop or threading.Event()
     handler = SnapshotWatcher(data_dir, stream)
     if threading.current_thread() is threading.main_thread():

@@ -8,6 +8,10 @@ different files of the same name).
 
 Surprise: on POSIX, ``flock`` locks belong to the open file, so even a second DataDirLock in the
 *same* process is refused, which is what we want for tests and for a nested ``once``.
+
+``holder`` tells who holds a data directory without taking its lock (``status`` must never
+block or disturb a starting daemon): on Linux from ``/proc/locks`` (FLOCK entries by pid and
+inode), elsewhere from the pid in the lock file and a liveness check (unverified on Windows).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from types import TracebackType
 
 from loguru import logger
 
-from syncd.errors import LockedError
+from syncd.errors import LockedError, SyncdError
 
 LOCK_NAME = ".syncd.lock"
 # Windows locks byte ranges and a locked range cannot be read by others, so we lock a byte well
@@ -43,7 +47,10 @@ class DataDirLock:
         if self._fd is not None:
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o666)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o666)
+        except PermissionError as exc:
+            raise SyncdError(self._refused(exc)) from None
         try:
             locked = _try_lock(fd)
         except BaseException:
@@ -79,6 +86,14 @@ class DataDirLock:
             os.close(fd)
         logger.debug("data directory unlocked path={}", self.data_dir)
 
+    def _refused(self, exc: PermissionError) -> str:
+        """What to do when the lock file (or the directory, to create it) is another user's."""
+        where, what = (self.path, "the lock file") if self.path.exists() \
+            else (self.data_dir, "the data directory, to create the lock file in it,")
+        owner = _owner(where)
+        return (f"cannot open {what} {where} (owned by {owner}): {exc.strerror or exc}; run syncd "
+                f"as that user, or fix the owner: chown {_me()} {where}")
+
     @property
     def held(self) -> bool:
         return self._fd is not None
@@ -105,6 +120,75 @@ class DataDirLock:
         tb: TracebackType | None,
     ) -> None:
         self.release()
+
+
+def holder(data_dir: Path, *, proc_locks: Path = Path("/proc/locks")) -> int | None:
+    """The pid of the process holding ``data_dir``'s lock, or None; never takes the lock.
+
+    Reads ``proc_locks`` (Linux) for a FLOCK on the lock file's inode; without it, trusts the
+    pid a holder writes into the lock file (release clears it) if that process is alive. A
+    holder in another pid namespace may show as pid 0 on Linux: reported as 0, still held.
+    """
+    path = data_dir / LOCK_NAME
+    try:
+        st = path.stat()
+    except OSError:
+        return None  # no lock file: nobody has ever locked here
+    try:
+        table = proc_locks.read_text(encoding="ascii", errors="replace")
+    except OSError:
+        pid = DataDirLock(data_dir).holder_pid()
+        return pid if pid is not None and _alive(pid) else None
+    exact = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    same_inode: int | None = None
+    for line in table.splitlines():
+        fields = line.split()
+        if "->" in fields:  # a waiter, not a holder
+            continue
+        # "1: FLOCK  ADVISORY  WRITE 1234 08:01:123456 0 EOF"
+        if len(fields) < 6 or fields[1] != "FLOCK":
+            continue
+        pid = int(fields[4]) if fields[4].isdigit() else 0
+        if fields[5] == exact:
+            return pid
+        if fields[5].rsplit(":", 1)[-1] == str(st.st_ino):
+            same_inode = pid
+    # btrfs subvolumes and some overlays list another device number than stat gives.
+    return same_inode
+
+
+def _alive(pid: int) -> bool:
+    if sys.platform == "win32":  # pragma: no cover - os.kill(pid, 0) would terminate it there
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, as another user
+    return True
+
+
+def _owner(path: Path) -> str:
+    try:
+        uid = path.stat().st_uid
+    except OSError:
+        return "another user"
+    try:
+        import pwd
+
+        return pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError):
+        return f"uid {uid}"
+
+
+def _me() -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except (ImportError, KeyError, AttributeError):
+        return "$USER"
 
 
 if sys.platform == "win32":  # pragma: no cover - exercised on Windows only

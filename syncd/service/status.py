@@ -1,26 +1,45 @@
-"""`syncd status` (local files only) and `syncd check` (asks Odoo; writes nothing)."""
+"""`syncd status` (local files only; never takes the lock) and `syncd check` (asks Odoo; writes
+nothing).
+
+`status` fails (``ok`` False, exit 1) when the last pass failed, when a local file is unreadable,
+when no pass has succeeded yet, and with ``max_age`` when the last good pass is older than that.
+A missing data directory is an error naming it (SyncdError), and nothing is created.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
 
 from syncd.config import Settings, domain_as_list
-from syncd.errors import CorruptFileError, OdooError
+from syncd.errors import CorruptFileError, OdooError, SyncdError
 from syncd.odoo.client import OdooClient
-from syncd.sinks.snapshot import count_records
-from syncd.sync.state import State
+from syncd.sinks.base import Sink
 from syncd.sinks.datadir import DataDir
-from syncd.sync.engine import read_errors, read_resync_request
+from syncd.sync.engine import make_sink
+from syncd.sync.state import TIME_FORMAT, State
 
 
-def status_of(settings: Settings) -> dict[str, Any]:
-    """Per model: file, record count, watermark, last successful pass, last error. `ok` is False
-    when the last pass failed or a local file is unreadable."""
+def status_of(settings: Settings, *, max_age: float | None = None,
+              now: datetime | None = None) -> dict[str, Any]:
+    """Per model: file, record count, watermark, last successful pass, last error; models that
+    are no longer configured but still have a snapshot or state entry (``configured`` False);
+    ``holder`` (``{"pid": N}`` of a syncd holding the data directory, or None); ``age_seconds``
+    of the last good pass on this machine's clock (``now``, default the UTC time now)."""
     data_dir = DataDir(settings.sync.data_dir)
+    sink = make_sink(settings)
+    if not data_dir.path.is_dir():
+        raise SyncdError(f"no data directory at {data_dir.path} (nothing has synced there yet, or "
+                         "--data-dir / sync.data_dir / SYNCD_DATA_DIR points elsewhere)")
     result: dict[str, Any] = {"ok": True, "data_dir": str(data_dir.path), "last_sync": None,
-                              "error": None, "models": []}
+                              "error": None, "failed_at": None, "holder": None,
+                              "age_seconds": None, "max_age": max_age, "stale": False,
+                              "models": []}
+    pid = data_dir.holder()
+    result["holder"] = {"pid": pid} if pid is not None else None
     try:
         state = data_dir.read_state()
     except CorruptFileError as exc:
@@ -28,52 +47,89 @@ def status_of(settings: Settings) -> dict[str, Any]:
         result["ok"] = False
         result["error"] = f"{exc} (the next pass sets it aside and rebuilds)"
     result["last_sync"] = state.last_sync
-    errors = read_errors(data_dir)
-    if "(pass)" in errors:
+    record = data_dir.read_error()
+    configured = {spec.name for spec in settings.models}
+    if record is not None:
         result["ok"] = False
-        result["error"] = errors["(pass)"].get("error")
-    pending = read_resync_request(data_dir)
+        result["failed_at"] = record.get("at")
+        if record.get("model") not in configured:
+            result["error"] = record["error"]
+    if state.last_sync is None and result["ok"]:
+        result["ok"] = False
+        result["error"] = ("no successful pass yet: run 'syncd once', or start the service"
+                           if pid is None else f"no successful pass yet (syncd pid {pid} holds "
+                           "the data directory: its first pass may still be under way)")
+    if state.last_sync is not None:
+        moment = now if now is not None else datetime.now(UTC)
+        last = datetime.strptime(state.last_sync, TIME_FORMAT).replace(tzinfo=UTC)
+        result["age_seconds"] = max(0, int((moment.astimezone(UTC) - last).total_seconds()))
+    if max_age is not None and (result["age_seconds"] is None or result["age_seconds"] > max_age):
+        result["ok"] = False
+        result["stale"] = True
+    pending = data_dir.resync_request()
     for spec in settings.models:
-        path = data_dir.snapshot(spec.name)
-        model_state = state.models.get(spec.name)
-        records: int | None
-        try:
-            records = count_records(path)
-        except CorruptFileError:
-            records = None
+        error = record["error"] if record is not None and record.get("model") == spec.name else None
+        entry = _model_entry(sink, data_dir, spec.name, spec.model, state, error)
+        entry["resync_pending"] = pending is not None and (not pending or spec.name in pending)
+        if error is not None or entry["corrupt"]:
             result["ok"] = False
-        error = errors.get(spec.name, {}).get("error")
-        if error:
-            result["ok"] = False
-        result["models"].append({
-            "name": spec.name,
-            "model": spec.model,
-            "file": str(path),
-            "records": records,
+        result["models"].append(entry)
+    for name in sorted(_unconfigured(data_dir, state, configured)):
+        model_state = state.models.get(name)
+        entry = _model_entry(sink, data_dir, name, model_state.model if model_state else "",
+                             state, None)
+        entry.update(configured=False, resync_pending=False)
+        result["models"].append(entry)
+    return result
+
+
+def _model_entry(sink: Sink, data_dir: DataDir, name: str, model: str, state: State,
+                 error: str | None) -> dict[str, Any]:
+    model_state = state.models.get(name)
+    records: int | None = None
+    corrupt = False
+    try:
+        records = sink.count(name, state)
+    except CorruptFileError:
+        corrupt = True
+    return {"name": name, "model": model, "file": str(data_dir.snapshot(name)),
+            "records": records, "corrupt": corrupt,
             "watermark": model_state.watermark if model_state else None,
             "last_success": model_state.last_success if model_state else None,
             "last_error": error,
             "missing_fields": model_state.missing_fields if model_state else [],
-            "resync_pending": pending is not None and (not pending or spec.name in pending),
-        })
-    return result
+            "configured": True}
+
+
+def _unconfigured(data_dir: DataDir, state: State, configured: set[str]) -> set[str]:
+    """Names with a state entry or a snapshot that the configuration lacks."""
+    return (set(state.models) | set(data_dir.snapshot_names())) - configured
 
 
 def render_status(status: dict[str, Any], *, as_json: bool = False) -> str:
     if as_json:
         return orjson.dumps(status, option=orjson.OPT_INDENT_2).decode() + "\n"
-    lines = [f"data dir:  {status['data_dir']}",
-             f"last sync: {status['last_sync'] + ' UTC' if status['last_sync'] else 'never'}"]
+    last = f"{status['last_sync']} UTC ({_age(status['age_seconds'])} ago)" \
+        if status["last_sync"] else "never"
+    if status["stale"]:
+        last += f": older than --max-age {status['max_age']:g} s"
+    pid = status["holder"]["pid"] if status["holder"] else None
+    lines = [f"data dir:  {status['data_dir']}", f"last sync: {last}",
+             f"daemon:    {'running (pid ' + str(pid) + ')' if status['holder'] else 'not running'}"]
+    if status["failed_at"]:
+        lines.append(f"failed:    the last pass, at {status['failed_at']} UTC")
     if status["error"]:
         lines.append(f"error:     {status['error']}")
     header = ("MODEL", "ODOO MODEL", "RECORDS", "WATERMARK (UTC)", "LAST SUCCESS (UTC)", "LAST ERROR")
     rows = [header]
     for m in status["models"]:
-        records = "corrupt" if m["records"] is None and m["last_success"] else str(m["records"] or 0)
+        records = "corrupt" if m["corrupt"] else str(m["records"] or 0)
         notes = m["last_error"] or ("resync pending" if m["resync_pending"] else "-")
+        if not m["configured"]:
+            notes = f"not configured (syncd resync --forget {m['name']} removes it)"
         if m["missing_fields"]:
             notes += f" (missing fields: {', '.join(m['missing_fields'])})"
-        rows.append((m["name"], m["model"], records, m["watermark"] or "-",
+        rows.append((m["name"], m["model"] or "-", records, m["watermark"] or "-",
                      m["last_success"] or "never", notes))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
     for row in rows:
@@ -82,10 +138,22 @@ def render_status(status: dict[str, Any], *, as_json: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _age(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}".replace(".0 ", " ")
+    return f"{seconds} s"
+
+
 def check(settings: Settings) -> dict[str, Any]:
-    """Connect, log in, report version and protocol, and per model Odoo's count vs the snapshot's."""
-    result: dict[str, Any] = {"ok": True, "url": settings.odoo.url,
+    """Connect, log in, report version and protocol, and per model Odoo's count vs the snapshot's.
+
+    ``ok`` is False on errors only; ``in_sync`` is False when any count differs (a live server
+    is always a little ahead: ``check --strict`` fails on it) or a configured field is missing."""
+    result: dict[str, Any] = {"ok": True, "in_sync": True, "url": settings.odoo.url,
                               "database": settings.odoo.database, "models": []}
+    sink = make_sink(settings)
+    state = _committed_state(DataDir(settings.sync.data_dir))
     with OdooClient(settings.odoo) as client:
         info = client.connect()
         result.update(version=info.version, protocol=info.protocol, uid=info.uid)
@@ -101,11 +169,21 @@ def check(settings: Settings) -> dict[str, Any]:
                 entry["error"] = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
                 result["ok"] = False
             try:
-                entry["snapshot"] = count_records(DataDir(settings.sync.data_dir).snapshot(spec.name))
+                entry["snapshot"] = sink.count(spec.name, state)
             except CorruptFileError:
                 entry["snapshot"] = "corrupt"
+            entry["in_sync"] = "error" not in entry and entry["snapshot"] == entry["odoo"] \
+                and not entry["missing_fields"]
+            result["in_sync"] = result["in_sync"] and entry["in_sync"]
             result["models"].append(entry)
     return result
+
+
+def _committed_state(data_dir: DataDir) -> State:
+    try:
+        return data_dir.read_state()
+    except CorruptFileError:
+        return State()
 
 
 def render_check(result: dict[str, Any]) -> str:

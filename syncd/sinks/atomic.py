@@ -16,6 +16,7 @@ the context of what it was saving).
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import sys
 import time
@@ -25,6 +26,10 @@ from pathlib import Path
 from loguru import logger
 
 TEMP_MARK = ".syncd-tmp"
+CORRUPT_MARK = ".corrupt-"
+KEEP_SET_ASIDE = 5  # per original file, the newest
+MAX_SET_ASIDE_AGE = 30 * 24 * 3600.0  # seconds
+_SET_ASIDE_RE = re.compile(r"^(?P<original>.+)\.corrupt-\d{8}T\d{6}(-\d+)?$")
 
 _IS_WINDOWS = sys.platform == "win32"
 _REPLACE_ATTEMPTS = 20  # x 0.1 s: a reader on Windows holds a file only briefly
@@ -241,7 +246,9 @@ def sweep_temp_files(directory: Path) -> list[Path]:
 def set_aside(path: Path, now: datetime | None = None) -> Path:
     """Rename a corrupt file to ``<name>.corrupt-YYYYmmddTHHMMSS`` (UTC) and return the new path.
 
-    Never overwrites: if that name is taken, ``-1``, ``-2``, ... is appended.
+    Never overwrites: if that name is taken, ``-1``, ``-2``, ... is appended. The renamed file's
+    mtime is set to now, so that its age (``prune_set_aside``) counts from being set aside, not
+    from the last write of a file that may have sat unchanged for months.
     """
     moment = now if now is not None else datetime.now(UTC)
     base = f"{path.name}.corrupt-{moment:%Y%m%dT%H%M%S}"
@@ -252,5 +259,52 @@ def set_aside(path: Path, now: datetime | None = None) -> Path:
         target = path.with_name(f"{base}-{n}")
     # os.rename, not replace: on Windows it refuses to overwrite, which is what we want.
     os.rename(path, target)
+    try:
+        os.utime(target)
+    except OSError as exc:  # only its lifetime suffers
+        logger.debug("cannot touch set-aside file path={} error={}", target, exc)
     logger.warning("set aside corrupt file path={} moved_to={}", path, target)
     return target
+
+
+def prune_set_aside(directory: Path, *, now: float | None = None, keep: int = KEEP_SET_ASIDE,
+                    max_age: float = MAX_SET_ASIDE_AGE) -> list[Path]:
+    """Remove the ``set_aside`` files of ``directory`` older than ``max_age`` seconds (by mtime,
+    against ``now``, a ``time.time()`` value) and those beyond the newest ``keep`` per original
+    file; log one INFO line per removal and return the removed paths.
+
+    Only names ``set_aside`` makes (``<name>.corrupt-YYYYmmddTHHMMSS[-n]``) are touched. Call it
+    with the data-directory lock held, like ``sweep_temp_files``.
+    """
+    moment = time.time() if now is None else now
+    groups: dict[str, list[tuple[float, str, Path]]] = {}
+    try:
+        entries = list(directory.iterdir())
+    except FileNotFoundError:
+        return []
+    for entry in entries:
+        match = _SET_ASIDE_RE.match(entry.name)
+        if match is None or not entry.is_file():
+            continue
+        try:
+            mtime = entry.stat().st_mtime
+        except FileNotFoundError:
+            continue
+        groups.setdefault(match["original"], []).append((mtime, entry.name, entry))
+    removed: list[Path] = []
+    for original in sorted(groups):
+        # Newest first; the name breaks ties (a later -n suffix is the later set-aside).
+        ranked = sorted(groups[original], key=lambda item: (item[0], item[1]), reverse=True)
+        for rank, (mtime, _, entry) in enumerate(ranked):
+            age = moment - mtime
+            if rank < keep and age <= max_age:
+                continue
+            try:
+                entry.unlink()
+            except FileNotFoundError:
+                continue
+            removed.append(entry)
+            reason = f"older than {max_age / 86400:g} days" if age > max_age \
+                else f"more than {keep} kept for {original}"
+            logger.info("removed old corrupt file path={} reason={}", entry, reason)
+    return removed

@@ -14,19 +14,27 @@ there, for every sink (the files of the JSON sink are its snapshots and state):
 
 from __future__ import annotations
 
+import os
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+import orjson
 from loguru import logger
 
-from syncd.errors import CorruptFileError
-from syncd.service.lock import DataDirLock
-from syncd.sinks.atomic import Staged, set_aside, stage, sweep_temp_files
-from syncd.sync.state import State
+from syncd.errors import ConfigError, CorruptFileError, LockedError, SyncdError
+from syncd.service.lock import DataDirLock, holder
+from syncd.sinks.atomic import (Staged, prune_set_aside, set_aside, stage, sweep_temp_files,
+                                write_atomic)
+from syncd.sync.state import State, utc_now_text
 
 STATE_FILE = "last_sync.json"
 RESYNC_FILE = ".syncd-resync.json"
 ERROR_FILE = ".syncd-error.json"
 SNAPSHOT_PREFIX, SNAPSHOT_SUFFIX = "odoo_", ".json"
+# The error record is readable by whoever may read the data directory, whatever the umask: an
+# admin's `status` must see why the service fails. It never holds a secret (scrubbed first).
+ERROR_MODE = 0o644
 
 
 class DataDir:
@@ -78,12 +86,17 @@ class DataDir:
     def lock(self) -> DataDirLock:
         return DataDirLock(self.path)
 
+    def holder(self) -> int | None:
+        """The pid of a syncd holding the directory's lock, found without taking it."""
+        return holder(self.path)
+
     def prepare(self) -> None:
         """At the start of a pass, with the lock held: create the directory, remove the temp
-        files a killed writer left behind."""
+        files a killed writer left behind and old set-aside files (at most 5 per file, none
+        older than 30 days)."""
         self.path.mkdir(parents=True, exist_ok=True)
-        for leftover in sweep_temp_files(self.path):
-            logger.info("removed stale temporary file {}", leftover.name)
+        sweep_temp_files(self.path)
+        prune_set_aside(self.path)
 
     def set_aside(self, path: Path) -> Path:
         """Rename a corrupt file out of the way (see syncd.sinks.atomic.set_aside)."""
@@ -107,3 +120,107 @@ class DataDir:
 
     def stage_state(self, state: State) -> Staged:
         return stage(self.state_file, state.to_bytes())
+
+    # -- resync requests -----------------------------------------------------------------------
+    def request_resync(self, names: list[str], all_names: list[str]) -> bool:
+        """Forget the watermarks of ``names`` (all models when empty): the next pass rebuilds
+        them. With the directory free, the state file is changed at once (True). While another
+        syncd holds it, a request file is left instead (False), which that daemon's next pass
+        applies and removes once it has committed: the daemon owns the state file."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            with self.lock():
+                state = self.load_state()
+                state.request_resync(names, all_names)
+                self.stage_state(state).commit()
+                return True
+        except LockedError:
+            pass
+        pending = self.resync_request()
+        if pending is not None and names and pending:
+            names = sorted(set(pending) | set(names))
+        elif pending is not None and not pending:
+            names = []
+        write_atomic(self.resync_file, orjson.dumps(sorted(names)) + b"\n")
+        return False
+
+    def resync_request(self) -> list[str] | None:
+        """A pending request: None when there is none; [] means every model."""
+        try:
+            value = orjson.loads(self.resync_file.read_bytes())
+        except FileNotFoundError:
+            return None
+        except orjson.JSONDecodeError:
+            return []  # an unreadable request still means "rebuild": the safe reading
+        return [str(v) for v in value] if isinstance(value, list) else []
+
+    def clear_resync_request(self, applied: list[str] | None) -> None:
+        """After a committed pass: remove the request it applied (not a newer one)."""
+        if applied is not None and self.resync_request() == applied:
+            self.resync_file.unlink(missing_ok=True)
+
+    def forget(self, names: list[str]) -> list[str]:
+        """Remove the snapshot and the state entry of models no longer configured.
+
+        The caller has checked that none is configured. Needs the directory free (LockedError
+        otherwise: the running syncd owns the state); ConfigError for a name with neither a
+        snapshot nor a state entry. The state entry goes first, so a crash in between leaves
+        only a snapshot that `status` still lists and a second ``--forget`` removes."""
+        if not self.path.is_dir():
+            raise SyncdError(f"no data directory at {self.path}")
+        for name in names:
+            if Path(name).name != name or name.startswith("."):
+                raise ConfigError(f"not a model name: {name!r}")
+        try:
+            with self.lock():
+                state = State.load(self.state_file)
+                unknown = [n for n in names
+                           if n not in state.models and not self.snapshot(n).exists()]
+                if unknown:
+                    raise ConfigError(f"nothing to forget: no snapshot or state entry for "
+                                      f"{', '.join(unknown)} in {self.path}")
+                if any(name in state.models for name in names):
+                    for name in names:
+                        state.models.pop(name, None)
+                    self.stage_state(state).commit()
+                for name in names:
+                    self.snapshot(name).unlink(missing_ok=True)
+                    logger.info("forgot model={} (snapshot and state entry removed)", name)
+        except LockedError as exc:
+            raise LockedError(f"{exc}: stop it before resync --forget") from None
+        return names
+
+    # -- the last failed pass, for `status` -------------------------------------------------
+    def record_error(self, model: str | None, text: str, when: datetime) -> None:
+        """Write ``.syncd-error.json`` atomically, mode 0644: ``{"at", "model", "error"}``,
+        ``model`` None for an error of the whole pass (login, lock, local files). ``text`` must
+        already be free of secrets. A record that cannot be written is logged, not raised: the
+        pass has failed already."""
+        record = {"at": utc_now_text(when), "model": model, "error": text}
+        try:
+            item = stage(self.error_file, orjson.dumps(record, option=orjson.OPT_INDENT_2) + b"\n")
+            try:
+                os.chmod(item.temp, ERROR_MODE)  # before the rename: never seen with another mode
+            except BaseException:
+                item.discard()
+                raise
+            item.commit()
+        except OSError as exc:
+            logger.warning("cannot record the error for status: {}", exc)
+
+    def clear_error(self) -> None:
+        """Remove the error record after a good pass (a failure to do so is only logged)."""
+        try:
+            self.error_file.unlink(missing_ok=True)
+        except OSError as exc:
+            logger.warning("cannot remove the old error record: {}", exc)
+
+    def read_error(self) -> dict[str, Any] | None:
+        """The last failed pass's record, or None (no record, or an unreadable one)."""
+        try:
+            value = orjson.loads(self.error_file.read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            return None
+        if not isinstance(value, dict) or not isinstance(value.get("error"), str):
+            return None
+        return value

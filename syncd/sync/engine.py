@@ -10,29 +10,23 @@ exactly as they were, and the next good pass catches up from the old watermarks.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
-import orjson
-import platformdirs
 from loguru import logger
 
 from syncd.config import ModelSpec, Settings
-from syncd.errors import (CorruptFileError, InvalidFieldError, LockedError, OdooError,
-                          PassInterrupted, SyncdError)
+from syncd.errors import CorruptFileError, InvalidFieldError, OdooError, PassInterrupted, SyncdError
 from syncd.odoo import OdooClient
-from syncd.sinks.atomic import write_atomic
+from syncd.odoo.http import scrub
 from syncd.sinks.base import Applied, PassWriter, Sink
 from syncd.sinks.datadir import DataDir
 from syncd.sinks.jsondir import JsonSink
 from syncd.sync.changes import ChangeSet, Rebuild
 from syncd.sync.pull import pull
 from syncd.sync.report import PassReport, ProgressFactory
-from syncd.sync.state import ModelState, State, utc_now_text
+from syncd.sync.state import ModelState, utc_now_text
 
 
 def utc_now() -> datetime:
@@ -63,8 +57,9 @@ def run_pass(settings: Settings, client: OdooClient, *, sink: Sink | None = None
     try:
         data_dir.prepare()
         state = output.load_state()
-        requested = read_resync_request(data_dir)
-        apply_resync(state, requested, [spec.name for spec in settings.models])
+        requested = data_dir.resync_request()
+        if requested is not None:
+            state.request_resync(requested, [spec.name for spec in settings.models])
         client.begin_pass()
         if client.info is None:
             info = client.connect()
@@ -90,8 +85,8 @@ def run_pass(settings: Settings, client: OdooClient, *, sink: Sink | None = None
             state.models[spec.name].last_success = stamp
         state.last_sync = stamp
         writer.commit(state)
-        clear_resync_request(data_dir, requested)
-        record_errors(data_dir, {})
+        data_dir.clear_resync_request(requested)
+        data_dir.clear_error()
     except PassInterrupted as exc:
         _abort(writer)
         report.interrupted = True
@@ -99,12 +94,13 @@ def run_pass(settings: Settings, client: OdooClient, *, sink: Sink | None = None
         logger.warning("pass stopped: {}", exc)
     except (OdooError, CorruptFileError, OSError) as exc:
         _abort(writer)
-        report.error = failed(data_dir, current, one_line(exc), now())
+        report.error = failed(data_dir, current, one_line(exc), now(), settings)
     except Exception as exc:  # noqa: BLE001 - an answer we did not expect must not kill the daemon
         _abort(writer)
         logger.opt(exception=exc).debug("unexpected error during the pass")
         report.error = failed(data_dir, current, f"unexpected {type(exc).__name__}: {exc} "
-                              "(a malformed answer from Odoo, or a bug: run with -v)", now())
+                              "(a malformed answer from Odoo, or a bug: run with -v)", now(),
+                              settings)
     report.seconds = time.monotonic() - started
     for model in report.models if report.ok else ():
         logger.info("model={} fetched={} changed={} removed={} records={} watermark={} "
@@ -147,10 +143,12 @@ def _abort(writer: PassWriter | None) -> None:
         writer.abort()
 
 
-def failed(data_dir: DataDir, model: str | None, message: str, when: datetime) -> str:
-    """Record a failed pass for `status`; returns the one-line error naming the model."""
-    text = f"{model}: {message}" if model else message
-    record_errors(data_dir, {model or "(pass)": text}, when)
+def failed(data_dir: DataDir, model: str | None, message: str, when: datetime,
+           settings: Settings) -> str:
+    """Record a failed pass for `status`; returns the one-line error naming the model, with
+    every secret scrubbed (an Odoo fault may echo what it was sent)."""
+    text = scrub(f"{model}: {message}" if model else message, settings.odoo.secrets())
+    data_dir.record_error(model, text, when)
     return text
 
 
@@ -160,88 +158,3 @@ def one_line(exc: BaseException) -> str:
     if isinstance(exc, OSError) and not isinstance(exc, SyncdError):
         message = f"local file error: {message}"
     return message
-
-
-# -- resync requests -------------------------------------------------------------------------------
-def request_resync(data_dir: DataDir, names: list[str], all_names: list[str]) -> bool:
-    """Forget the watermarks of `names` (all models when empty): the next pass rebuilds them.
-
-    With the data directory free, the state file is changed at once (True). While another
-    syncd holds it, a request file is left instead (False), which that daemon's next pass
-    applies and removes once it has committed: the daemon owns the state file."""
-    try:
-        with data_dir.lock():
-            state = data_dir.load_state()
-            apply_resync(state, names, all_names)
-            data_dir.stage_state(state).commit()
-            return True
-    except LockedError:
-        pass
-    pending = read_resync_request(data_dir)
-    if pending is not None and names and pending:
-        names = sorted(set(pending) | set(names))
-    elif pending is not None and not pending:
-        names = []
-    write_atomic(data_dir.resync_file, orjson.dumps(sorted(names)) + b"\n")
-    return False
-
-
-def read_resync_request(data_dir: DataDir) -> list[str] | None:
-    """None when nothing is requested; [] means every model."""
-    try:
-        value = orjson.loads(data_dir.resync_file.read_bytes())
-    except FileNotFoundError:
-        return None
-    except orjson.JSONDecodeError:
-        return []  # an unreadable request still means "rebuild": the safe reading
-    return [str(v) for v in value] if isinstance(value, list) else []
-
-
-def apply_resync(state: State, requested: list[str] | None, names: list[str]) -> None:
-    if requested is None:
-        return
-    for name in requested or names:
-        if name in names:
-            model = state.model(name)
-            model.full_resync = True
-            model.watermark = None
-
-
-def clear_resync_request(data_dir: DataDir, applied: list[str] | None) -> None:
-    if applied is None:
-        return
-    if read_resync_request(data_dir) == applied:
-        data_dir.resync_file.unlink(missing_ok=True)
-
-
-# -- errors for `status` ---------------------------------------------------------------------------
-def errors_path(data_dir: DataDir) -> Path:
-    """Where the last failed pass of `data_dir` is recorded: outside it, so that a failed pass
-    leaves every file of the data directory exactly as it was."""
-    key = hashlib.blake2b(str(data_dir.path.resolve()).encode(), digest_size=8).hexdigest()
-    return Path(platformdirs.user_state_dir("syncd")) / "errors" / f"{key}.json"
-
-
-def record_errors(data_dir: DataDir, errors: dict[str, str], when: datetime | None = None) -> None:
-    path = errors_path(data_dir)
-    if not errors:
-        try:
-            path.unlink(missing_ok=True)
-        except OSError:
-            pass
-        return
-    stamp = utc_now_text(when)
-    try:
-        write_atomic(path, orjson.dumps({name: {"error": text, "at": stamp}
-                                         for name, text in errors.items()},
-                                        option=orjson.OPT_INDENT_2) + b"\n")
-    except OSError as exc:
-        logger.warning("cannot record the error for status: {}", exc)
-
-
-def read_errors(data_dir: DataDir) -> dict[str, Any]:
-    try:
-        value = orjson.loads(errors_path(data_dir).read_bytes())
-    except (OSError, orjson.JSONDecodeError):
-        return {}
-    return value if isinstance(value, dict) else {}

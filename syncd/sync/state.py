@@ -178,6 +178,15 @@ class State:
     def to_bytes(self) -> bytes:
         return orjson.dumps(self.to_dict(), option=orjson.OPT_SORT_KEYS) + b"\n"
 
+    def request_resync(self, requested: list[str], names: list[str]) -> None:
+        """Forget the watermarks of ``requested`` (every one of ``names`` when empty), so the
+        next pass rebuilds them; names not in ``names`` are ignored."""
+        for name in requested or names:
+            if name in names:
+                model = self.model(name)
+                model.full_resync = True
+                model.watermark = None
+
     def model(self, name: str) -> ModelState:
         """The state of config table ``name``, created empty (no watermark) if absent."""
         if name not in self.models:

@@ -1,0 +1,192 @@
+"""`status`, `check --strict`, `resync --forget` and `watch` as a user runs them: the real `syncd`
+command in a subprocess against the emulator over HTTP; "another user" is uid 65534 (nobody)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+
+from syncd.emulator import Emulator
+from syncd.service.lock import LOCK_NAME, DataDirLock
+from syncd.sync.engine import ERROR_FILE, STATE_FILE
+from tests.test_cli import SECRET, SYNCD, environment, one_error_line, syncd, wait_for
+from tests.test_cli import odoo  # noqa: F401
+
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
+
+
+@pytest.fixture
+def shared(tmp_path: Path) -> Iterator[Path]:
+    """A directory another user can reach (pytest's own tmp_path is root's alone, 0700)."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to run a command as another user")
+    directory = Path(tempfile.mkdtemp(prefix="syncd-shared-"))
+    directory.chmod(0o755)
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def as_nobody(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*NOBODY, SYNCD, *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_another_user_sees_the_failed_pass_and_the_next_good_pass_clears_it(
+        shared: Path, odoo: Emulator) -> None:  # noqa: F811
+    env = environment(shared, odoo)
+    assert syncd(shared, env, "once").returncode == 0
+    odoo.faults.add("http_500", times=1000, model="product.product")
+    failed = syncd(shared, env, "once")
+    assert failed.returncode == 1
+    raw = (shared / "data" / ERROR_FILE).read_text()
+    record = orjson.loads(raw)
+    assert record["model"] == "products" and odoo.password not in raw
+    other = as_nobody(shared, env, "--data-dir", str(shared / "data"), "status")
+    assert other.returncode == 1, other.stderr
+    row = next(line for line in other.stdout.splitlines() if line.startswith("products"))
+    assert row.endswith(record["error"])
+    assert f"failed:    the last pass, at {record['at']} UTC" in other.stdout
+    odoo.faults.clear()
+    assert syncd(shared, env, "once").returncode == 0
+    assert not (shared / "data" / ERROR_FILE).exists()
+    again = as_nobody(shared, env, "--data-dir", str(shared / "data"), "status")
+    assert again.returncode == 0, again.stdout + again.stderr
+
+
+def test_refused_credentials_are_recorded_without_the_secret(tmp_path: Path,
+                                                             odoo: Emulator) -> None:  # noqa: F811
+    env = environment(tmp_path, odoo, ODOO_PASSWORD=SECRET)
+    assert syncd(tmp_path, env, "once").returncode == 1
+    record = orjson.loads((tmp_path / "data" / ERROR_FILE).read_bytes())
+    assert record["model"] is None and "credentials" in record["error"].lower()
+    assert SECRET not in (tmp_path / "data" / ERROR_FILE).read_text()
+    status = syncd(tmp_path, env, "status")
+    assert status.returncode == 1 and record["error"] in status.stdout
+
+
+def test_a_lock_file_of_another_user_says_whose_and_what_to_do(shared: Path) -> None:
+    data = shared / "data"
+    with DataDirLock(data):  # root's run leaves a root-owned 0644 lock file
+        pass
+    data.chmod(0o777)  # the service user may write the directory, not the lock file
+    (shared / "syncd.toml").write_text("[log]\nfile = false\n")
+    result = as_nobody(shared, environment(shared), "--data-dir", str(data), "once")
+    assert result.returncode == 1
+    line = one_error_line(result)
+    assert f"cannot open the lock file {data / LOCK_NAME} (owned by root): Permission denied" \
+        in line
+    assert f"chown nobody {data / LOCK_NAME}" in line
+
+
+def test_check_strict_fails_on_a_count_that_lags(tmp_path: Path, odoo: Emulator) -> None:  # noqa: F811
+    env = environment(tmp_path, odoo)
+    assert syncd(tmp_path, env, "once").returncode == 0
+    assert syncd(tmp_path, env, "check", "--strict").returncode == 0
+    odoo.db.create("res.partner", {"name": "Late", "is_company": True})
+    lenient = syncd(tmp_path, env, "check")
+    assert lenient.returncode == 0 and "odoo 13, snapshot 12: differs" in lenient.stdout
+    strict = syncd(tmp_path, env, "check", "--strict")
+    assert strict.returncode == 1 and "odoo 13, snapshot 12" in strict.stdout
+    (tmp_path / "syncd.toml").write_text(
+        '[models.customers]\nmodel = "res.partner"\nfields = ["name", "no_such_field"]\n')
+    assert syncd(tmp_path, env, "once").returncode == 0
+    missing = syncd(tmp_path, env, "check", "--strict")
+    assert missing.returncode == 1 and "missing fields: no_such_field" in missing.stdout
+    assert syncd(tmp_path, env, "check").returncode == 0
+
+
+def test_check_fails_on_errors_with_or_without_strict(tmp_path: Path, odoo: Emulator) -> None:  # noqa: F811
+    env = environment(tmp_path, odoo)
+    (tmp_path / "syncd.toml").write_text('[models.things]\nmodel = "x.nosuch"\nfields = ["name"]\n')
+    for args in (["check"], ["check", "--strict"]):
+        result = syncd(tmp_path, env, *args)
+        assert result.returncode == 1 and "things (x.nosuch): error" in result.stdout
+
+
+def test_missing_and_never_synced_data_directories(tmp_path: Path) -> None:
+    env = environment(tmp_path)
+    for args in (["--data-dir", "typo", "watch"], ["--data-dir", "typo", "status"]):
+        result = syncd(tmp_path, env, *args)
+        assert result.returncode == 1
+        assert "no data directory at typo (" in one_error_line(result)
+        assert not (tmp_path / "typo").exists() and result.stdout == ""
+    (tmp_path / "data").mkdir()
+    never = syncd(tmp_path, env, "status")
+    assert never.returncode == 1
+    assert "no successful pass yet: run 'syncd once'" in never.stdout
+    assert "daemon:    not running" in never.stdout
+    assert list((tmp_path / "data").iterdir()) == []  # status took no lock, created nothing
+
+
+def test_max_age(tmp_path: Path, odoo: Emulator) -> None:  # noqa: F811
+    env = environment(tmp_path, odoo)
+    (tmp_path / "data").mkdir()
+    assert syncd(tmp_path, env, "status", "--max-age", "60").returncode == 1  # none yet
+    assert syncd(tmp_path, env, "status", "--max-age", "0").returncode == 2
+    assert syncd(tmp_path, env, "once").returncode == 0
+    assert syncd(tmp_path, env, "status", "--max-age", "3600").returncode == 0
+    state_path = tmp_path / "data" / STATE_FILE
+    state = orjson.loads(state_path.read_bytes())
+    two_hours_ago = datetime.now(UTC) - timedelta(hours=2)
+    state["last_sync"] = two_hours_ago.strftime("%Y-%m-%d %H:%M:%S")
+    state_path.write_bytes(orjson.dumps(state))
+    stale = syncd(tmp_path, env, "status", "--max-age", "3600")
+    assert stale.returncode == 1 and "older than --max-age 3600 s" in stale.stdout
+    assert "(2 h ago)" in stale.stdout
+    data = orjson.loads(syncd(tmp_path, env, "status", "--json", "--max-age", "3600").stdout)
+    assert data["stale"] and 7190 < data["age_seconds"] < 7300 and not data["ok"]
+    assert syncd(tmp_path, env, "status", "--max-age", "9000").returncode == 0
+    assert syncd(tmp_path, env, "status").returncode == 0  # no --max-age: age alone is fine
+
+
+def test_status_names_the_running_daemon(tmp_path: Path, odoo: Emulator) -> None:  # noqa: F811
+    env = environment(tmp_path, odoo)
+    (tmp_path / "syncd.toml").write_text("[sync]\ninterval = 3600\n")
+    proc = subprocess.Popen([SYNCD, "run"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        wait_for((tmp_path / "data" / STATE_FILE).exists, what="the first pass")
+        data = orjson.loads(syncd(tmp_path, env, "status", "--json").stdout)
+        assert data["holder"] == {"pid": proc.pid}
+        assert f"daemon:    running (pid {proc.pid})" in syncd(tmp_path, env, "status").stdout
+        forget = syncd(tmp_path, env, "resync", "--forget", "gone")
+        assert forget.returncode == 1 and "stop it before resync --forget" in one_error_line(forget)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    data = orjson.loads(syncd(tmp_path, env, "status", "--json").stdout)
+    assert data["holder"] is None and data["ok"]
+
+
+def test_forget_a_model_removed_from_the_configuration(tmp_path: Path,
+                                                       odoo: Emulator) -> None:  # noqa: F811
+    env = environment(tmp_path, odoo)
+    assert syncd(tmp_path, env, "once").returncode == 0
+    products = tmp_path / "data" / "odoo_products.json"
+    before = products.read_bytes()
+    (tmp_path / "syncd.toml").write_text(
+        '[models.customers]\nmodel = "res.partner"\nfields = ["name", "write_date"]\n')
+    assert syncd(tmp_path, env, "once").returncode == 0
+    assert products.read_bytes() == before
+    status = syncd(tmp_path, env, "status")
+    assert status.returncode == 0
+    row = next(line for line in status.stdout.splitlines() if line.startswith("products"))
+    assert "not configured" in row and "7" in row
+    refused = syncd(tmp_path, env, "resync", "--forget", "customers")
+    assert refused.returncode == 2 and "still configured" in one_error_line(refused)
+    unknown = syncd(tmp_path, env, "resync", "--forget", "nothing")
+    assert unknown.returncode == 2 and "nothing to forget" in one_error_line(unknown)
+    done = syncd(tmp_path, env, "resync", "--forget", "products")
+    assert done.returncode == 0, done.stderr
+    assert not products.exists()
+    state = orjson.loads((tmp_path / "data" / STATE_FILE).read_bytes())
+    assert set(state["models"]) == {"customers"}
+    assert "products" not in syncd(tmp_path, env, "status").stdout
