@@ -324,7 +324,9 @@ def _loguru_accepts(key: str, value: str) -> bool:
     with tempfile.TemporaryDirectory(prefix="syncd-log-check-") as scratch:
         try:
             sink = logger.add(Path(scratch) / "never-written.log", delay=True,
-                              filter=lambda record: False, **{key: value})
+                              filter=lambda record: False,
+                              rotation=value if key == "rotation" else None,
+                              retention=value if key == "retention" else None)
         except ValueError:
             return False
         logger.remove(sink)
