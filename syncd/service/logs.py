@@ -72,9 +72,13 @@ def setup_logging(*, verbosity: int = 0, settings: LogSettings | None = None,
 
 
 def default_log_dir() -> Path:
-    """systemd's LogsDirectory= (``$LOGS_DIRECTORY``) when set, else the platform's user log dir."""
+    """systemd's LogsDirectory= (``$LOGS_DIRECTORY``) when set, else the platform's user log dir
+    (``~/.local/state/syncd/log``, ``%LOCALAPPDATA%\\syncd\\Logs``). appauthor=False: its default,
+    the app name, would put a second ``syncd`` folder in the Windows path."""
     from_systemd = os.environ.get("LOGS_DIRECTORY", "").split(":")[0]
-    return Path(from_systemd) if from_systemd else Path(platformdirs.user_log_dir("syncd"))
+    if from_systemd:
+        return Path(from_systemd)
+    return Path(platformdirs.user_log_dir("syncd", appauthor=False))
 
 
 def _log_file(file: bool | Path, log_dir: Path | None) -> Path | None:
