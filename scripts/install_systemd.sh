@@ -122,7 +122,8 @@ step "${systemctl[@]}" enable "${start[@]}" syncd.service
 
 echo
 if [ ${#start[@]} -eq 0 ]; then
-    echo "Next: put your Odoo URL, database, user and API key in $env_file, then"
+    echo "Next: uncomment and fill in the Odoo URL, database, user and API key in $env_file"
+    echo "      (or set them in syncd.toml, the secret with LoadCredential=), then"
     echo "      ${systemctl[*]} start syncd"
 fi
 if [ "$mode" = user ]; then

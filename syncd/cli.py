@@ -88,12 +88,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def environment() -> dict[str, str]:
-    """os.environ plus secrets handed over by systemd's LoadCredential."""
+    """os.environ plus secrets handed over by systemd's LoadCredential.
+
+    A credential fills a variable that is unset *or empty*: an env file with an empty
+    ``ODOO_API_KEY=`` line must not hide it (it used to, and Odoo refused the login). A variable
+    with a value still wins over the credential.
+    """
     from syncd.service.daemon import credentials_from_systemd
 
     env = dict(os.environ)
     for key, value in credentials_from_systemd(env).items():
-        env.setdefault(key, value)
+        if not env.get(key):
+            env[key] = value
     return env
 
 
