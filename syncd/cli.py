@@ -24,7 +24,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"syncd: error: {message} (see 'syncd --help')\n")
+        sys.stderr.write(f"{error_prefix()}syncd: error: {message} (see 'syncd --help')\n")
         raise SystemExit(EXIT_USAGE)
 
 
@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log = settings.log
         if args.command not in ("run", "once", "demo"):
             log = replace(log, file=False)  # read-only commands keep the log file for passes
-        setup_logging(verbosity=verbosity, settings=log)
+        setup_logging(verbosity=verbosity, settings=log, data_dir=settings.sync.data_dir)
         command: Callable[[argparse.Namespace, Settings], int] = COMMANDS[args.command]
         return command(args, settings)
     except ConfigError as exc:
@@ -116,8 +116,16 @@ def fail(exc: BaseException, code: int, verbosity: int, secrets: Sequence[str]) 
 
         sys.stderr.write(scrub("".join(traceback.format_exception(exc)), secrets))
     message = " ".join(str(exc).split()) or type(exc).__name__
-    sys.stderr.write(f"syncd: error: {scrub(message, secrets)}\n")
+    sys.stderr.write(f"{error_prefix()}syncd: error: {scrub(message, secrets)}\n")
     return code
+
+
+def error_prefix() -> str:
+    """``<3>`` when stderr is the journal (journald strips it and files the line as an error,
+    so ``journalctl -p err`` shows it), else nothing."""
+    from syncd.service.logs import under_journald
+
+    return "<3>" if under_journald(sys.stderr) else ""
 
 
 # -- commands --------------------------------------------------------------------------------------
@@ -126,7 +134,8 @@ def cmd_once(args: argparse.Namespace, settings: Settings) -> int:
 
     report = sync_once(settings)
     if not report.ok:
-        sys.stderr.write(f"syncd: error: {scrub(report.error or 'pass failed', settings.odoo.secrets())}\n")
+        error = scrub(report.error or "pass failed", settings.odoo.secrets())
+        sys.stderr.write(f"{error_prefix()}syncd: error: {error}\n")
         return EXIT_FAILED
     return EXIT_OK
 
