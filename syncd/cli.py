@@ -29,7 +29,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"syncd: error: {message} (see 'syncd --help')\n")
+        sys.stderr.write(f"{error_prefix()}syncd: error: {message} (see 'syncd --help')\n")
         raise SystemExit(EXIT_USAGE)
 
 
@@ -143,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             # Read-only commands keep the log file for passes; the demo's passes are not the
             # configured Odoo's and must not be mixed into its log.
             log = replace(log, file=False)
-        setup_logging(verbosity=verbosity, settings=log)
+        setup_logging(verbosity=verbosity, settings=log, data_dir=settings.sync.data_dir)
         from loguru import logger
 
         logger.debug(describe_config_file(settings))
@@ -171,12 +171,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def environment() -> dict[str, str]:
-    """os.environ plus secrets handed over by systemd's LoadCredential."""
+    """os.environ plus secrets handed over by systemd's LoadCredential.
+
+    A credential fills a variable that is unset *or empty*: an env file with an empty
+    ``ODOO_API_KEY=`` line must not hide it (it used to, and Odoo refused the login). A variable
+    with a value still wins over the credential.
+    """
     from syncd.service.daemon import credentials_from_systemd
 
     env = dict(os.environ)
     for key, value in credentials_from_systemd(env).items():
-        env.setdefault(key, value)
+        if not env.get(key):
+            env[key] = value
     return env
 
 
@@ -193,8 +199,16 @@ def fail(exc: BaseException, code: int, verbosity: int, secrets: Sequence[str]) 
 
         sys.stderr.write(scrub("".join(traceback.format_exception(exc)), secrets))
     message = " ".join(str(exc).split()) or type(exc).__name__
-    sys.stderr.write(f"syncd: error: {scrub(message, secrets)}\n")
+    sys.stderr.write(f"{error_prefix()}syncd: error: {scrub(message, secrets)}\n")
     return code
+
+
+def error_prefix() -> str:
+    """``<3>`` when stderr is the journal (journald strips it and files the line as an error,
+    so ``journalctl -p err`` shows it), else nothing."""
+    from syncd.service.logs import under_journald
+
+    return "<3>" if under_journald(sys.stderr) else ""
 
 
 # -- commands --------------------------------------------------------------------------------------
@@ -260,7 +274,8 @@ def cmd_once(args: argparse.Namespace, settings: Settings) -> int:
         sys.stderr.write(f"syncd: interrupted ({name}): {what}\n")
         return 128 + stop.signum
     if not report.ok:
-        sys.stderr.write(f"syncd: error: {scrub(report.error or 'pass failed', settings.odoo.secrets())}\n")
+        error = scrub(report.error or "pass failed", settings.odoo.secrets())
+        sys.stderr.write(f"{error_prefix()}syncd: error: {error}\n")
         return EXIT_FAILED
     return EXIT_OK
 
