@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from pathlib import Path
+
+import pytest
 
 from syncd.cli import COMMANDS, build_parser
 from syncd.config import ENVIRONMENT, KEYS
@@ -42,3 +46,20 @@ def test_the_two_commands_exist() -> None:
         assert f"`{script}`" in README
         assert (root / script).exists()
     assert "scripts/test.sh" in (root / ".ci" / "run").read_text()
+
+
+def test_files_the_readme_has_users_create_in_the_clone_are_ignored_by_git() -> None:
+    """`syncd.toml` may hold a password; a data directory inside the clone holds customer data
+    and runtime files. None of them may be one `git add .` away from a commit."""
+    root = Path(__file__).resolve().parents[1]
+    if shutil.which("git") is None or not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    paths = ["syncd.toml", "odoo_database/odoo_customers.json", "data/odoo_customers.json",
+             "data/last_sync.json", "data/.syncd.lock", "data/.syncd-resync.json",
+             "data/.odoo_customers.json.0123456789ab.syncd-tmp",
+             "data/odoo_customers.json.corrupt-20260101T000000"]
+    result = subprocess.run(["git", "check-ignore", "--no-index", "--verbose", "--non-matching",
+                             *paths], cwd=root, capture_output=True, text=True, timeout=30)
+    not_ignored = [line.split("\t", 1)[1] for line in result.stdout.splitlines()
+                   if line.startswith("::")]
+    assert not_ignored == []
