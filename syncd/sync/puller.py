@@ -51,6 +51,7 @@ from syncd.errors import CorruptFileError, FaultError, InvalidFieldError, PassIn
 from syncd.odoo.client import OdooClient
 from syncd.sync.report import ModelReport, ProgressFactory, ProgressLike
 from syncd.sinks.snapshot import Snapshot
+from syncd.sync.coverage import missing_text
 from syncd.sync.related import DESCRIBE, changed_parents, parents_of
 from syncd.sync.state import TIME_FORMAT, ModelState, Parent, utc_now_text
 from syncd.sync.window import (
@@ -147,9 +148,9 @@ class ModelPuller:
         if self.spec.include_archived and "active" in available and "active" not in wanted:
             wanted.append("active")
         missing = [f for f in wanted if f not in available]
-        if missing and missing != known_missing:
-            logger.warning("model={} missing_fields={} this Odoo has no such field; left out",
-                           self.spec.name, ",".join(missing))
+        if missing and missing != known_missing:  # once, not every pass
+            logger.warning("model={} missing_fields={} {}; left out", self.spec.name,
+                           ",".join(missing), missing_text(self.spec.model, missing, available))
         fetch = [f for f in wanted if f in available]
         # Fetch what membership depends on too, so the digest of a row changes whenever its
         # membership can (two writes in one second show the same write_date).
