@@ -51,6 +51,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--interval", type=float, default=5, help="seconds between passes (5)")
     demo.add_argument("--odoo-version", type=int, default=17, choices=(16, 17, 18, 19))
     commands.add_parser("watch", help="print one line per snapshot change as it lands")
+    fields = commands.add_parser("fields", help="per field of a model: type, stored, and how a "
+                                 "pass sees its changes (writes nothing)")
+    fields.add_argument("model", metavar="MODEL",
+                        help="a configured name (customers) or an Odoo model (res.partner)")
+    fields.add_argument("--json", action="store_true", help="one JSON object per field")
+    models = commands.add_parser("models", help="the Odoo models this user can list, without "
+                                 "wizards (writes nothing)")
+    models.add_argument("--json", action="store_true", help="one JSON object per model")
     return parser
 
 
@@ -176,7 +184,22 @@ def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
     return watch(settings.sync.data_dir)
 
 
+def cmd_fields(args: argparse.Namespace, settings: Settings) -> int:
+    from syncd.sync.schema import fields_of, render_fields
+
+    sys.stdout.write(render_fields(fields_of(settings, args.model), as_json=args.json))
+    return EXIT_OK
+
+
+def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
+    from syncd.sync.schema import models_of, render_models
+
+    sys.stdout.write(render_models(models_of(settings), as_json=args.json))
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "once": cmd_once, "run": cmd_run, "status": cmd_status, "check": cmd_check,
-    "resync": cmd_resync, "demo": cmd_demo, "watch": cmd_watch,
+    "resync": cmd_resync, "demo": cmd_demo, "watch": cmd_watch, "fields": cmd_fields,
+    "models": cmd_models,
 }

@@ -85,8 +85,9 @@ def missing_reason(model: str, name: str, available: Collection[str]) -> str:
 
 @dataclass(frozen=True)
 class FieldView:
-    """How one field reaches the snapshot. `seen`: "own write_date", "via <model>" or
-    "not seen"; `caveat`: what is not seen (even of a seen field), or ""."""
+    """How one field reaches the snapshot. `seen`: "own write_date", "via <model>", "not seen"
+    or "missing" (configured, not on this Odoo); `caveat`: what is not seen (even of a seen
+    field), why it is missing, or ""."""
 
     name: str
     type: str
@@ -97,14 +98,18 @@ class FieldView:
 
     @property
     def changes_seen(self) -> str:
+        if self.seen == "missing":
+            return self.caveat
         if self.seen == "not seen":
             return f"not seen: {self.caveat}"
         return f"{self.seen}; not seen: {self.caveat}" if self.caveat else self.seen
 
     def to_dict(self) -> dict[str, Any]:
-        return {"field": self.name, "type": self.type, "stored": self.stored,
+        missing = self.seen == "missing"
+        return {"field": self.name, "type": None if missing else self.type,
+                "stored": None if missing else self.stored,
                 "configured": self.configured, "seen": self.seen,
-                "not_seen": self.caveat or None}
+                "note": self.caveat or None}
 
 
 def classify(described: dict[str, dict[str, Any]], name: str, *,
@@ -142,5 +147,5 @@ def classify(described: dict[str, dict[str, Any]], name: str, *,
     if isinstance(path, str) and path.count(".") > 1:
         return view("not seen", f"related through more than one link ({path}); the pass "
                                 "follows one")
-    return view("not seen", "computed and not stored: its inputs change without moving "
-                            "write_date")
+    return view("not seen", "computed, not stored (its inputs change without moving "
+                            "write_date)")
