@@ -87,6 +87,12 @@ def test_an_unknown_model_is_one_line_naming_it_exit_1(tmp_path: Path, odoo: Emu
         line = one_error_line(result)
         assert "'res.partnr'" in line and "customers" in line
         assert result.stdout == ""
+    (tmp_path / "syncd.toml").write_text('[models.stock]\nmodel = "stock.quant"\n'
+                                         'fields = ["quantity"]\n')
+    result = syncd(tmp_path, environment(tmp_path, odoo), "fields", "stock")
+    assert result.returncode == 1
+    assert one_error_line(result) == ("syncd: error: stock: model 'stock.quant' does not exist "
+                                      "on this Odoo (a module not installed? see 'syncd models')")
 
 
 def test_models_lists_readable_models_without_wizards(tmp_path: Path, odoo: Emulator) -> None:

@@ -28,6 +28,7 @@ def logged_in(settings: Settings) -> Iterator[OdooClient]:
     """A client logged in as `settings` say, closed afterwards. The one place these commands
     check the login settings: a config-level check (an empty database or username is a usage
     error) belongs here, before connecting, as for ``check``."""
+    # <- config.py's login check (e.g. require_login(settings), exit 2) goes here, as in check.
     with OdooClient(settings.odoo) as client:
         client.connect()
         yield client
@@ -40,6 +41,7 @@ def fields_of(settings: Settings, name: str) -> dict[str, Any]:
     Raises UnknownModelError naming `name` when it is neither."""
     specs: list[ModelSpec] = [s for s in settings.models if s.name == name]
     model = specs[0].model if specs else name
+    by_name = bool(specs)
     if not specs:
         specs = [s for s in settings.models if s.model == name]
     configured = list(dict.fromkeys(f for spec in specs for f in spec.fields))
@@ -47,6 +49,9 @@ def fields_of(settings: Settings, name: str) -> dict[str, Any]:
         try:
             described = client.fields_get(model, EXPLAIN)
         except UnknownModelError:
+            if by_name:
+                raise UnknownModelError(f"{name}: model {model!r} does not exist on this Odoo "
+                                        "(a module not installed? see 'syncd models')") from None
             known = ", ".join(s.name for s in settings.models) or "none"
             raise UnknownModelError(f"no model {name!r} on this Odoo, nor a configured name "
                                     f"(configured: {known}; see 'syncd models')") from None
