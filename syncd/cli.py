@@ -68,6 +68,13 @@ DESCRIPTIONS = {
             "never to the configured data directory. The demo writes only into a directory that "
             "is missing, empty, or one an earlier demo made (it holds a .syncd-demo marker), "
             "so it cannot overwrite real snapshots.",
+    "fields": "Per field of a model: type, stored, how a pass sees its changes.\n\nMODEL is "
+              "a configured name (customers) or an Odoo model (res.partner). Says for each "
+              "field whether a change moves the record's own write_date, is seen through a "
+              "followed parent model, or is not seen at all; the configured fields are marked. "
+              "Contacts Odoo, writes nothing.",
+    "models": "The Odoo models this user can list, without wizards.\n\nFrom ir.model; "
+              "contacts Odoo, writes nothing.",
     "watch": "Print one line per snapshot change as it lands.\n\nThe reference consumer: "
              "records added, changed and removed per model, until Ctrl+C.",
 }
@@ -123,6 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--interval", type=float, default=5, help="seconds between passes (5)")
     demo.add_argument("--odoo-version", type=int, default=17, choices=(16, 17, 18, 19))
     command("watch")
+    fields = command("fields")
+    fields.add_argument("model", metavar="MODEL",
+                        help="a configured name (customers) or an Odoo model (res.partner)")
+    fields.add_argument("--json", action="store_true", help="one JSON object per field")
+    command("models").add_argument("--json", action="store_true",
+                                   help="one JSON object per model")
     return parser
 
 
@@ -348,7 +361,24 @@ def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
     return watch(settings.sync.data_dir)
 
 
+def cmd_fields(args: argparse.Namespace, settings: Settings) -> int:
+    from syncd.sync.schema import fields_of, render_fields
+
+    require_login(settings)
+    sys.stdout.write(render_fields(fields_of(settings, args.model), as_json=args.json))
+    return EXIT_OK
+
+
+def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
+    from syncd.sync.schema import models_of, render_models
+
+    require_login(settings)
+    sys.stdout.write(render_models(models_of(settings), as_json=args.json))
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "once": cmd_once, "run": cmd_run, "status": cmd_status, "check": cmd_check,
-    "resync": cmd_resync, "demo": cmd_demo, "watch": cmd_watch,
+    "resync": cmd_resync, "demo": cmd_demo, "watch": cmd_watch, "fields": cmd_fields,
+    "models": cmd_models,
 }

@@ -18,6 +18,7 @@ from syncd.emulator.faults import bad_argument, unknown_model, value_error
 from syncd.emulator.literals import parse_date, parse_timestamp
 from syncd.emulator.models import Model, build_schema
 from syncd.emulator.records import View
+from syncd.emulator.registry import add_registry, registry_rows
 from syncd.emulator.table import Row, Table
 from syncd.emulator.transaction import Op, Transaction
 
@@ -33,6 +34,7 @@ class Database:
         self.version = version
         self.clock = clock if clock is not None else Clock()
         self.schema: dict[str, Model] = build_schema(version)
+        add_registry(self.schema)  # ir.model (and a transient model for it to list)
         self.tables: dict[str, Table] = {model: Table() for model in self.schema}
         self.lock = threading.RLock()
         self.visits = 0
@@ -40,6 +42,7 @@ class Database:
         self._secrets: dict[int, tuple[str, str, set[str]]] = {}  # uid -> (login, pw, keys)
         self._sequences["res.users"] = 1  # uid 1 is OdooBot/__system__ in Odoo
         self.add_user("admin", "admin", ADMIN_API_KEY, name="Mitchell Admin")
+        self.import_records("ir.model", registry_rows(self.schema))
 
     # users ------------------------------------------------------------------------------
     def add_user(self, login: str, password: str, api_key: str | None = None, *,

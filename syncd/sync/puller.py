@@ -26,7 +26,9 @@ The algorithm, and why (see ODOO_API.md, "write_date: the traps"):
   starting watermark; for a full sync, one ``write_date desc`` probe), minus lookback.
 * Deletions leave no trace in the API: every ``reconcile_interval`` the server's id set for the
   domain (ids only, paged) is compared with the snapshot; this also picks up records that entered
-  the domain without their ``write_date`` moving.
+  the domain without their ``write_date`` moving. A snapshot file whose signature is not the one
+  we last wrote (edited by hand) is reconciled in that same pass; values edited by hand in a
+  record that is still there come back only when Odoo next changes it (or on a resync).
 * Nothing here writes a file: the result carries the new snapshot bytes, and the pass commits all
   models together, state last.
 """
@@ -49,6 +51,7 @@ from syncd.errors import CorruptFileError, FaultError, InvalidFieldError, PassIn
 from syncd.odoo.client import OdooClient
 from syncd.sync.report import ModelReport, ProgressFactory, ProgressLike
 from syncd.sinks.snapshot import Snapshot
+from syncd.sync.coverage import missing_text
 from syncd.sync.related import DESCRIBE, changed_parents, parents_of
 from syncd.sync.state import TIME_FORMAT, ModelState, Parent, utc_now_text
 from syncd.sync.window import (
@@ -145,9 +148,9 @@ class ModelPuller:
         if self.spec.include_archived and "active" in available and "active" not in wanted:
             wanted.append("active")
         missing = [f for f in wanted if f not in available]
-        if missing and missing != known_missing:
-            logger.warning("model={} missing_fields={} this Odoo has no such field; left out",
-                           self.spec.name, ",".join(missing))
+        if missing and missing != known_missing:  # once, not every pass
+            logger.warning("model={} missing_fields={} {}; left out", self.spec.name,
+                           ",".join(missing), missing_text(self.spec.model, missing, available))
         fetch = [f for f in wanted if f in available]
         # Fetch what membership depends on too, so the digest of a row changes whenever its
         # membership can (two writes in one second show the same write_date).
@@ -248,8 +251,11 @@ class ModelPuller:
         self._through_parents(state, low, settled, out, upserts, removals)
         state.settled = settled
         state.recent = self._recent(window, state)
-        reconcile = self._reconcile_due(state)
-        if not upserts and not removals and not reconcile and not self._touched(state):
+        touched = self._touched(state)
+        # A file changed behind our back (edited by hand, restored from a backup) may lack
+        # records or hold extra ones: check its membership now, not at the next reconcile.
+        reconcile = touched or self._reconcile_due(state)
+        if not upserts and not removals and not reconcile:
             return  # nothing new: the snapshot is not even read
         snapshot = Snapshot.load(self.path, out)
         for record in upserts.values():
@@ -259,7 +265,7 @@ class ModelPuller:
         if reconcile:
             self._reconcile(snapshot, state, report, out)
         state.records = len(snapshot)
-        if report.changed or report.removed or self._touched(state):
+        if report.changed or report.removed or touched:
             # When someone else touched the file, the commit compares bytes and restores ours.
             result.snapshot = snapshot.to_bytes()
 
