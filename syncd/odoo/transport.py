@@ -49,6 +49,10 @@ class Transport(Protocol):
         """``model.method`` with named ``params``; one attempt."""
         ...
 
+    def set_timeout(self, seconds: float) -> None:
+        """Wait at most ``seconds`` per socket operation from now on."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -78,6 +82,9 @@ class _HttpTransport:
         self.account = Account(self.http.where, settings.database, settings.username,
                                settings.secrets())
         self.uid: int | None = None
+
+    def set_timeout(self, seconds: float) -> None:
+        self.http.set_timeout(seconds)
 
     def close(self) -> None:
         self.http.close()
