@@ -48,6 +48,7 @@ class ServerInfo:
     major: int  # 17 ("saas~18" -> 18)
     protocol: str  # the protocol in use
     uid: int
+    lang: str = ""  # the lang every read passes: [odoo].lang, else the user's; "" if unknown
 
 
 def major_version(info: dict[str, Any]) -> int:
@@ -129,17 +130,37 @@ class OdooClient:
                 probe = make_transport(protocol, self._connect_settings())
             self._transport = probe
             uid = self._retry("login", probe.login)
+            lang = self.settings.lang or self._user_lang(probe)
             probe.set_timeout(self.settings.timeout)
         except BaseException:
             probe.close()
             self.close()
             raise
         self.info = ServerInfo(version=str(version.get("server_version") or major),
-                               major=major, protocol=protocol, uid=uid)
-        logger.debug("odoo connected url={} version={} protocol={} uid={}",
-                     self._url(), self.info.version,
-                     protocol, uid)
+                               major=major, protocol=protocol, uid=uid, lang=lang)
+        logger.debug("odoo connected url={} version={} protocol={} uid={} lang={}",
+                     self._url(), self.info.version, protocol, uid, lang or "-")
         return self.info
+
+    def _user_lang(self, transport: Transport) -> str:
+        """The sync user's language, from ``res.users.context_get`` ("" if unknown).
+
+        Needed because every call starts with an empty context, in which Odoo answers
+        translated fields in the source language (en_US) whatever the user's preference. A
+        fault (a server without the method, a restricted user) leaves the language unknown;
+        a transient error that outlasts the retries fails the connect like any other call."""
+        context = transport.user_context
+        if context is None:
+            try:
+                context = self._retry("res.users.context_get",
+                                      lambda: transport.call("res.users", "context_get", {}))
+            except OdooError as exc:
+                if isinstance(exc, TransientError):
+                    raise
+                logger.debug("odoo res.users.context_get failed; reading without a lang: {}", exc)
+                return ""
+        lang = context.get("lang") if isinstance(context, dict) else None
+        return lang if isinstance(lang, str) else ""
 
     def _connect_settings(self) -> OdooSettings:
         if self.connect_timeout is None:
@@ -184,39 +205,52 @@ class OdooClient:
         return wanted
 
     # -- the ORM methods the sync uses ------------------------------------------------------------
+    # Each passes ``lang`` (ServerInfo.lang) in its context, under the caller's ``context``
+    # (which wins on a clash): translated fields (product names) then come in that language.
     def search_read(self, model: str, domain: list[Any], fields: list[str], *,
                     limit: int | None = None, order: str | None = None,
                     context: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         result = self.call(model, "search_read", {"domain": domain, "fields": fields,
                                                   "limit": limit, "order": order,
-                                                  "context": context})
+                                                  "context": self._context(context)})
         return _expect(list, result, model, "search_read")
 
     def search(self, model: str, domain: list[Any], *, limit: int | None = None,
                order: str | None = None,
                context: dict[str, Any] | None = None) -> list[int]:
         result = self.call(model, "search", {"domain": domain, "limit": limit, "order": order,
-                                             "context": context})
+                                             "context": self._context(context)})
         return _expect(list, result, model, "search")
 
     def search_count(self, model: str, domain: list[Any], *,
                      context: dict[str, Any] | None = None) -> int:
-        result = self.call(model, "search_count", {"domain": domain, "context": context})
+        result = self.call(model, "search_count", {"domain": domain,
+                                                   "context": self._context(context)})
         return _expect(int, result, model, "search_count")
 
     def read(self, model: str, ids: list[int], fields: list[str], *,
              context: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Rows of ``ids`` that still exist (deleted ids are silently missing)."""
-        result = self.call(model, "read", {"ids": ids, "fields": fields, "context": context})
+        result = self.call(model, "read", {"ids": ids, "fields": fields,
+                                           "context": self._context(context)})
         return _expect(list, result, model, "read")
 
-    def fields_get(self, model: str,
-                   attributes: list[str] | None = None) -> dict[str, dict[str, Any]]:
-        result = self.call(model, "fields_get", {"attributes": attributes})
+    def fields_get(self, model: str, attributes: list[str] | None = None, *,
+                   context: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+        result = self.call(model, "fields_get", {"attributes": attributes,
+                                                 "context": self._context(context)})
         return _expect(dict, result, model, "fields_get")
 
+    def _context(self, context: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The caller's context over ``{"lang": ...}``; None (left out) when both are empty.
+        Connects first: the user's lang is learned while connecting."""
+        lang = self.connect().lang
+        merged = {**({"lang": lang} if lang else {}), **(context or {})}
+        return merged or None
+
     def call(self, model: str, method: str, params: dict[str, Any]) -> Any:
-        """``model.method`` with named ``params``, retried; connects first if needed."""
+        """``model.method`` with named ``params``, retried; connects first if needed. Sends
+        ``params`` as given: no lang is added here (the ORM methods above add it)."""
         self.connect()
         transport = self._transport
         assert transport is not None
