@@ -176,3 +176,16 @@ def test_check_against_a_silent_server_fails_fast(tmp_path: Path, silent_url: st
     assert result.returncode == 1
     line = one_error_line(result)
     assert "no answer within" in line and "retry budget" in line and SECRET not in line
+
+
+def test_a_connect_timeout_bounds_connecting_only(odoo17: Emulator) -> None:
+    vt = VirtualTime()
+    settings = settings_for(odoo17, timeout=10, retry_budget=0)
+    odoo17.faults.add("latency", seconds=1.5, path="/jsonrpc")  # the version call
+    with OdooClient(settings, sleep=vt.sleep, clock=vt.clock, connect_timeout=0.3) as c:
+        with pytest.raises(TransientError, match="no answer within 0.3 s"):
+            c.connect()
+        c.connect()
+        odoo17.faults.add("latency", seconds=1.5, model="res.partner")
+        assert c.search_count("res.partner", []) == 1  # connected: the full timeout again
+    assert vt.sleeps == []
