@@ -133,7 +133,7 @@ def build_schema(version: int) -> dict[str, Model]:
             "America/New_York", "America/New_York", "Asia/Kolkata", "Asia/Kolkata")),
         _f("category_id", "many2many", "Tags", relation="res.partner.category"),
     ]
-    if version < 18:  # Odoo 18 removed res.partner.mobile
+    if version < 19:  # removed in saas-18.2 (odoo/odoo#189739), so first gone in 19.0
         partner_fields.append(_f("mobile", "char", "Mobile"))
     if version >= 18:
         goods = _selection("consu", "Goods", "service", "Service", "combo", "Combo")
