@@ -43,7 +43,7 @@ class View:
             if parent_row is None:
                 return default_of(model, item)
             return self.value(self.models[model.inherits[0]], parent_row, name)
-        if not item.store or item.type == "one2many":
+        if not item.store or item.computed or item.type == "one2many":
             return self._computed(model, row, item)
         return default_of(model, item)
 
@@ -73,9 +73,8 @@ class View:
 
     def display_name(self, model_name: str, row: Row) -> str | bool:
         model = self.models[model_name]
-        name = row.get("name", False)
+        name = self.value(model, row, "name") if model.inherits else row.get("name", False)
         if model_name == "product.product":
-            name = self.value(model, row, "name")
             code = row.get("default_code")
             return f"[{code}] {name}" if code else name
         if model.parent_name and model_name != "res.partner.category":
