@@ -39,7 +39,8 @@ class View:
             return found
         item = model.fields[name]
         if item.inherited_from is not None and model.inherits is not None:
-            parent_row = self.tables[model.inherits[0]].rows.get(row[model.inherits[1]])
+            link = row.get(model.inherits[1]) or 0  # the built-in admin user has no partner
+            parent_row = self.tables[model.inherits[0]].rows.get(link)
             if parent_row is None:
                 return default_of(model, item)
             return self.value(self.models[model.inherits[0]], parent_row, name)

@@ -169,7 +169,8 @@ class Database:
         if inherited and model.inherits is not None:
             with self.lock:
                 rows = self.tables[model_name].rows
-                parents = sorted({rows[i][model.inherits[1]] for i in ids if i in rows})
+                parents = sorted({rows[i][model.inherits[1]] for i in ids
+                                  if rows.get(i, {}).get(model.inherits[1])})
             tx.stage_write(model.inherits[0], parents, inherited)
         tx.stage_write(model_name, ids, self._convert(model, own))
 
