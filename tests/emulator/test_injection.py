@@ -174,7 +174,7 @@ def test_stop_interrupts_latency(emulator: Any) -> None:
 
 
 def test_stop_closes_idle_keep_alive_connections(emulator: Any) -> None:
-    em = emulator()
+    em = emulator(keep_alive=True)
     conn = http.client.HTTPConnection("127.0.0.1", em.port, timeout=10)
     post(em, *VERSION_CALL, conn=conn).read()
     started = time.monotonic()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import socket
 import xmlrpc.client
 from typing import Any
 
@@ -312,8 +313,27 @@ def test_legacy_xmlrpc_uses_string_fault_codes(emulator: Any) -> None:
     assert legacy.execute_kw("odoo", 2, "admin", "res.partner", "search_count", [[]]) == 0
 
 
-def test_keep_alive(emulator: Any) -> None:
+def test_each_answer_closes_the_connection_by_default(emulator: Any) -> None:
+    """Odoo's own server answers one request per connection (docs/odoo-api.md §20)."""
     em = emulator(17)
+    conn = http.client.HTTPConnection("127.0.0.1", em.port, timeout=10)
+    body = xmlrpc.client.dumps((), "version")
+    conn.request("POST", "/xmlrpc/2/common", body=body, headers={"Content-Type": "text/xml"})
+    first = conn.getresponse()
+    assert first.getheader("Connection") == "close" and first.getheader("Content-Length")
+    first.read()
+    assert conn.sock is None  # http.client closed it, as the server asked
+    raw = socket.create_connection(("127.0.0.1", em.port), timeout=10)
+    with raw:
+        raw.sendall(b"GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n")
+        received = b""
+        while chunk := raw.recv(65536):  # the server ends the stream: recv returns b""
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 404 ") and b"Connection: close" in received
+
+
+def test_keep_alive(emulator: Any) -> None:
+    em = emulator(17, keep_alive=True)
     conn = http.client.HTTPConnection("127.0.0.1", em.port, timeout=10)
     body = xmlrpc.client.dumps((), "version")
     conn.request("POST", "/xmlrpc/2/common", body=body, headers={"Content-Type": "text/xml"})
