@@ -92,7 +92,7 @@ def test_malformed_is_200_with_an_unparsable_body(emulator: Any) -> None:
     assert response.status == 200
     with pytest.raises(ValueError):
         json.loads(response.read())
-    assert proxy.version()["server_version"] == "17.0"
+    assert proxy.version()["server_version"] == "17.0-20240709"
 
 
 def test_html_is_an_nginx_page(emulator: Any) -> None:

@@ -280,16 +280,27 @@ def test_json2_only_on_19(emulator: Any) -> None:
 
 @pytest.mark.parametrize("version", [16, 17, 18, 19])
 def test_versions(emulator: Any, version: int) -> None:
+    """A packaged server's release.version carries its build date; server_version_info and
+    server_serie the bare series; /web/version exists from 19 (docs/odoo-api.md §13)."""
     em = emulator(version)
-    conn = http.client.HTTPConnection("127.0.0.1", em.port, timeout=10)
-    conn.request("GET", "/web/version")
-    assert json.loads(conn.getresponse().read()) == \
-        {"version_info": [version, 0, 0, "final", 0, ""], "version": f"{version}.0"}
+    built = {16: "16.0-20240709", 17: "17.0-20240709", 18: "18.0-20241010",
+             19: "19.0-20250918"}[version]
+    for path in ("/web/version", "/json/version"):
+        conn = http.client.HTTPConnection("127.0.0.1", em.port, timeout=10)
+        conn.request("GET", path)
+        response = conn.getresponse()
+        if version >= 19:
+            assert response.status == 200
+            assert json.loads(response.read()) == \
+                {"version_info": [version, 0, 0, "final", 0, ""], "version": built}
+        else:
+            assert response.status == 404 and b"404 Not Found" in response.read()
     common = xmlrpc.client.ServerProxy(em.url + "/xmlrpc/2/common")
-    assert common.version() == {"server_version": f"{version}.0",
+    assert common.version() == {"server_version": built,
                                 "server_version_info": [version, 0, 0, "final", 0, ""],
                                 "server_serie": f"{version}.0", "protocol_version": 1}
     assert JsonRpcClient(em).rpc("common", "version")["server_serie"] == f"{version}.0"
+    assert xmlrpc.client.ServerProxy(em.url + "/xmlrpc/2/db").server_version() == built
 
 
 def test_paths_and_methods(emulator: Any) -> None:
