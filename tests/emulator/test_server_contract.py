@@ -162,6 +162,30 @@ def test_xmlrpc_sends_datetimes_as_strings(emulator: Any) -> None:
     assert "<string>AB\tC</string>" in raw  # control characters stripped, tab kept
 
 
+@pytest.mark.parametrize("version", [17, 19])
+def test_json_keeps_the_control_characters_xmlrpc_strips(emulator: Any, version: int) -> None:
+    """Odoo's XML-RPC marshaller strips C0 controls but tab, LF, CR (XML 1.0 cannot carry
+    them); JSON-RPC and JSON-2 send the string as stored (docs/odoo-api.md §14)."""
+    em = emulator(version)
+    stored = "A\x01B\x1fC\tD\nE\rF\x7fG"
+    pid = em.db.create("res.partner", {"name": stored})
+    clients: list[Any] = [XmlRpcClient(em), JsonRpcClient(em)]
+    for cl in clients:
+        cl.login(em.password)
+    # CR goes out raw, and an XML parser reads a raw CR as LF (XML 1.0 end-of-line handling)
+    assert clients[0].call("res.partner", "read", ids=[pid], fields=["name"]) == \
+        [{"id": pid, "name": "ABC\tD\nE\nF\x7fG"}]
+    assert clients[1].call("res.partner", "read", ids=[pid], fields=["name"]) == \
+        [{"id": pid, "name": stored}]
+    if version >= 19:
+        conn = http.client.HTTPConnection("127.0.0.1", em.port, timeout=10)
+        conn.request("POST", "/json/2/res.partner/read",
+                     body=json.dumps({"ids": [pid], "fields": ["name"]}),
+                     headers={"Content-Type": "application/json",
+                              "Authorization": f"bearer {em.api_key}"})
+        assert json.loads(conn.getresponse().read()) == [{"id": pid, "name": stored}]
+
+
 def expect_fault(cl: Client, version: int, model: str, method: str, *, xml_code: int,
                  text: str, name: str, status: int, **named: Any) -> None:
     with pytest.raises(Failure) as caught:
