@@ -3,16 +3,22 @@
     Registers (or removes) a Windows Task Scheduler task that runs the syncd daemon.
 
 .DESCRIPTION
-    The task runs "<repo>\.venv\Scripts\syncd.exe run" in the repository folder (so a syncd.toml
-    there is found and snapshots land in <repo>\odoo_database unless configured otherwise):
+    The task runs scripts\syncd_task.ps1, which runs "<repo>\.venv\Scripts\syncd.exe run" in
+    the repository folder (so a syncd.toml there is found and snapshots land in
+    <repo>\odoo_database unless configured otherwise):
       - at logon of the current user (default), or at system startup with -AtStartup (runs
         whether anyone is logged on or not, as the current user, without storing a password);
       - with no execution time limit (Task Scheduler's default stops tasks after 72 hours);
-      - restarted every minute, up to 999 times, if it fails; one instance at a time.
+      - restarted every minute, up to 255 times (the most Task Scheduler accepts: its schema
+        makes RestartOnFailure/Count an unsignedByte, 1-255), if it fails; one at a time;
+      - but not after a configuration error (syncd exit 2): syncd_task.ps1 logs it to
+        %LOCALAPPDATA%\syncd\task.log and ends the task without a failure, since restarting
+        cannot fix it. Fix the configuration, then Start-ScheduledTask -TaskName syncd.
     The virtualenv is created first if missing (via scripts\sync_odoo.bat --version).
     Secrets: put ODOO_URL, ODOO_DB, ODOO_USERNAME, ODOO_API_KEY in the user's environment
     (setx ODOO_API_KEY ...) or in syncd.toml; the task inherits the user's environment.
-    Logs: %LOCALAPPDATA%\syncd\Logs\syncd.log (rotated, compressed).
+    Logs: syncd's rotating file in its log directory (see the README's "Logs"); the task's
+    own notes in %LOCALAPPDATA%\syncd\task.log and task-console.log.
     Stopping the task ("End" or -Unregister) terminates the process; snapshot files are
     replaced atomically, so they stay whole.
 
@@ -24,7 +30,8 @@
     The task's name (default: syncd).
 
 .PARAMETER Arguments
-    Extra syncd arguments placed before "run", e.g. '--config C:\syncd\syncd.toml'.
+    Extra syncd arguments placed before "run", e.g. '--config C:\syncd\syncd.toml'. No double
+    quotes: a path with spaces cannot be passed through the task's command line; use one without.
 
 .PARAMETER Unregister
     Stop and remove the task instead of registering it.
@@ -66,9 +73,16 @@ if (-not (Test-Path $Syncd)) {
     if ($LASTEXITCODE -ne 0) { throw "setting up .venv failed (exit $LASTEXITCODE)" }
 }
 
+if ($Arguments.Contains('"')) { throw "-Arguments must not contain double quotes: $Arguments" }
 $User = "$env:USERDOMAIN\$env:USERNAME"
 $ArgumentLine = ("$Arguments run").Trim()
-$Action = New-ScheduledTaskAction -Execute $Syncd -Argument $ArgumentLine -WorkingDirectory $Repo
+$Wrapper = Join-Path $PSScriptRoot "syncd_task.ps1"
+$TaskArguments = "-NoProfile -NonInteractive -ExecutionPolicy Bypass -WindowStyle Hidden " +
+    "-File `"$Wrapper`" -TaskName `"$TaskName`""
+# Only when there are some: powershell.exe -File may drop an empty "" and then miss the value.
+if ($Arguments.Trim()) { $TaskArguments += " -Arguments `"$($Arguments.Trim())`"" }
+$Action = New-ScheduledTaskAction -Execute "powershell.exe" -Argument $TaskArguments `
+    -WorkingDirectory $Repo
 if ($AtStartup) {
     $Trigger = New-ScheduledTaskTrigger -AtStartup
     # S4U: runs whether the user is logged on or not, without storing a password.
@@ -79,7 +93,7 @@ if ($AtStartup) {
 }
 $Settings = New-ScheduledTaskSettingsSet `
     -ExecutionTimeLimit ([TimeSpan]::Zero) `
-    -RestartCount 999 `
+    -RestartCount 255 `
     -RestartInterval (New-TimeSpan -Minutes 1) `
     -MultipleInstances IgnoreNew `
     -StartWhenAvailable `
@@ -88,6 +102,6 @@ $Settings = New-ScheduledTaskSettingsSet `
 
 Register-ScheduledTask -TaskName $TaskName -Action $Action -Trigger $Trigger -Principal $Principal `
     -Settings $Settings -Description "syncd: local JSON snapshots of Odoo models ($Repo)" -Force | Out-Null
-Write-Host "Registered the scheduled task '$TaskName': $Syncd $ArgumentLine"
+Write-Host "Registered the scheduled task '$TaskName': $Syncd $ArgumentLine (via $Wrapper)"
 Write-Host "Start it now:  Start-ScheduledTask -TaskName $TaskName"
 Write-Host "Remove it:     powershell -ExecutionPolicy Bypass -File scripts\install_windows_task.ps1 -Unregister"

@@ -1,16 +1,19 @@
 """Settings with defaults; precedence is built-in defaults < TOML file < environment < flags.
 
 The file is found at ``--config FILE``, else ``$SYNCD_CONFIG``, else ``./syncd.toml``, else
-``user_config_dir("syncd")/syncd.toml``; with none, defaults plus the environment. A relative
-``data_dir`` is relative to the current directory (as ``scripts/sync_odoo.sh`` and the services
-set it). Unknown keys and wrong types are errors that name the key: a typo must not silently
-sync the wrong thing.
+``user_config_dir("syncd", appauthor=False)/syncd.toml``; with none, defaults plus the
+environment. The surprise: platformdirs' appauthor defaults to the app name, which on Windows
+is ``%LOCALAPPDATA%/syncd/syncd``, one folder too deep, so every call passes appauthor=False.
+A relative ``data_dir`` is relative to the current directory (as ``scripts/sync_odoo.sh`` and
+the services set it). Unknown keys, wrong types and log rotation/retention values loguru would
+reject are errors that name the key: a typo must not silently sync the wrong thing.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import tempfile
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
+from loguru import logger
 
 from syncd.errors import ConfigError
 
@@ -115,7 +119,40 @@ class Settings:
     sync: SyncSettings = SyncSettings()
     log: LogSettings = LogSettings()
     models: tuple[ModelSpec, ...] = DEFAULT_MODELS
-    config_file: Path | None = None
+    config_file: Path | None = None  # the file that was read; None when none was found
+
+
+def config_candidates() -> tuple[Path, ...]:
+    """Where a config file is looked for when neither ``--config`` nor ``$SYNCD_CONFIG`` names one,
+    in order."""
+    platform_dir = Path(platformdirs.user_config_dir("syncd", appauthor=False))
+    return Path("syncd.toml"), platform_dir / "syncd.toml"
+
+
+def describe_config_file(settings: Settings) -> str:
+    """For messages: the absolute path of the file that was read, or where none was found."""
+    if settings.config_file is not None:
+        return f"config file: {settings.config_file.absolute()}"
+    looked = ", ".join(str(path.absolute()) for path in config_candidates())
+    return f"no config file found (looked for {looked})"
+
+
+def require_login(settings: Settings) -> None:
+    """What a command that contacts Odoo needs before it does: a database and a username, and
+    an API key for ``protocol = "json2"`` (JSON-2 accepts no password). Raises ConfigError
+    naming the key, where to set it, and which config file was read.
+
+    Not part of `load_settings`: `status`, `watch`, `resync` work on local files and must not
+    need credentials."""
+    odoo = settings.odoo
+    where = describe_config_file(settings)
+    for key, variable in (("database", "ODOO_DB"), ("username", "ODOO_USERNAME")):
+        if not getattr(odoo, key):
+            raise ConfigError(f"[odoo].{key} is empty (set it in syncd.toml or {variable}; "
+                              f"{where})")
+    if odoo.protocol == "json2" and not odoo.api_key:
+        raise ConfigError(f'[odoo].protocol = "json2" needs an API key (set ODOO_API_KEY or '
+                          f"[odoo].api_key; {where})")
 
 
 def find_config_file(explicit: str | None, environ: Mapping[str, str]) -> Path | None:
@@ -131,7 +168,7 @@ def find_config_file(explicit: str | None, environ: Mapping[str, str]) -> Path |
         if not path.is_file():
             raise ConfigError(f"config file not found: {path} (from SYNCD_CONFIG)")
         return path
-    for candidate in (Path("syncd.toml"), Path(platformdirs.user_config_dir("syncd")) / "syncd.toml"):
+    for candidate in config_candidates():
         if candidate.is_file():
             return candidate
     return None
@@ -263,9 +300,37 @@ def _log_settings(raw: Mapping[str, Any]) -> LogSettings:
     fmt = _get(raw, "format", str, "log", "text")
     if fmt not in ("text", "json"):
         raise ConfigError(f"[log].format must be text or json, not {fmt!r}")
-    return LogSettings(file=file, format=fmt,
-                       rotation=_get(raw, "rotation", str, "log", LogSettings.rotation),
-                       retention=_get(raw, "retention", str, "log", LogSettings.retention))
+    rotation = _get(raw, "rotation", str, "log", LogSettings.rotation)
+    retention = _get(raw, "retention", str, "log", LogSettings.retention)
+    for key, value, forms in (("rotation", rotation, ROTATION_FORMS),
+                              ("retention", retention, RETENTION_FORMS)):
+        if not _loguru_accepts(key, value):
+            raise ConfigError(f"[log].{key} cannot be {value!r} (use {forms})")
+    return LogSettings(file=file, format=fmt, rotation=rotation, retention=retention)
+
+
+ROTATION_FORMS = ('a size like "10 MB", a duration like "1 week", a time like "00:00" or '
+                  '"monday at 12:00", or "hourly", "daily", "weekly", "monthly", "yearly"')
+RETENTION_FORMS = 'a duration like "14 days" or "1 week"'
+
+
+def _loguru_accepts(key: str, value: str) -> bool:
+    """Whether loguru's file sink takes `value` for its `key` (rotation or retention).
+
+    Asked of loguru itself, so syncd accepts exactly what the log file will: a sink is added
+    with ``delay=True`` (it creates no file or directory until a message is written, and its
+    filter lets none through), then removed. Done at load time because the sink is otherwise
+    only set up after the command has started, where a bad value could only be warned about."""
+    with tempfile.TemporaryDirectory(prefix="syncd-log-check-") as scratch:
+        try:
+            sink = logger.add(Path(scratch) / "never-written.log", delay=True,
+                              filter=lambda record: False,
+                              rotation=value if key == "rotation" else None,
+                              retention=value if key == "retention" else None)
+        except ValueError:
+            return False
+        logger.remove(sink)
+    return True
 
 
 def _model_spec(name: str, raw: Any) -> ModelSpec:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from syncd.config import DEFAULT_MODELS, load_settings
+from syncd.config import DEFAULT_MODELS, load_settings, require_login
 from syncd.errors import ConfigError
 
 FULL = """
@@ -90,7 +90,7 @@ def test_platform_config_dir_is_the_last_resort(tmp_path: Path,
 
     monkeypatch.chdir(tmp_path)
     home = tmp_path / "cfg"
-    monkeypatch.setattr(platformdirs, "user_config_dir", lambda name: str(home / name))
+    monkeypatch.setattr(platformdirs, "user_config_dir", lambda name, **kw: str(home / name))
     (home / "syncd").mkdir(parents=True)
     (home / "syncd" / "syncd.toml").write_text('[sync]\ninterval = 33\n')
     assert load_settings(environ={}).sync.interval == 33
@@ -111,6 +111,10 @@ def test_platform_config_dir_is_the_last_resort(tmp_path: Path,
      "[field, operator, value]"),
     ('[models."a/b"]\nmodel = "res.partner"\nfields = ["name"]\n', "the name may use"),
     ("[odoo\n", "invalid TOML"),
+    ('[log]\nrotation = "10 MBs"\n', '[log].rotation cannot be \'10 MBs\' (use a size like "10 MB"'),
+    ('[log]\nrotation = "sometimes"\n', "[log].rotation cannot be 'sometimes'"),
+    ('[log]\nretention = "daily"\n', '[log].retention cannot be \'daily\' (use a duration'),
+    ('[log]\nretention = "10 MB"\n', "[log].retention cannot be '10 MB'"),
 ])
 def test_bad_configuration_names_the_key(tmp_path: Path, text: str, needle: str) -> None:
     with pytest.raises(ConfigError) as info:
@@ -128,3 +132,82 @@ def test_wrong_typed_password_is_not_echoed(tmp_path: Path) -> None:
 def test_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="config file not found"):
         load_settings(str(tmp_path / "nope.toml"), environ={})
+
+
+@pytest.mark.parametrize("rotation", ["10 MB", "1.5 GB", "1 week", "00:00", "monday at 12:00",
+                                      "daily", "weekly", "monthly"])
+@pytest.mark.parametrize("retention", ["14 days", "1 week", "3 months"])
+def test_log_rotation_and_retention_forms_loguru_takes_are_accepted(
+        tmp_path: Path, rotation: str, retention: str) -> None:
+    text = f'[log]\nrotation = "{rotation}"\nretention = "{retention}"\n'
+    log = load_settings(str(write(tmp_path, text)), environ={}).log
+    assert (log.rotation, log.retention) == (rotation, retention)
+
+
+def test_checking_the_log_settings_creates_no_file(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    load_settings(str(write(tmp_path, '[log]\nrotation = "1 week"\n')), environ={})
+    assert list(scratch.iterdir()) == []
+
+
+@pytest.fixture
+def windows(monkeypatch: pytest.MonkeyPatch) -> str:
+    """platformdirs answering as on Windows, with %LOCALAPPDATA% at a fake folder."""
+    import platformdirs
+    import platformdirs.windows
+
+    local = r"C:\Users\ann\AppData\Local"
+    monkeypatch.setattr(platformdirs.windows, "get_win_folder", lambda name: local)
+    monkeypatch.setattr(platformdirs, "PlatformDirs", platformdirs.windows.Windows)
+    monkeypatch.delenv("LOGS_DIRECTORY", raising=False)
+    return local
+
+
+def test_windows_config_file_is_in_one_syncd_folder(windows: str) -> None:
+    from syncd.config import config_candidates
+
+    assert str(config_candidates()[-1]) == str(Path(windows) / "syncd" / "syncd.toml")
+
+
+def test_windows_log_dir_is_in_one_syncd_folder(windows: str) -> None:
+    from syncd.service.logs import default_log_dir
+
+    assert str(default_log_dir()) == str(Path(windows) / "syncd" / "Logs")
+
+
+def test_require_login_names_the_empty_key_and_the_file_read(tmp_path: Path) -> None:
+    path = write(tmp_path, '[odoo]\nurl = "https://example.odoo.com"\n')
+    settings = load_settings(str(path), environ={})
+    with pytest.raises(ConfigError) as info:
+        require_login(settings)
+    assert str(info.value) == (f"[odoo].database is empty (set it in syncd.toml or ODOO_DB; "
+                               f"config file: {path.absolute()})")
+    settings = load_settings(str(path), environ={"ODOO_DB": "example"})
+    with pytest.raises(ConfigError, match=r"^\[odoo\]\.username is empty .*ODOO_USERNAME"):
+        require_login(settings)
+    require_login(load_settings(str(path), environ={"ODOO_DB": "d", "ODOO_USERNAME": "u"}))
+
+
+def test_require_login_without_a_config_file_says_where_it_looked(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import platformdirs
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(platformdirs, "user_config_dir", lambda name, **kw: str(tmp_path / "cfg"))
+    with pytest.raises(ConfigError) as info:
+        require_login(load_settings(environ={"ODOO_USERNAME": "u"}))
+    assert str(info.value) == (
+        "[odoo].database is empty (set it in syncd.toml or ODOO_DB; no config file found "
+        f"(looked for {tmp_path / 'syncd.toml'}, {tmp_path / 'cfg' / 'syncd.toml'}))")
+
+
+def test_json2_without_an_api_key_is_a_config_error(tmp_path: Path) -> None:
+    path = write(tmp_path, '[odoo]\ndatabase = "d"\nusername = "u"\nprotocol = "json2"\n')
+    with pytest.raises(ConfigError, match="json2.*needs an API key.*ODOO_API_KEY"):
+        require_login(load_settings(str(path), environ={"ODOO_PASSWORD": "p"}))
+    require_login(load_settings(str(path), environ={"ODOO_API_KEY": "k"}))

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
 import re
+import shutil
+import subprocess
 from pathlib import Path
+
+import orjson
+import pytest
 
 from syncd.cli import COMMANDS, build_parser
 from syncd.config import ENVIRONMENT, KEYS
+from syncd.emulator import Emulator
+from tests.test_cli import environment, odoo, syncd  # noqa: F401  (odoo: the fixture)
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 
@@ -17,11 +25,27 @@ def table_rows(heading: str) -> list[list[str]]:
     return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows[2:]]
 
 
+def subcommands() -> dict[str, argparse.ArgumentParser]:
+    """The subparsers of the real parser, read at test time (commands are added over time)."""
+    action = next(a for a in build_parser()._actions
+                  if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
 def test_every_command_is_documented_and_every_documented_command_exists() -> None:
     documented = {re.match(r"`(\w+)", row[0]).group(1) for row in table_rows("Commands")}
-    assert documented == set(COMMANDS)
-    subparsers = next(a for a in build_parser()._actions if a.dest == "command")
-    assert set(subparsers.choices) == set(COMMANDS)
+    assert documented == set(subcommands())
+    assert set(COMMANDS) == set(subcommands())  # each subparser has its cmd_* and no more
+
+
+def test_every_documented_option_of_a_command_exists() -> None:
+    parsers = subcommands()
+    for row in table_rows("Commands"):
+        name = re.match(r"`(\w+)", row[0]).group(1)
+        options = {option for action in parsers[name]._actions
+                   for option in action.option_strings}
+        for flag in re.findall(r"--[\w-]+", row[0]):
+            assert flag in options, f"README documents `{name} {flag}`, the parser has not"
 
 
 def test_every_config_key_is_documented_and_every_documented_key_exists() -> None:
@@ -42,3 +66,49 @@ def test_the_two_commands_exist() -> None:
         assert f"`{script}`" in README
         assert (root / script).exists()
     assert "scripts/test.sh" in (root / ".ci" / "run").read_text()
+
+
+def fenced_block(heading: str, language: str) -> str:
+    section = README.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    block = re.search(rf"```{language}\n(.*?)\n```", section, re.DOTALL)
+    assert block, f"no {language} block under '## {heading}'"
+    return block.group(1)
+
+
+def test_the_example_config_works_on_an_odoo_without_the_account_module(
+        tmp_path: Path, odoo: Emulator) -> None:
+    """`customer_rank`/`supplier_rank` come with Odoo's account module; a plain install has
+    neither, and a domain on a missing field fails the pass. The emulator has them, so they
+    are removed here to make it a plain install."""
+    for name in ("customer_rank", "supplier_rank"):
+        del odoo.db.schema["res.partner"].fields[name]
+    odoo.db.create("res.partner", {"name": "Walk-in, no email", "is_company": False})
+    odoo.db.create("res.partner", {"name": "Ann Contact", "email": "ann@example.com",
+                                   "is_company": False})
+    config = tmp_path / "syncd.toml"
+    config.write_text(fenced_block("Configuration", "toml"), encoding="utf-8")
+    env = environment(tmp_path, odoo)  # url, database and login from the environment
+    for command in ("check", "once"):
+        result = syncd(tmp_path, env, "--config", str(config), command)
+        assert result.returncode == 0, f"{command}: {result.stdout} {result.stderr}"
+    customers = orjson.loads((tmp_path / "data" / "odoo_customers.json").read_bytes())
+    names = {row["name"] for row in customers}
+    assert "Ann Contact" in names and "Walk-in, no email" not in names
+    assert len(customers) == 13  # the fixture's 12 companies and the contact with an email
+
+
+def test_files_the_readme_has_users_create_in_the_clone_are_ignored_by_git() -> None:
+    """`syncd.toml` may hold a password; a data directory inside the clone holds customer data
+    and runtime files. None of them may be one `git add .` away from a commit."""
+    root = Path(__file__).resolve().parents[1]
+    if shutil.which("git") is None or not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    paths = ["syncd.toml", "odoo_database/odoo_customers.json", "data/odoo_customers.json",
+             "data/last_sync.json", "data/.syncd.lock", "data/.syncd-resync.json",
+             "data/.odoo_customers.json.0123456789ab.syncd-tmp",
+             "data/odoo_customers.json.corrupt-20260101T000000"]
+    result = subprocess.run(["git", "check-ignore", "--no-index", "--verbose", "--non-matching",
+                             *paths], cwd=root, capture_output=True, text=True, timeout=30)
+    not_ignored = [line.split("\t", 1)[1] for line in result.stdout.splitlines()
+                   if line.startswith("::")]
+    assert not_ignored == []

@@ -1,10 +1,11 @@
 """`python -m syncd.emulator`: serve an Odoo emulator with demo data until Ctrl+C or SIGTERM.
 
-    python -m syncd.emulator --version 19 --port 8069 --churn 5
+    python -m syncd.emulator --version 19 --port 8069 --churn 5 [--keep-alive]
 
 Prints the URL, database and credentials, then serves. With --churn N it makes a few random
 changes (creates, writes, archives, deletions) every N seconds, so a syncing client has
-something to follow. Exits 0 on SIGINT/SIGTERM.
+something to follow. Like Odoo, it closes the connection after every answer; --keep-alive keeps
+connections open, as a proxy in front of Odoo may. Exits 0 on SIGINT/SIGTERM.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="random seed of the demo data (0)")
     parser.add_argument("--churn", type=float, default=0.0, metavar="SECONDS",
                         help="make random changes every SECONDS (0 = off)")
+    parser.add_argument("--keep-alive", action="store_true",
+                        help="keep HTTP connections open between requests, as a proxy in front "
+                             "of Odoo may (default: close after every answer, as Odoo does)")
     return parser.parse_args(argv)
 
 
@@ -52,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
 
-    emulator = Emulator(args.version, database=args.database)
+    emulator = Emulator(args.version, database=args.database, keep_alive=args.keep_alive)
     populate(emulator.db, customers=args.customers, products=args.products, seed=args.seed)
     try:
         url = emulator.start(args.host, args.port)
@@ -66,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
           f"  password:  {emulator.password}\n"
           f"  api key:   {emulator.api_key}\n"
           f"  protocols: {', '.join(_PROTOCOL_NAMES[p] for p in emulator.protocols())}\n"
+          f"  http:      {'keep-alive' if args.keep_alive else 'one request per connection'}\n"
           f"  data:      {args.customers} customers, {args.products} products (seed {args.seed})"
           + (f", churn every {args.churn:g} s" if args.churn > 0 else "")
           + "\nPress Ctrl+C to stop.", flush=True)

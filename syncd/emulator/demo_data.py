@@ -214,7 +214,8 @@ def _rename(db: Database, rng: random.Random) -> str | None:
     row = _pick(db, "res.partner", rng, is_company=False)
     if row is None:
         return None
-    new = f"{rng.choice(FIRST)} {row.get('name', 'X').split(' ')[-1]}"
+    first, _, last = str(row.get("name", "")).partition(" ")  # demo contacts: "First Last"
+    new = f"{rng.choice([name for name in FIRST if name != first])} {last}".strip()
     db.write("res.partner", row["id"], {"name": new})
     return f"res.partner {row['id']}: renamed {row.get('name')!r} -> {new!r}"
 

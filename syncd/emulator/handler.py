@@ -1,6 +1,8 @@
 """The HTTP/1.1 request handler: reads a request, counts it, applies planned faults, answers.
 
-Keep-alive is the default (HTTP/1.1, Content-Length on every response). Faults follow the
+Like Odoo's own HTTP server, it closes the connection after every answer (`Connection: close`,
+docs/odoo-api.md §20); with `keep_alive` (as behind a proxy that pools connections) it keeps
+HTTP/1.1 connections open. Content-Length is on every response. Faults follow the
 plan: latency waits on the server's stop event (so `stop()` cuts it short, and the connection is
 then dropped); drop closes the socket without a byte; truncate sends the headers of the real
 answer and half its body; malformed sends 200 with a broken body of the protocol's content type;
@@ -49,6 +51,7 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
         self.stats = stats
         self.stopping = Event()
         self.send_date = True
+        self.keep_alive = False
         self._connections: set[socket.socket] = set()
         self._lock = Lock()
         super().__init__(address, RequestHandler)
@@ -171,7 +174,7 @@ class RequestHandler(BaseHTTPRequestHandler):
                  f"Content-Type: {reply.content_type}",
                  f"Content-Length: {len(reply.body)}"]
         lines += [f"{name}: {value}" for name, value in reply.headers.items()]
-        if cut is not None:
+        if cut is not None or not self.server.keep_alive:
             self.close_connection = True
         if self.close_connection:
             lines.append("Connection: close")

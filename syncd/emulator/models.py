@@ -1,11 +1,15 @@
 """The emulated models and their fields, per Odoo major version.
 
-A lean schema: each model lists its stored fields (type, label, comodel), its default `_order`
-(copied from Odoo's source) and whether it has `active`. Computed display names are not stored:
-renaming a company changes its contacts' display names without bumping their `write_date`,
-as in Odoo (trap 5). product.product `_inherits` product.template through `product_tmpl_id`:
-template fields read and search through the variant, and a template write leaves the variant's
-`write_date` alone (trap 7).
+A lean schema: each model lists its fields (type, label, comodel), its default `_order`
+(copied from Odoo's source) and whether it has `active`. Stored computed fields carry the
+`depends` Odoo reports for them in fields_get (odoo/fields.py `_description_depends`):
+res.partner's `complete_name` is stored, so renaming a company rewrites its contacts (and moves
+their `write_date`, docs/odoo-api.md §9); product.product's `write_date` is itself a stored
+compute depending on `product_tmpl_id.write_date` (addons/product/models/product_product.py
+`_compute_write_date`), so a template write moves its variants' stamps (§10). Two `_inherits`
+pairs: product.product -> product.template (`product_tmpl_id`) and res.users -> res.partner
+(`partner_id`); parent fields read and search through the child, and for res.users a partner
+write leaves the user's `write_date` alone (§10).
 """
 
 from __future__ import annotations
@@ -30,6 +34,9 @@ class Field:
     readonly: bool = False
     store: bool = True
     inherited_from: str | None = None     # the _inherits parent model holding the value
+    via: str | None = None                # the _inherits link (our many2one to that parent)
+    computed: bool = False                # a stored compute: Odoo writes it, callers cannot
+    depends: tuple[str, ...] = ()         # what fields_get reports as `depends`
 
     def default(self) -> Any:
         """The value of a row that never set this field, as Python holds it."""
@@ -57,15 +64,15 @@ class Field:
             info["selection"] = [list(pair) for pair in self.selection]
         if self.type == "one2many":
             info["relation_field"] = self.inverse
+        info["depends"] = list(self.depends)
         if self.inherited_from:
             # An _inherits field is a related field on the child, and related fields are not
-            # stored (Odoo's fields.py: "by default, related fields are not stored").
-            info["related"] = f"{_INHERITS_LINK}.{self.name}"
+            # stored (Odoo's fields.py: "by default, related fields are not stored"); a related
+            # field depends on its path (Field.get_depends).
+            info["related"] = f"{self.via}.{self.name}"
             info["store"] = False
+            info["depends"] = [f"{self.via}.{self.name}"]
         return info
-
-
-_INHERITS_LINK = "product_tmpl_id"
 
 
 @dataclass
@@ -95,6 +102,12 @@ def _magic() -> list[Field]:
             _f("write_date", "datetime", "Last Updated on", readonly=True)]
 
 
+def _inherited(fields: list[Field], parent: str, link: str, own: set[str]) -> list[Field]:
+    """The parent's fields as an `_inherits` child shows them (all but its own and x2many)."""
+    return [Field(**{**item.__dict__, "inherited_from": parent, "via": link})
+            for item in fields if item.name not in own and item.type != "one2many"]
+
+
 def _model(name: str, description: str, order: str, fields: list[Field], **extra: Any) -> Model:
     model = Model(name, description, order, **extra)
     for item in _magic() + fields:
@@ -109,7 +122,9 @@ def _selection(*pairs: str) -> tuple[tuple[str, str], ...]:
 def build_schema(version: int) -> dict[str, Model]:
     """The models of an Odoo `version` (16..19) database, keyed by model name."""
     partner_fields = [
-        _f("name", "char", "Name"), _f("complete_name", "char", "Complete Name", store=False),
+        _f("name", "char", "Name"),
+        _f("complete_name", "char", "Complete Name", readonly=True, computed=True,
+           depends=("is_company", "name", "parent_id.name", "type", "commercial_company_name")),
         _f("active", "boolean", "Active"),
         _f("email", "char", "Email"), _f("phone", "char", "Phone"),
         _f("is_company", "boolean", "Is a Company"),
@@ -133,7 +148,7 @@ def build_schema(version: int) -> dict[str, Model]:
             "America/New_York", "America/New_York", "Asia/Kolkata", "Asia/Kolkata")),
         _f("category_id", "many2many", "Tags", relation="res.partner.category"),
     ]
-    if version < 18:  # Odoo 18 removed res.partner.mobile
+    if version < 19:  # removed in saas-18.2 (odoo/odoo#189739), so first gone in 19.0
         partner_fields.append(_f("mobile", "char", "Mobile"))
     if version >= 18:
         goods = _selection("consu", "Goods", "service", "Service", "combo", "Combo")
@@ -163,9 +178,17 @@ def build_schema(version: int) -> dict[str, Model]:
         _f("barcode", "char", "Barcode"), _f("standard_price", "float", "Cost"),
         _f("lst_price", "float", "Sales Price", store=False),
     ]
-    variant_fields += [Field(**{**item.__dict__, "inherited_from": "product.template"})
-                       for item in template_fields
-                       if item.name not in own_variant and item.type != "one2many"]
+    variant_fields += _inherited(template_fields, "product.template", "product_tmpl_id",
+                                 own_variant)
+    # product.product's write_date is a stored compute: max(own, template's) (product_product.py)
+    variant_fields.append(_f("write_date", "datetime", "Last Updated on", readonly=True,
+                             computed=True, depends=("product_tmpl_id.write_date",)))
+    user_fields = [
+        _f("login", "char", "Login", required=True), _f("active", "boolean", "Active"),
+        _f("partner_id", "many2one", "Related Partner", relation="res.partner", required=True),
+        _f("share", "boolean", "Share User", readonly=True),
+    ]
+    user_fields += _inherited(partner_fields, "res.partner", "partner_id", {"active"})
     models = [
         _model("res.partner", "Contact", "complete_name ASC, id DESC", partner_fields,
                parent_name="parent_id"),
@@ -185,11 +208,8 @@ def build_schema(version: int) -> dict[str, Model]:
         _model("product.template", "Product", "priority desc, name", template_fields),
         _model("product.product", "Product Variant", "priority desc, default_code, name, id",
                variant_fields, inherits=("product.template", "product_tmpl_id")),
-        _model("res.users", "User", "name, login", [
-            _f("name", "char", "Name", required=True), _f("login", "char", "Login", required=True),
-            _f("active", "boolean", "Active"),
-            _f("lang", "selection", "Language", selection=_selection("en_US", "English (US)")),
-            _f("tz", "selection", "Timezone", selection=_selection("UTC", "UTC"))]),
+        _model("res.users", "User", "name, login", user_fields,
+               inherits=("res.partner", "partner_id")),
     ]
     return {model.name: model for model in models}
 
@@ -199,7 +219,6 @@ TRUE_BY_DEFAULT = frozenset({"active", "sale_ok", "purchase_ok"})
 DEFAULTS: dict[tuple[str, str], Any] = {
     ("product.template", "type"): "consu",
     ("product.template", "priority"): "0",
-    ("res.users", "lang"): "en_US", ("res.users", "tz"): "UTC",
 }
 
 

@@ -1,13 +1,15 @@
-"""search: plan with the indexes, filter, order, slice, and count the rows examined.
+"""search: plan with the primary key, filter, order, slice, and count the rows examined.
 
 Cost model (what `Database.visits` counts): every committed row the predicate is evaluated on
-is one visit. The planner narrows candidates with the top-level ANDed leaves on `id`
-(= > >= < <= in) and `write_date` (= > >= < <=), by bisecting the sorted id list or the sorted
-(write_date, id) list, and takes the smaller range. When the order is by id (or by
-write_date, id in one direction) and there is a limit, it walks that index in order and stops
-once offset+limit rows matched: keyset paging (`id > last ORDER BY id LIMIT n`) costs about n
-visits per page, while offset paging costs offset+n. Anything else evaluates every candidate
-and sorts the matches. Sub-searches (dotted paths, name searches, child_of) scan and count too.
+is one visit, as PostgreSQL reads it. The planner narrows candidates with the top-level ANDed
+leaves on `id` (= > >= < <= in) by bisecting the sorted id list: the only index this emulator
+has on a table, as `id` is the only indexed column syncd filters on. `write_date` has no index
+in Odoo (docs/odoo-api.md §8), so a `write_date >= W` window examines every row of the table,
+however few rows it returns. When the order is by id and there is a limit, it walks the id
+index in order and stops once offset+limit rows matched: keyset paging (`id > last ORDER BY id
+LIMIT n`) costs about n visits per page, while offset paging costs offset+n. Anything else
+evaluates every candidate and sorts the matches. Sub-searches (dotted paths, name searches,
+child_of) scan and count too.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def parse_order(model: Model, order: str) -> list[OrderKey]:
 
 
 def _ranges(table: Table, compiled: Compiled) -> dict[str, tuple[int, int]]:
-    """Candidate range (start, stop) in each index from the top-level bounds."""
+    """Candidate range (start, stop) in the id index from the top-level id bounds."""
     low, high = 0, len(table.ids)
     for op, value in compiled.bounds.get("id", []):
         if op in (">", ">=", "="):
@@ -62,16 +64,7 @@ def _ranges(table: Table, compiled: Compiled) -> dict[str, tuple[int, int]]:
         if op in ("<", "<=", "="):
             stop = bisect_left(table.ids, value) if op == "<" else bisect_right(table.ids, value)
             high = min(high, stop)
-    ranges = {"ids": (low, max(low, high))}
-    low, high = 0, len(table.stamps)
-    top = 1 << 62  # (value, top) sorts after every row stamped exactly value
-    for op, value in compiled.bounds.get("write_date", []):
-        if op in (">", ">=", "="):
-            low = max(low, bisect_left(table.stamps, (value, top if op == ">" else -1)))
-        if op in ("<", "<=", "="):
-            high = min(high, bisect_left(table.stamps, (value, top if op != "<" else -1)))
-    ranges["stamps"] = (low, max(low, high))
-    return ranges
+    return {"ids": (low, max(low, high))}
 
 
 def _narrowest(ranges: dict[str, tuple[int, int]]) -> tuple[str, int, int]:
@@ -84,20 +77,13 @@ def _candidates(table: Table, index: str, start: int, stop: int, descending: boo
     if id_sets:
         wanted = set.intersection(*id_sets)
         if len(wanted) < stop - start:
-            rows = [table.rows[i] for i in sorted(wanted, reverse=descending) if i in table.rows]
-            if index == "stamps":
-                rows.sort(key=lambda row: (row["write_date"], row["id"]), reverse=descending)
-            yield from rows
+            yield from [table.rows[i] for i in sorted(wanted, reverse=descending)
+                        if i in table.rows]
             return
     span = range(stop - 1, start - 1, -1) if descending else range(start, stop)
-    if index == "ids":
-        ids = table.ids
-        for position in span:
-            yield table.rows[ids[position]]
-    else:
-        stamps = table.stamps
-        for position in span:
-            yield table.rows[stamps[position][1]]
+    ids = table.ids
+    for position in span:
+        yield table.rows[ids[position]]
 
 
 def _walk_order(keys: list[OrderKey]) -> tuple[str, bool] | None:
@@ -105,10 +91,6 @@ def _walk_order(keys: list[OrderKey]) -> tuple[str, bool] | None:
     names = [(name, desc) for name, desc, _ in keys]
     if names and names[0][0] == "id":
         return "ids", names[0][1]
-    if names in ([("write_date", False)], [("write_date", False), ("id", False)]):
-        return "stamps", False
-    if names == [("write_date", True), ("id", True)]:
-        return "stamps", True
     return None
 
 

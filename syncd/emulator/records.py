@@ -39,11 +39,12 @@ class View:
             return found
         item = model.fields[name]
         if item.inherited_from is not None and model.inherits is not None:
-            parent_row = self.tables[model.inherits[0]].rows.get(row[model.inherits[1]])
+            link = row.get(model.inherits[1]) or 0  # the built-in admin user has no partner
+            parent_row = self.tables[model.inherits[0]].rows.get(link)
             if parent_row is None:
                 return default_of(model, item)
             return self.value(self.models[model.inherits[0]], parent_row, name)
-        if not item.store or item.type == "one2many":
+        if not item.store or item.computed or item.type == "one2many":
             return self._computed(model, row, item)
         return default_of(model, item)
 
@@ -73,9 +74,8 @@ class View:
 
     def display_name(self, model_name: str, row: Row) -> str | bool:
         model = self.models[model_name]
-        name = row.get("name", False)
+        name = self.value(model, row, "name") if model.inherits else row.get("name", False)
         if model_name == "product.product":
-            name = self.value(model, row, "name")
             code = row.get("default_code")
             return f"[{code}] {name}" if code else name
         if model.parent_name and model_name != "res.partner.category":

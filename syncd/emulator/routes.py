@@ -3,7 +3,8 @@
 `Router.decode` turns one HTTP request into a `Call`: the RPC's model and method (known before
 anything runs, so the fault plan can match on them) and a `run()` producing the `Reply`.
 Routes: `/xmlrpc/2/<service>` and legacy `/xmlrpc/<service>` (POST), `/jsonrpc` (POST, JSON
-body), `/web/version` (any method), `/web/webclient/version_info` (JSON-RPC) and, on 19+ only,
+body), `/web/webclient/version_info` (JSON-RPC) and, on 19+ only, `/web/version` and
+`/json/version` (any method; Odoo 16-18 answer them 404, docs/odoo-api.md §13) and
 `/json/2/<model>/<method>`. Other paths answer Werkzeug's 404 page; a known path with the wrong
 HTTP method answers 405.
 """
@@ -74,7 +75,7 @@ class Router:
         self.version = services.db.version
 
     def decode(self, verb: str, path: str, headers: Message, body: bytes) -> Call:
-        if path == "/web/version":
+        if path in ("/web/version", "/json/version") and self.version >= 19:  # addons/rpc
             return _fixed(Reply(200, json_wire.dumps(web_version(self.version)), JSON_TYPE))
         if path.startswith("/json/2/") and self.version >= 19:
             return self._json2(verb, path, headers, body)

@@ -7,7 +7,8 @@
         odoo.stats.requests                      # what the server saw
 
 The server runs in a daemon thread; `stop()` returns promptly, also with requests waiting on
-planned latency or idle keep-alive connections open (it cuts them).
+planned latency or idle keep-alive connections open (it cuts them). Connections close after
+every answer unless `Emulator(keep_alive=True)`.
 """
 
 from __future__ import annotations
@@ -35,10 +36,13 @@ class Emulator:
     With `db`, that database is served (its version must equal `version`); otherwise a new one
     named `database`, on `clock`, is created with the default admin user. With
     `send_date=False` answers carry no HTTP `Date` header (as behind a proxy that strips it).
+    Each answer closes its connection, as Odoo's own server does; with `keep_alive=True`
+    connections stay open between requests, as behind a proxy that keeps them alive.
     """
 
     def __init__(self, version: int = 17, *, database: str = "odoo", db: Database | None = None,
-                 clock: Clock | None = None, send_date: bool = True) -> None:
+                 clock: Clock | None = None, send_date: bool = True,
+                 keep_alive: bool = False) -> None:
         if version not in SUPPORTED_VERSIONS:
             raise ValueError(f"unsupported Odoo version {version}; "
                              f"choose one of {', '.join(map(str, SUPPORTED_VERSIONS))}")
@@ -48,6 +52,7 @@ class Emulator:
         self.version = version
         self.db = db if db is not None else Database(name=database, version=version, clock=clock)
         self.send_date = send_date
+        self.keep_alive = keep_alive
         self.faults = FaultPlan()
         self.stats = Stats()
         self.url = ""
@@ -83,6 +88,7 @@ class Emulator:
         router = Router(Services(self.db, self.stats))
         server = EmulatorHTTPServer((host, port), router, self.faults, self.stats)
         server.send_date = self.send_date
+        server.keep_alive = self.keep_alive
         bound_host, bound_port = server.server_address[:2]
         self._server = server
         self.url = f"http://{_url_host(str(bound_host))}:{bound_port}"

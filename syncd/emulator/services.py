@@ -26,20 +26,30 @@ MODEL_METHODS = frozenset({
 _ODOO_PATH = "/usr/lib/python3/dist-packages/odoo"
 
 
+# The build date packaged servers append to `release.version` ("17.0-20240709" is what a real
+# 17.0 answers); `server_version_info` and `server_serie` keep the bare series. Plausible
+# nightly dates per major, after each release (docs/odoo-api.md §13).
+BUILDS = {16: "20240709", 17: "20240709", 18: "20241010", 19: "20250918"}
+
+
+def release_version(version: int) -> str:
+    """`odoo.release.version` of a packaged server of that major version."""
+    return f"{version}.0-{BUILDS[version]}"
+
+
 def version_info(version: int) -> dict[str, Any]:
     """`common.version()` of the given major version (odoo.service.common.RPC_VERSION_1)."""
-    serie = f"{version}.0"
     return {
-        "server_version": serie,
+        "server_version": release_version(version),
         "server_version_info": [version, 0, 0, "final", 0, ""],
-        "server_serie": serie,
+        "server_serie": f"{version}.0",
         "protocol_version": 1,
     }
 
 
 def web_version(version: int) -> dict[str, Any]:
-    """`GET /web/version` body."""
-    return {"version_info": [version, 0, 0, "final", 0, ""], "version": f"{version}.0"}
+    """`GET /web/version` body (addons/rpc/controllers, Odoo 19+)."""
+    return {"version_info": [version, 0, 0, "final", 0, ""], "version": release_version(version)}
 
 
 def make_fault(name: str, message: str, *, code: int = 1, status: int = 500,
@@ -117,7 +127,7 @@ class Services:
         if method == "about":
             extended = bool(params[0]) if params else False
             info = "See http://openerp.com"
-            return [info, f"{self.db.version}.0"] if extended else info
+            return [info, release_version(self.db.version)] if extended else info
         if method in ("login", "authenticate"):
             if method == "login":
                 db_name, login, password = params[:3]
@@ -148,7 +158,7 @@ class Services:
         if method == "list":
             return [self.db.name]
         if method == "server_version":
-            return f"{self.db.version}.0"
+            return release_version(self.db.version)
         if method == "db_exist":
             return bool(params) and params[0] == self.db.name
         raise KeyError(f"exp_{method}")

@@ -18,10 +18,13 @@ from syncd.emulator.faults import bad_argument, unknown_model, value_error
 from syncd.emulator.literals import parse_date, parse_timestamp
 from syncd.emulator.models import Model, build_schema
 from syncd.emulator.records import View
+from syncd.emulator.registry import add_registry, registry_rows
 from syncd.emulator.table import Row, Table
 from syncd.emulator.transaction import Op, Transaction
 
 ADMIN_UID = 2
+# res.partner writes that can change other partners' stored complete_name
+_RENAMES = frozenset({"name", "is_company", "parent_id"})
 ADMIN_API_KEY = "syncd-emulator-api-key"
 
 
@@ -33,6 +36,7 @@ class Database:
         self.version = version
         self.clock = clock if clock is not None else Clock()
         self.schema: dict[str, Model] = build_schema(version)
+        add_registry(self.schema)  # ir.model (and a transient model for it to list)
         self.tables: dict[str, Table] = {model: Table() for model in self.schema}
         self.lock = threading.RLock()
         self.visits = 0
@@ -40,11 +44,17 @@ class Database:
         self._secrets: dict[int, tuple[str, str, set[str]]] = {}  # uid -> (login, pw, keys)
         self._sequences["res.users"] = 1  # uid 1 is OdooBot/__system__ in Odoo
         self.add_user("admin", "admin", ADMIN_API_KEY, name="Mitchell Admin")
+        self.import_records("ir.model", registry_rows(self.schema))
 
     # users ------------------------------------------------------------------------------
     def add_user(self, login: str, password: str, api_key: str | None = None, *,
                  name: str | None = None) -> int:
-        uid = self.create("res.users", {"login": login, "name": name or login})
+        # A login user without a res.partner row (its name kept on the user row), so the
+        # partners a test or demo creates are all there is: real Odoo would add one partner
+        # per user. Users created through create("res.users", ...) do get their partner.
+        with self.transaction() as tx:
+            uid = self.next_id("res.users")
+            tx.stage_rows("res.users", [{"id": uid, "login": login, "name": name or login}])
         self._secrets[uid] = (login, password, {api_key} if api_key else set())
         return uid
 
@@ -80,7 +90,7 @@ class Database:
             return tx.create(model, values)
 
     def import_records(self, model: str, rows: list[dict[str, Any]]) -> list[int]:
-        """Create all rows in ONE transaction: they share one write_date (trap 3)."""
+        """Create all rows in ONE transaction: they share one write_date (docs/odoo-api.md §4)."""
         with self.transaction() as tx:
             return tx.import_records(model, rows)
 
@@ -162,7 +172,8 @@ class Database:
         if inherited and model.inherits is not None:
             with self.lock:
                 rows = self.tables[model_name].rows
-                parents = sorted({rows[i][model.inherits[1]] for i in ids if i in rows})
+                parents = sorted({rows[i][model.inherits[1]] for i in ids
+                                  if rows.get(i, {}).get(model.inherits[1])})
             tx.stage_write(model.inherits[0], parents, inherited)
         tx.stage_write(model_name, ids, self._convert(model, own))
 
@@ -184,7 +195,7 @@ class Database:
         row: Row = {}
         for name, value in values.items():
             item = model.fields[name]
-            if not item.store or name in ("id", "create_date", "write_date") \
+            if not item.store or item.computed or name in ("id", "create_date", "write_date") \
                     or item.type == "one2many":
                 raise value_error(f"Field {name!r} of {model.name} cannot be written here")
             if value is None or value is False and item.type != "boolean":
@@ -222,6 +233,9 @@ class Database:
     def _apply_write(self, model_name: str, ids: list[int], values: dict[str, Any],
                      stamp: datetime) -> None:
         table = self.tables[model_name]
+        before: dict[int, Any] = {}
+        if model_name == "res.partner" and _RENAMES.intersection(values):
+            before = self._contact_names(ids)
         for record_id in ids:
             row = table.rows.get(record_id)
             if row is None:
@@ -231,11 +245,52 @@ class Database:
                 changes["category_id"] = _apply_commands(row.get("category_id", []),
                                                          values["category_id"])
             table.update(record_id, changes)
-        if model_name == "product.template" and "active" in values:
-            # product.template.write archives/unarchives its variants too (a variant write)
+        if model_name == "product.template":
+            wanted = set(ids)
             variants = [row["id"] for row in self.tables["product.product"].rows.values()
-                        if row.get("product_tmpl_id") in set(ids)]
-            self._apply_write("product.product", variants, {"active": values["active"]}, stamp)
+                        if row.get("product_tmpl_id") in wanted]
+            if "active" in values:
+                # product.template.write archives/unarchives its variants too (a variant write)
+                self._apply_write("product.product", variants, {"active": values["active"]},
+                                  stamp)
+            # product.product.write_date is a stored compute on product_tmpl_id.write_date:
+            # max(own, template's), so every variant of a written template moves too
+            # (addons/product/models/product_product.py _compute_write_date; docs §10).
+            variant_table = self.tables["product.product"]
+            for variant in variants:
+                own = variant_table.rows[variant]["write_date"]
+                variant_table.update(variant, {"write_date": max(own, stamp)})
+        if model_name == "res.partner" and _RENAMES.intersection(values):
+            self._recompute_complete_names(before, stamp)
+
+    def _contact_names(self, ids: list[int]) -> dict[int, Any]:
+        """The complete names of every descendant (parent_id) of the partners `ids`."""
+        rows = self.tables["res.partner"].rows
+        children: dict[int, list[int]] = {}
+        for row in rows.values():
+            parent = row.get("parent_id")
+            if parent:
+                children.setdefault(parent, []).append(row["id"])
+        found: set[int] = set()
+        frontier = [i for i in ids if i in children]
+        while frontier:
+            for child in children.get(frontier.pop(), []):
+                if child not in found:
+                    found.add(child)
+                    frontier.append(child)
+        view = self.view()
+        return {i: view.name_of("res.partner", i) for i in found}
+
+    def _recompute_complete_names(self, before: dict[int, Any], stamp: datetime) -> None:
+        """res.partner.complete_name is a stored compute (is_company, name, parent_id.name,
+        commercial_company_name): the contacts whose name changed are rewritten by Odoo's
+        flush, and `_write_multi` stamps them too (odoo/models.py; docs/odoo-api.md §9)."""
+        table = self.tables["res.partner"]
+        view = self.view()
+        for record_id, name in before.items():
+            row = table.rows.get(record_id)
+            if row is not None and view.name_of("res.partner", record_id) != name:
+                table.update(record_id, {"write_date": stamp})
 
     def _apply_unlink(self, model_name: str, ids: list[int]) -> None:
         table = self.tables[model_name]

@@ -1,4 +1,4 @@
-"""Transaction: changes staged under one stamp, invisible until commit (write_date trap 1).
+"""Transaction: changes staged under one stamp, invisible until commit (docs/odoo-api.md §1).
 
 Its stamp is the clock at BEGIN, as PostgreSQL's now(): a long transaction commits rows whose
 write_date is older than anything written meanwhile. Ids are taken at once (like sequences,

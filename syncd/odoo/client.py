@@ -10,9 +10,12 @@ for the whole process. Protocol "auto" speaks JSON-2 on Odoo 19+ when an API key
 (``/xmlrpc`` and ``/jsonrpc`` are deprecated there and go away in Odoo 22), else JSON-RPC.
 
 Every call is retried on ``TransientError`` (network errors, 429, 502-504, truncated or
-unparsable answers) with capped exponential backoff and full jitter, honouring ``Retry-After``;
-after ``attempts`` tries the last error is raised with that context. Odoo faults, refused
-credentials and other 4xx answers are raised at once. ``sleep`` is injected so tests never wait.
+unparsable answers) with capped exponential backoff and full jitter, honouring ``Retry-After``,
+within two bounds: at most ``attempts`` tries, and at most ``retry_budget`` seconds measured from
+the first attempt's start (see ``_retry``). Then the last error is raised with that context; the
+client never logs it as an error (its caller reports it, once), and each retry is an INFO line,
+so ``-q`` stays silent when a retry fixed the problem. Odoo faults, refused credentials and other
+4xx answers are raised at once. ``sleep`` and ``clock`` are injected so tests never wait.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import random
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
@@ -45,6 +48,7 @@ class ServerInfo:
     major: int  # 17 ("saas~18" -> 18)
     protocol: str  # the protocol in use
     uid: int
+    lang: str = ""  # the lang every read passes: [odoo].lang, else the user's; "" if unknown
 
 
 def major_version(info: dict[str, Any]) -> int:
@@ -63,11 +67,18 @@ class OdooClient:
     """One logged-in session with Odoo over one keep-alive connection. Not thread-safe."""
 
     def __init__(self, settings: OdooSettings, *, sleep: Callable[[float], None] = time.sleep,
-                 attempts: int = 5, backoff_base: float = 0.5, backoff_cap: float = 30.0,
-                 rng: random.Random | None = None) -> None:
+                 clock: Callable[[], float] = time.monotonic, attempts: int = 5,
+                 backoff_base: float = 0.5, backoff_cap: float = 30.0,
+                 rng: random.Random | None = None,
+                 connect_timeout: float | None = None) -> None:
+        """``clock`` is a monotonic clock in seconds (it measures the retry budget);
+        ``connect_timeout``, when given, replaces ``settings.timeout`` while connecting (version
+        and login), after which the connection gets ``settings.timeout`` back."""
         self.settings = settings
         self.sleep = sleep
+        self.clock = clock
         self.attempts = max(1, attempts)
+        self.connect_timeout = connect_timeout
         self.backoff = Backoff(backoff_base, backoff_cap, rng or random.Random())
         self.info: ServerInfo | None = None
         self.requests = 0  # RPC attempts, retries included (transparent resends are not)
@@ -127,27 +138,53 @@ class OdooClient:
         if self.info is not None:
             return self.info
         wanted = self.settings.protocol
-        probe = make_transport(self._probe_protocol(wanted), self.settings)
+        probe = make_transport(self._probe_protocol(wanted), self._connect_settings())
         try:
             version, probe = self._version(probe, wanted)
             major = major_version(version)
             protocol = self._choose(wanted, major)
             if protocol != probe.protocol:
                 probe.close()
-                probe = make_transport(protocol, self.settings)
+                probe = make_transport(protocol, self._connect_settings())
             self._transport = probe
             uid = self._retry("login", probe.login)
             self._answered()
+            lang = self.settings.lang or self._user_lang(probe)
+            probe.set_timeout(self.settings.timeout)
         except BaseException:
             probe.close()
             self.close()
             raise
         self.info = ServerInfo(version=str(version.get("server_version") or major),
-                               major=major, protocol=protocol, uid=uid)
-        logger.debug("odoo connected url={} version={} protocol={} uid={}",
-                     self._url(), self.info.version,
-                     protocol, uid)
+                               major=major, protocol=protocol, uid=uid, lang=lang)
+        logger.debug("odoo connected url={} version={} protocol={} uid={} lang={}",
+                     self._url(), self.info.version, protocol, uid, lang or "-")
         return self.info
+
+    def _user_lang(self, transport: Transport) -> str:
+        """The sync user's language, from ``res.users.context_get`` ("" if unknown).
+
+        Needed because every call starts with an empty context, in which Odoo answers
+        translated fields in the source language (en_US) whatever the user's preference. A
+        fault (a server without the method, a restricted user) leaves the language unknown;
+        a transient error that outlasts the retries fails the connect like any other call."""
+        context = transport.user_context
+        if context is None:
+            try:
+                context = self._retry("res.users.context_get",
+                                      lambda: transport.call("res.users", "context_get", {}))
+            except OdooError as exc:
+                if isinstance(exc, TransientError):
+                    raise
+                logger.debug("odoo res.users.context_get failed; reading without a lang: {}", exc)
+                return ""
+        lang = context.get("lang") if isinstance(context, dict) else None
+        return lang if isinstance(lang, str) else ""
+
+    def _connect_settings(self) -> OdooSettings:
+        if self.connect_timeout is None:
+            return self.settings
+        return replace(self.settings, timeout=self.connect_timeout)
 
     def _probe_protocol(self, wanted: str) -> str:
         if wanted == "auto":
@@ -166,7 +203,7 @@ class OdooClient:
             if wanted != "auto" or probe.protocol != "json2":
                 raise
         probe.close()
-        fallback = make_transport("jsonrpc", self.settings)
+        fallback = make_transport("jsonrpc", self._connect_settings())
         try:
             return self._retry("version", fallback.version), fallback
         except BaseException:
@@ -187,39 +224,52 @@ class OdooClient:
         return wanted
 
     # -- the ORM methods the sync uses ------------------------------------------------------------
+    # Each passes ``lang`` (ServerInfo.lang) in its context, under the caller's ``context``
+    # (which wins on a clash): translated fields (product names) then come in that language.
     def search_read(self, model: str, domain: list[Any], fields: list[str], *,
                     limit: int | None = None, order: str | None = None,
                     context: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         result = self.call(model, "search_read", {"domain": domain, "fields": fields,
                                                   "limit": limit, "order": order,
-                                                  "context": context})
+                                                  "context": self._context(context)})
         return _expect(list, result, model, "search_read")
 
     def search(self, model: str, domain: list[Any], *, limit: int | None = None,
                order: str | None = None,
                context: dict[str, Any] | None = None) -> list[int]:
         result = self.call(model, "search", {"domain": domain, "limit": limit, "order": order,
-                                             "context": context})
+                                             "context": self._context(context)})
         return _expect(list, result, model, "search")
 
     def search_count(self, model: str, domain: list[Any], *,
                      context: dict[str, Any] | None = None) -> int:
-        result = self.call(model, "search_count", {"domain": domain, "context": context})
+        result = self.call(model, "search_count", {"domain": domain,
+                                                   "context": self._context(context)})
         return _expect(int, result, model, "search_count")
 
     def read(self, model: str, ids: list[int], fields: list[str], *,
              context: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Rows of ``ids`` that still exist (deleted ids are silently missing)."""
-        result = self.call(model, "read", {"ids": ids, "fields": fields, "context": context})
+        result = self.call(model, "read", {"ids": ids, "fields": fields,
+                                           "context": self._context(context)})
         return _expect(list, result, model, "read")
 
-    def fields_get(self, model: str,
-                   attributes: list[str] | None = None) -> dict[str, dict[str, Any]]:
-        result = self.call(model, "fields_get", {"attributes": attributes})
+    def fields_get(self, model: str, attributes: list[str] | None = None, *,
+                   context: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+        result = self.call(model, "fields_get", {"attributes": attributes,
+                                                 "context": self._context(context)})
         return _expect(dict, result, model, "fields_get")
 
+    def _context(self, context: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The caller's context over ``{"lang": ...}``; None (left out) when both are empty.
+        Connects first: the user's lang is learned while connecting."""
+        lang = self.connect().lang
+        merged = {**({"lang": lang} if lang else {}), **(context or {})}
+        return merged or None
+
     def call(self, model: str, method: str, params: dict[str, Any]) -> Any:
-        """``model.method`` with named ``params``, retried; connects first if needed."""
+        """``model.method`` with named ``params``, retried; connects first if needed. Sends
+        ``params`` as given: no lang is added here (the ORM methods above add it)."""
         self.connect()
         transport = self._transport
         assert transport is not None
@@ -228,19 +278,42 @@ class OdooClient:
         return result
 
     def _retry(self, what: str, attempt: Callable[[], T]) -> T:
+        """``attempt()``, retried on TransientError within the attempt cap and the budget.
+
+        The budget (``settings.retry_budget`` seconds, 0 = no retries) runs from the first
+        attempt's start. A retry starts only if its pause plus an attempt as long as the last
+        one still ends within the budget; so a pause the server asks for (Retry-After) longer
+        than what is left is not waited for: the request fails at once. The surprise: a server
+        that turns slow mid-way can overrun the budget by one attempt (at most ``timeout`` per
+        socket operation), since an attempt in flight is never cut short.
+        """
+        budget = max(self.settings.retry_budget, 0.0)
+        started = self.clock()
         for number in range(self.attempts):
             self.requests += 1
+            begun = self.clock()
             try:
                 return attempt()
             except TransientError as exc:
-                if number + 1 >= self.attempts:
-                    raise TransientError(f"{exc} (gave up after {self.attempts} attempts)",
-                                         retry_after=exc.retry_after) from None
+                now = self.clock()
+                spent, last = now - started, now - begun
                 delay = self.backoff.delay(number, exc.retry_after)
-                logger.warning("odoo transient error call={} attempt={}/{} retry_in={:.1f}s "
-                               "error={}", what, number + 1, self.attempts, delay, exc)
-                with waiting():  # a stop may abandon it (syncd.odoo.interrupt)
-                    self.sleep(delay)
+                out_of_budget = budget <= 0 or spent + delay + last > budget
+                if number + 1 >= self.attempts or out_of_budget:
+                    asked = (f"; the server asked to wait {delay:g} s more"
+                             if out_of_budget and exc.retry_after is not None else "")
+                    reason = (f"gave up after {number + 1} attempt{'s' if number else ''}: "
+                              f"retries took {spent:.1f} s of the {budget:g} s retry "
+                              f"budget{asked}")
+                else:
+                    # INFO, not WARNING: a retry that works is routine, and -q (cron) must not
+                    # mail for it; a retry that fails is reported once, by our caller.
+                    logger.info("odoo transient error call={} attempt={}/{} retry_in={:.1f}s "
+                                "error={}", what, number + 1, self.attempts, delay, exc)
+                    with waiting():  # a stop may abandon it (syncd.odoo.interrupt)
+                        self.sleep(delay)
+                    continue
+                raise TransientError(f"{exc} ({reason})", retry_after=exc.retry_after) from None
         raise AssertionError("unreachable")
 
 

@@ -93,6 +93,14 @@ class HttpConnection:
         """The server as shown in messages: origin and path prefix, never credentials."""
         return self.origin + self.prefix
 
+    def set_timeout(self, seconds: float) -> None:
+        """Use ``seconds`` per socket operation from now on, on the open socket too."""
+        self.timeout = seconds
+        if self._conn is not None:
+            self._conn.timeout = seconds
+            if self._conn.sock is not None:
+                self._conn.sock.settimeout(seconds)
+
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()

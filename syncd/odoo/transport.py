@@ -35,6 +35,9 @@ _POSITIONAL = ("domain", "ids")
 
 class Transport(Protocol):
     protocol: str
+    # The user's context (lang, tz, uid) when login learned it on the way (JSON-2's login is
+    # res.users.context_get), else None.
+    user_context: dict[str, Any] | None
 
     def version(self) -> dict[str, Any]:
         """Server version without authentication: "server_version" (str) and
@@ -47,6 +50,10 @@ class Transport(Protocol):
 
     def call(self, model: str, method: str, params: dict[str, Any]) -> Any:
         """``model.method`` with named ``params``; one attempt."""
+        ...
+
+    def set_timeout(self, seconds: float) -> None:
+        """Wait at most ``seconds`` per socket operation from now on."""
         ...
 
     def close(self) -> None: ...
@@ -78,6 +85,10 @@ class _HttpTransport:
         self.account = Account(self.http.where, settings.database, settings.username,
                                settings.secrets())
         self.uid: int | None = None
+        self.user_context: dict[str, Any] | None = None
+
+    def set_timeout(self, seconds: float) -> None:
+        self.http.set_timeout(seconds)
 
     def close(self) -> None:
         self.http.close()
@@ -234,6 +245,7 @@ class Json2Transport(_HttpTransport):
         if not isinstance(uid, int) or isinstance(uid, bool) or uid <= 0:
             raise auth_error(self.account, api_key=True)
         self.uid = uid
+        self.user_context = context
         return uid
 
     def call(self, model: str, method: str, params: dict[str, Any]) -> Any:

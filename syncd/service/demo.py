@@ -4,6 +4,13 @@ A new user sees syncd work with no Odoo at hand: the emulator serves generated c
 products on 127.0.0.1, a background thread changes a few records every few seconds (renames,
 price changes, new contacts, archives, deletions), and the daemon's incremental passes land in
 the data directory. Ctrl+C stops everything cleanly.
+
+The surprise it guards against: the demo is often tried in the directory where syncd is set up
+for real. It therefore never uses the configured data directory, only ``./syncd-demo`` or one
+given with ``--data-dir``, and it writes only into a directory that is missing, empty, or marked
+by an earlier demo (a ``.syncd-demo`` file); anything else is refused before the emulator starts.
+A marker rather than a look at ``last_sync.json``: real snapshots whose state file was deleted,
+or any other files, are protected as well.
 """
 
 from __future__ import annotations
@@ -15,7 +22,8 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
-from syncd.config import DEFAULT_MODELS, OdooSettings, Settings
+from syncd.config import DEFAULT_MODELS, OdooSettings, Settings, SyncSettings
+from syncd.errors import ConfigError
 from syncd.emulator import Emulator
 from syncd.emulator.demo_data import churn, populate
 from syncd.service.runner import run_daemon
@@ -23,10 +31,33 @@ from syncd.sync.report import PassReport
 
 CHURN_EVERY = 3.0
 RECONCILE_EVERY = 30.0  # the demo deletes records: show them leaving within seconds, not an hour
+DEFAULT_DEMO_DIR = Path("syncd-demo")
+MARKER = ".syncd-demo"
 
 
-def run_demo(settings: Settings, *, seconds: float = 0, interval: float = 5,
-             version: int = 17, customers: int = 800, products: int = 2000) -> int:
+def claim_demo_dir(data_dir: Path) -> None:
+    """Make `data_dir` the demo's: create it, or accept it when empty or marked by an earlier
+    demo, and mark it. ConfigError (exit 2) for any other directory, naming what is in it."""
+    if data_dir.exists() and not data_dir.is_dir():
+        raise ConfigError(f"demo: {data_dir} is not a directory")
+    if data_dir.is_dir() and not (data_dir / MARKER).exists():
+        found = sorted(p.name for p in data_dir.iterdir())
+        if found:
+            shown = ", ".join(found[:3]) + (", ..." if len(found) > 3 else "")
+            raise ConfigError(f"demo: {data_dir} already holds files not made by a demo "
+                              f"({shown}); the demo writes only into a new or empty directory: "
+                              "give one with --data-dir")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / MARKER).write_text("made by `syncd demo`: its snapshots hold fake data\n",
+                                   encoding="utf-8")
+
+
+def run_demo(settings: Settings, *, data_dir: Path = DEFAULT_DEMO_DIR, seconds: float = 0,
+             interval: float = 5, version: int = 17, customers: int = 800,
+             products: int = 2000) -> int:
+    """The demo in `data_dir` (see claim_demo_dir); only the log settings of `settings` are
+    used: the Odoo, the sync settings and the models are the demo's own."""
+    claim_demo_dir(data_dir)
     stop = threading.Event()
     emulator = Emulator(version=version)
     # The demo data was "imported" yesterday, as in a real database; only the churn is live.
@@ -40,10 +71,9 @@ def run_demo(settings: Settings, *, seconds: float = 0, interval: float = 5,
         odoo=OdooSettings(url=url, database=emulator.db.name, username=emulator.login,
                           password=emulator.password,
                           api_key=emulator.api_key if version >= 19 else ""),
-        sync=replace(settings.sync, interval=interval, reconcile_interval=RECONCILE_EVERY),
+        sync=SyncSettings(data_dir=data_dir, interval=interval, reconcile_interval=RECONCILE_EVERY),
         models=DEFAULT_MODELS,
     )
-    data_dir = demo.sync.data_dir
     say(f"syncd demo: an Odoo {version} emulator is serving {customers} customers and "
         f"{products} products at {url} (database {emulator.db.name}, "
         f"login {emulator.login} / {emulator.password})")

@@ -8,6 +8,7 @@ A missing data directory is an error naming it (SyncdError), and nothing is crea
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -145,16 +146,29 @@ def _age(seconds: int) -> str:
     return f"{seconds} s"
 
 
+CHECK_RETRY_BUDGET = 10.0  # seconds; check is interactive: a dead server must fail it fast
+CHECK_CONNECT_TIMEOUT = 5.0  # seconds per socket operation while connecting
+
+
 def check(settings: Settings) -> dict[str, Any]:
     """Connect, log in, report version and protocol, and per model Odoo's count vs the snapshot's.
 
     ``ok`` is False on errors only; ``in_sync`` is False when any count differs (a live server
-    is always a little ahead: ``check --strict`` fails on it) or a configured field is missing."""
+    is always a little ahead: ``check --strict`` fails on it) or a configured field is missing.
+
+    Fails fast where a pass would be patient: each request retries for at most
+    ``min(retry_budget, 10)`` seconds, and connecting (version, login) waits at most
+    ``min(timeout, 5)`` seconds per socket operation, so a server that accepts connections but
+    never answers fails `check` within about 10 s instead of minutes. The counts that follow get
+    the configured ``timeout`` (a count on a big table may legitimately take a while)."""
     result: dict[str, Any] = {"ok": True, "in_sync": True, "url": settings.odoo.url,
                               "database": settings.odoo.database, "models": []}
     sink = make_sink(settings)
     state = _committed_state(DataDir(settings.sync.data_dir))
-    with OdooClient(settings.odoo) as client:
+    odoo = replace(settings.odoo,
+                   retry_budget=min(settings.odoo.retry_budget, CHECK_RETRY_BUDGET))
+    connect_timeout = min(settings.odoo.timeout, CHECK_CONNECT_TIMEOUT)
+    with OdooClient(odoo, connect_timeout=connect_timeout) as client:
         info = client.connect()
         result.update(version=info.version, protocol=info.protocol, uid=info.uid)
         for spec in settings.models:

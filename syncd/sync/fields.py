@@ -6,6 +6,7 @@ from loguru import logger
 
 from syncd.config import ModelSpec
 from syncd.odoo import OdooClient
+from syncd.sync.coverage import missing_text
 from syncd.sync.related import DESCRIBE, parents_of
 from syncd.sync.state import ModelState
 from syncd.sync.window import domain_fields
@@ -24,9 +25,9 @@ def resolve_fields(client: OdooClient, spec: ModelSpec, state: ModelState,
     if spec.include_archived and "active" in available and "active" not in wanted:
         wanted.append("active")
     missing = [f for f in wanted if f not in available]
-    if missing and missing != known_missing:
-        logger.warning("model={} missing_fields={} this Odoo has no such field; left out",
-                       spec.name, ",".join(missing))
+    if missing and missing != known_missing:  # once, not every pass
+        logger.warning("model={} missing_fields={} {}; left out", spec.name,
+                       ",".join(missing), missing_text(spec.model, missing, available))
     fetch = [f for f in wanted if f in available]
     for extra in ("write_date", "active", *domain_fields(spec.domain)):
         if extra in available and extra not in fetch:

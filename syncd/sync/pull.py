@@ -8,17 +8,19 @@ The algorithm, and why (each trap is a section of docs/odoo-api.md):
   local clock.
 * Inside the window rows are paged by ``id > cursor ORDER BY id`` (``syncd.sync.keyset``): the
   database orders by microseconds the API hides (§2), so a ``(write_date, id)`` keyset built from
-  API values can loop or skip when more than a page of rows shares one second (§3).
-* The change query ignores the model's domain and runs with ``active_test: False``, so records
+  API values can loop or skip when more than a page of rows shares one second (§4).
+* The change query ignores the model's domain, with ``active_test: False`` (§6), so records
   that were archived or left the domain come back and leave the snapshot; membership of each
   changed row is decided by its ``active`` flag or by one ``search`` of the domain per page.
 * A mark per row of the window (``syncd.sync.digests``) lets a pull that finds nothing new hand
   over an empty change set: the stored copy is not even read.
 * Values a model shows from a parent row that does not move the model's own ``write_date``
-  (§7) are followed through the parent's window (``syncd.sync.related``).
-* Deletions leave no trace (§4): every ``reconcile_interval``, and whenever the stored copy was
-  changed by someone else, the server's id set for the domain (ids only) is compared with the
-  stored one; this also picks up records that entered the domain without their stamp moving.
+  (§10) are followed through the parent's window (``syncd.sync.related``).
+* Deletions leave no trace (§5): every ``reconcile_interval``, and whenever the stored copy was
+  changed by someone else (a file edited by hand, restored from a backup), the server's id set
+  for the domain (ids only) is compared with the stored one; this also picks up records that
+  entered the domain without their stamp moving. Values edited by hand in a record that is
+  still there come back only when Odoo next changes it (or on a resync).
 
 The pull opens no file and knows no output format: it asks the sink's ``Stored`` view what it
 holds, and returns a ``ChangeSet``. A rebuild's records are a stream the sink consumes.
@@ -209,7 +211,7 @@ class _Pull:
             self._reconcile(change)
 
     def _through_parents(self, change: ChangeSet, start: str, next_start: str | None) -> None:
-        """Re-read the records whose parent rows changed (docs/odoo-api.md §7), after the change
+        """Re-read the records whose parent rows changed (docs/odoo-api.md §10), after the change
         query: a record it read before its parent changed is read again here."""
         for parent, changed in self._changed_parents(change.state, start, next_start):
             for begin in range(0, len(changed), self.settings.page_size):

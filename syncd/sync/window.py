@@ -24,7 +24,7 @@ class Window:
     """The change window of one pull, computed once when the pull begins.
 
     ``start``: the pull re-reads every row with ``write_date >= start`` (``>=`` is the one
-    comparison that means the same on Odoo 16-19, docs/odoo-api.md §6), or everything when None
+    comparison that means the same on Odoo 16-19, docs/odoo-api.md §3), or everything when None
     (a rebuild). It lies a ``lookback`` before the moment the *previous* pass began on Odoo's
     clock: Odoo stamps a row with its transaction's start time (§1), so a row stamped earlier
     was committed and read by then unless its transaction ran longer than ``lookback``, and a

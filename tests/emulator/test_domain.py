@@ -200,9 +200,12 @@ def test_faults(db: Database) -> None:
     assert fault(old, "res.partner", "search", [[("child_ids", "any", [])]]).http_status == 422
 
 
-def test_mobile_is_gone_on_18(db: Database) -> None:
+def test_mobile_is_gone_on_19(db: Database) -> None:
+    """res.partner.mobile is still on 18.0 and removed in saas-18.2 (odoo/odoo#189739),
+    so 19.0 is the first major without it (docs/odoo-api.md §12)."""
     assert "mobile" in db.execute("res.partner", "fields_get", [], {"attributes": ["type"]})
-    newer = Database(version=18)
+    assert "mobile" in Database(version=18).execute("res.partner", "fields_get", [], {})
+    newer = Database(version=19)
     assert "mobile" not in newer.execute("res.partner", "fields_get", [], {})
     error = fault(newer, "res.partner", "search_read", [[]], {"fields": ["name", "mobile"]})
     assert error.message == "Invalid field 'mobile' on model 'res.partner'"

@@ -97,3 +97,10 @@ def test_version_19_serves_json2_with_churn() -> None:
             proc.kill()
     assert code == 0, errors
     assert "Traceback" not in errors
+
+
+def test_keep_alive_is_an_option_and_closing_the_default() -> None:
+    from syncd.emulator.__main__ import parse_arguments
+
+    assert parse_arguments([]).keep_alive is False
+    assert parse_arguments(["--keep-alive"]).keep_alive is True

@@ -92,7 +92,7 @@ def test_malformed_is_200_with_an_unparsable_body(emulator: Any) -> None:
     assert response.status == 200
     with pytest.raises(ValueError):
         json.loads(response.read())
-    assert proxy.version()["server_version"] == "17.0"
+    assert proxy.version()["server_version"] == "17.0-20240709"
 
 
 def test_html_is_an_nginx_page(emulator: Any) -> None:
@@ -174,7 +174,7 @@ def test_stop_interrupts_latency(emulator: Any) -> None:
 
 
 def test_stop_closes_idle_keep_alive_connections(emulator: Any) -> None:
-    em = emulator()
+    em = emulator(keep_alive=True)
     conn = http.client.HTTPConnection("127.0.0.1", em.port, timeout=10)
     post(em, *VERSION_CALL, conn=conn).read()
     started = time.monotonic()

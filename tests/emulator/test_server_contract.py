@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import socket
 import xmlrpc.client
 from typing import Any
 
@@ -161,6 +162,30 @@ def test_xmlrpc_sends_datetimes_as_strings(emulator: Any) -> None:
     assert "<string>AB\tC</string>" in raw  # control characters stripped, tab kept
 
 
+@pytest.mark.parametrize("version", [17, 19])
+def test_json_keeps_the_control_characters_xmlrpc_strips(emulator: Any, version: int) -> None:
+    """Odoo's XML-RPC marshaller strips C0 controls but tab, LF, CR (XML 1.0 cannot carry
+    them); JSON-RPC and JSON-2 send the string as stored (docs/odoo-api.md §14)."""
+    em = emulator(version)
+    stored = "A\x01B\x1fC\tD\nE\rF\x7fG"
+    pid = em.db.create("res.partner", {"name": stored})
+    clients: list[Any] = [XmlRpcClient(em), JsonRpcClient(em)]
+    for cl in clients:
+        cl.login(em.password)
+    # CR goes out raw, and an XML parser reads a raw CR as LF (XML 1.0 end-of-line handling)
+    assert clients[0].call("res.partner", "read", ids=[pid], fields=["name"]) == \
+        [{"id": pid, "name": "ABC\tD\nE\nF\x7fG"}]
+    assert clients[1].call("res.partner", "read", ids=[pid], fields=["name"]) == \
+        [{"id": pid, "name": stored}]
+    if version >= 19:
+        conn = http.client.HTTPConnection("127.0.0.1", em.port, timeout=10)
+        conn.request("POST", "/json/2/res.partner/read",
+                     body=json.dumps({"ids": [pid], "fields": ["name"]}),
+                     headers={"Content-Type": "application/json",
+                              "Authorization": f"bearer {em.api_key}"})
+        assert json.loads(conn.getresponse().read()) == [{"id": pid, "name": stored}]
+
+
 def expect_fault(cl: Client, version: int, model: str, method: str, *, xml_code: int,
                  text: str, name: str, status: int, **named: Any) -> None:
     with pytest.raises(Failure) as caught:
@@ -279,16 +304,27 @@ def test_json2_only_on_19(emulator: Any) -> None:
 
 @pytest.mark.parametrize("version", [16, 17, 18, 19])
 def test_versions(emulator: Any, version: int) -> None:
+    """A packaged server's release.version carries its build date; server_version_info and
+    server_serie the bare series; /web/version exists from 19 (docs/odoo-api.md §13)."""
     em = emulator(version)
-    conn = http.client.HTTPConnection("127.0.0.1", em.port, timeout=10)
-    conn.request("GET", "/web/version")
-    assert json.loads(conn.getresponse().read()) == \
-        {"version_info": [version, 0, 0, "final", 0, ""], "version": f"{version}.0"}
+    built = {16: "16.0-20240709", 17: "17.0-20240709", 18: "18.0-20241010",
+             19: "19.0-20250918"}[version]
+    for path in ("/web/version", "/json/version"):
+        conn = http.client.HTTPConnection("127.0.0.1", em.port, timeout=10)
+        conn.request("GET", path)
+        response = conn.getresponse()
+        if version >= 19:
+            assert response.status == 200
+            assert json.loads(response.read()) == \
+                {"version_info": [version, 0, 0, "final", 0, ""], "version": built}
+        else:
+            assert response.status == 404 and b"404 Not Found" in response.read()
     common = xmlrpc.client.ServerProxy(em.url + "/xmlrpc/2/common")
-    assert common.version() == {"server_version": f"{version}.0",
+    assert common.version() == {"server_version": built,
                                 "server_version_info": [version, 0, 0, "final", 0, ""],
                                 "server_serie": f"{version}.0", "protocol_version": 1}
     assert JsonRpcClient(em).rpc("common", "version")["server_serie"] == f"{version}.0"
+    assert xmlrpc.client.ServerProxy(em.url + "/xmlrpc/2/db").server_version() == built
 
 
 def test_paths_and_methods(emulator: Any) -> None:
@@ -312,8 +348,27 @@ def test_legacy_xmlrpc_uses_string_fault_codes(emulator: Any) -> None:
     assert legacy.execute_kw("odoo", 2, "admin", "res.partner", "search_count", [[]]) == 0
 
 
-def test_keep_alive(emulator: Any) -> None:
+def test_each_answer_closes_the_connection_by_default(emulator: Any) -> None:
+    """Odoo's own server answers one request per connection (docs/odoo-api.md §20)."""
     em = emulator(17)
+    conn = http.client.HTTPConnection("127.0.0.1", em.port, timeout=10)
+    body = xmlrpc.client.dumps((), "version")
+    conn.request("POST", "/xmlrpc/2/common", body=body, headers={"Content-Type": "text/xml"})
+    first = conn.getresponse()
+    assert first.getheader("Connection") == "close" and first.getheader("Content-Length")
+    first.read()
+    assert conn.sock is None  # http.client closed it, as the server asked
+    raw = socket.create_connection(("127.0.0.1", em.port), timeout=10)
+    with raw:
+        raw.sendall(b"GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n")
+        received = b""
+        while chunk := raw.recv(65536):  # the server ends the stream: recv returns b""
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 404 ") and b"Connection: close" in received
+
+
+def test_keep_alive(emulator: Any) -> None:
+    em = emulator(17, keep_alive=True)
     conn = http.client.HTTPConnection("127.0.0.1", em.port, timeout=10)
     body = xmlrpc.client.dumps((), "version")
     conn.request("POST", "/xmlrpc/2/common", body=body, headers={"Content-Type": "text/xml"})

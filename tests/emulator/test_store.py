@@ -161,5 +161,5 @@ def test_concurrent_calls_are_serialised() -> None:
         thread.join()
     assert errors == []
     table = db.tables["res.partner"]
-    assert len(table.ids) == len(table.stamps) == len(table.rows) == 800
-    assert table.ids == sorted(table.ids) and table.stamps == sorted(table.stamps)
+    assert len(table.ids) == len(table.rows) == 800
+    assert table.ids == sorted(table.ids) == sorted(table.rows)

@@ -1,4 +1,5 @@
-"""The write_date traps of ODOO_API.md, reproduced in-process through Database.execute."""
+"""The write_date behaviour of docs/odoo-api.md (§1-§5, §9-§11), reproduced in-process through
+Database.execute."""
 
 from __future__ import annotations
 
@@ -145,13 +146,16 @@ def test_deletions_leave_no_trace() -> None:
     assert db.execute("res.partner", "read", [[keep, gone]], {"fields": ["name"]}) == \
         [{"id": keep, "name": "Keep"}]
     assert gone not in db.tables["res.partner"].ids
-    assert all(key[1] != gone for key in db.tables["res.partner"].stamps)
+    assert gone not in db.tables["res.partner"].rows
 
 
-def test_a_template_write_does_not_bump_its_variants() -> None:
+def test_a_template_write_moves_its_variants_write_date() -> None:
+    """product.product.write_date is a stored compute on product_tmpl_id.write_date
+    (addons/product/models/product_product.py _compute_write_date; docs/odoo-api.md §10)."""
     db = make(17)
     variant = db.create("product.product", {"name": "Desk", "default_code": "FURN-0001",
                                             "list_price": 100.0})
+    other = db.create("product.product", {"name": "Chair", "default_code": "FURN-0002"})
     (before,) = db.execute("product.product", "read", [[variant]],
                            {"fields": ["write_date", "product_tmpl_id", "list_price"]})
     template = before["product_tmpl_id"][0]
@@ -160,13 +164,101 @@ def test_a_template_write_does_not_bump_its_variants() -> None:
     (after,) = db.execute("product.product", "read", [[variant]],
                           {"fields": ["write_date", "list_price", "display_name"]})
     assert after["list_price"] == 120.0 and after["display_name"] == "[FURN-0001] Oak Desk"
-    assert after["write_date"] == before["write_date"]
+    assert after["write_date"] == "2024-03-01 06:35:15" != before["write_date"]
     since = [("write_date", ">=", "2024-03-01 05:35:16")]
     assert db.execute("product.template", "search", [since], {}) == [template]
-    assert db.execute("product.product", "search", [since], {}) == []
-    # writing a template field through the variant bumps both
+    assert db.execute("product.product", "search", [since], {}) == [variant]  # not `other`
+    assert other not in db.execute("product.product", "search", [since], {})
+    # writing a template field through the variant stamps both
     db.clock.advance(60)
     db.write("product.product", variant, {"list_price": 130.0})
     stamps = {db.tables["product.product"].rows[variant]["write_date"],
               db.tables["product.template"].rows[template]["write_date"]}
     assert stamps == {T0 + timedelta(seconds=3660)}
+
+
+def test_a_variant_keeps_its_newer_stamp_when_an_older_transaction_writes_the_template() -> None:
+    """The compute takes max(own write_date, template's): a late commit does not move it back."""
+    db = make(17)
+    variant = db.create("product.product", {"name": "Desk"})
+    template = db.tables["product.product"].rows[variant]["product_tmpl_id"]
+    tx = db.transaction()  # BEGIN at T0
+    tx.write("product.template", template, {"name": "Oak Desk"})
+    db.clock.advance(90)
+    db.write("product.product", variant, {"default_code": "D1"})  # committed at T0+90
+    tx.commit()
+    assert db.tables["product.product"].rows[variant]["write_date"] == T0 + timedelta(seconds=90)
+    assert db.tables["product.template"].rows[template]["write_date"] == T0
+
+
+def test_fields_get_reports_what_write_date_depends_on() -> None:
+    db = make(17)
+    variant = db.execute("product.product", "fields_get", [],
+                         {"attributes": ["depends", "store", "related"]})
+    assert variant["write_date"] == {"depends": ["product_tmpl_id.write_date"], "store": True}
+    assert variant["name"] == {"depends": ["product_tmpl_id.name"], "store": False,
+                               "related": "product_tmpl_id.name"}
+    users = db.execute("res.users", "fields_get", [], {"attributes": ["depends", "related"]})
+    assert users["write_date"] == {"depends": []}
+    assert users["name"] == {"depends": ["partner_id.name"], "related": "partner_id.name"}
+    partner = db.execute("res.partner", "fields_get", [["complete_name"]],
+                         {"attributes": ["depends", "store"]})
+    assert partner["complete_name"]["store"] is True
+    assert "parent_id.name" in partner["complete_name"]["depends"]
+
+
+def test_a_partner_write_leaves_its_users_write_date_alone() -> None:
+    """res.users _inherits res.partner without a compute on write_date (docs §10)."""
+    db = make(17)
+    uid = db.create("res.users", {"login": "marc", "name": "Marc Demo"})
+    (user,) = db.execute("res.users", "read", [[uid]], {"fields": ["partner_id", "write_date"]})
+    partner = user["partner_id"][0]
+    assert user["partner_id"][1] == "Marc Demo"
+    db.clock.advance(3600)
+    db.write("res.partner", partner, {"name": "Marc Renamed"})
+    (after,) = db.execute("res.users", "read", [[uid]],
+                          {"fields": ["name", "display_name", "write_date"]})
+    assert after["name"] == after["display_name"] == "Marc Renamed"
+    assert after["write_date"] == user["write_date"]
+    later = [("write_date", ">=", "2024-03-01 05:35:16")]
+    assert db.execute("res.users", "search", [later], {}) == []
+    # a write through the user (an inherited field) stamps the user too
+    db.clock.advance(60)
+    db.write("res.users", uid, {"email": "marc@example.com"})
+    assert db.execute("res.users", "search", [later], {}) == [uid]
+
+
+def test_renaming_a_company_rewrites_its_contacts() -> None:
+    """complete_name is stored: the recompute writes the contacts whose name changed, and
+    _write_multi stamps them (docs §9); a contact elsewhere keeps its stamp."""
+    db = make(17)
+    company = db.create("res.partner", {"name": "Azure", "is_company": True})
+    contact = db.create("res.partner", {"name": "Ann", "parent_id": company})
+    deeper = db.create("res.partner", {"name": "Bob", "parent_id": contact})
+    stranger = db.create("res.partner", {"name": "Carl"})
+    db.clock.advance(600)
+    db.write("res.partner", company, {"name": "Azure Interior"})
+    moved = search(db, [("write_date", ">=", "2024-03-01 05:45:15")])
+    assert moved == sorted([company, contact, deeper])
+    rows = db.execute("res.partner", "read", [[contact, deeper, stranger]],
+                      {"fields": ["complete_name", "parent_id"]})
+    assert [row["complete_name"] for row in rows] == [
+        "Azure Interior, Ann", "Azure Interior, Bob", "Carl"]
+    assert rows[1]["parent_id"] == [contact, "Azure Interior, Ann"]
+    # a write that changes no one's name (the email) moves only the written row
+    db.clock.advance(600)
+    db.write("res.partner", company, {"email": "info@azure.example.com"})
+    assert search(db, [("write_date", ">=", "2024-03-01 05:55:15")]) == [company]
+
+
+def test_renaming_a_category_leaves_its_products_alone() -> None:
+    """product.category names reach products only as many2one display names (docs §11)."""
+    db = make(17)
+    category = db.create("product.category", {"name": "Desks"})
+    variant = db.create("product.product", {"name": "Desk", "categ_id": category})
+    db.clock.advance(600)
+    db.write("product.category", category, {"name": "Office Desks"})
+    assert db.execute("product.product", "search",
+                      [[("write_date", ">=", "2024-03-01 05:45:15")]], {}) == []
+    (row,) = db.execute("product.product", "read", [[variant]], {"fields": ["categ_id"]})
+    assert row["categ_id"] == [category, "Office Desks"]

@@ -81,7 +81,8 @@ def test_auto_asks_jsonrpc_for_the_version_where_web_version_is_missing(
         assert c.connect().protocol == expected
         assert c.search_count("res.partner", []) >= 0
     assert sleeps == [] and em.stats.logins == (1 if expected == "jsonrpc" else 0)
-    assert em.stats.by_path["/jsonrpc"] == (3 if expected == "jsonrpc" else 1)
+    # version, login, the user's lang (context_get), the count; JSON-2's login gives the lang
+    assert em.stats.by_path["/jsonrpc"] == (4 if expected == "jsonrpc" else 1)
 
 
 def test_explicit_protocol_is_honoured(emulator: Callable[..., Emulator]) -> None:
@@ -110,7 +111,7 @@ def test_login_happens_once_for_many_calls(odoo17: Emulator,
         c.search_count("res.partner", [])
     c.connect()
     assert odoo17.stats.logins == 1
-    assert c.requests == 2 + 20  # version + login + the calls
+    assert c.requests == 3 + 20  # version + login + the user's lang (context_get) + the calls
 
 
 def test_calls_connect_on_first_use(odoo17: Emulator) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +15,9 @@ import pytest
 from loguru import logger
 
 from syncd.config import LogSettings
-from syncd.service.logs import setup_logging
+from syncd.emulator import Emulator
+from syncd.service.logs import log_file_name, message_fields, setup_logging
+from tests.test_cli import SYNCD, environment, odoo  # noqa: F401
 
 NO_FILE = LogSettings(file=False)
 
@@ -22,6 +26,7 @@ NO_FILE = LogSettings(file=False)
 def restore_loguru() -> Iterator[None]:
     yield
     logger.remove()  # closes our file sinks too
+    logger.configure(extra={})  # and forgets the data_dir bound by setup_logging
     logger.add(sys.stderr)  # loguru's own default, for whatever runs next
 
 
@@ -57,16 +62,89 @@ def test_console_lines_are_readable() -> None:
     assert "\x1b[" not in console.getvalue()  # no colour codes in a non-terminal stream
 
 
-def test_json_lines_parse_and_carry_message_and_extra() -> None:
+ENGINE_LINE = ("model={} fetched={} changed={} removed={} records={} watermark={} seconds={:.2f}",
+               "customers", 12, 3, 0, 12, "2026-11-23 07:40:01", 0.21)
+JSON_TIME = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+
+
+def test_json_lines_have_one_schema_on_the_console_and_in_the_file(tmp_path: Path) -> None:
+    console = io.StringIO()
+    data_dir = tmp_path / "data"
+    setup_logging(settings=LogSettings(file=tmp_path / "logs", format="json"), stream=console,
+                  data_dir=data_dir)
+    logger.info(*ENGINE_LINE)
+    logger.bind(attempt_id=7).warning("slow answer seconds={}", 3.5)
+    logger.remove()
+    [log_file] = (tmp_path / "logs").iterdir()
+    in_file = [json.loads(line) for line in log_file.read_text(encoding="utf-8").splitlines()]
+    on_console = [json.loads(line) for line in console.getvalue().splitlines()]
+    assert in_file == on_console
+    info, warning = on_console
+    assert re.fullmatch(JSON_TIME, info.pop("time")) and re.fullmatch(JSON_TIME, warning.pop("time"))
+    assert info == {
+        "level": "INFO", "priority": 6, "logger": __name__,
+        "message": "model=customers fetched=12 changed=3 removed=0 records=12 "
+                   "watermark=2026-11-23 07:40:01 seconds=0.21",
+        "data_dir": str(data_dir.resolve()), "model": "customers", "fetched": 12, "changed": 3,
+        "removed": 0, "records": 12, "watermark": "2026-11-23 07:40:01", "seconds": 0.21}
+    assert warning == {
+        "level": "WARNING", "priority": 4, "logger": __name__,
+        "message": "slow answer seconds=3.5", "data_dir": str(data_dir.resolve()),
+        "seconds": 3.5, "attempt_id": 7}
+
+
+@pytest.mark.parametrize("message, fields", [
+    ("daemon started interval=300s", {"interval": "300s"}),
+    ("pass recovered after failures=3; back to every 300s", {"failures": 3}),
+    ("odoo transient error call=search_read attempt=1/5 retry_in=1.5s error=timed out: 60 s",
+     {"call": "search_read", "attempt": "1/5", "retry_in": "1.5s", "error": "timed out: 60 s"}),
+    ("connected server=17.0 protocol=jsonrpc uid=2", {"server": 17.0, "protocol": "jsonrpc", "uid": 2}),
+    ("model=customers watermark=2026-11-23 07:40:01.5 full=yes",
+     {"model": "customers", "watermark": "2026-11-23 07:40:01.5", "full": "yes"}),
+    ("pass failed: url=https://x/?a=b broken", {"url": "https://x/?a=b"}),
+    ("no fields here, not even a=", {"a": ""}),
+    ("Capitalised=1 e=mc2", {"e": "mc2"}),
+])
+def test_message_fields(message: str, fields: dict[str, object]) -> None:
+    assert message_fields(message) == fields
+
+
+def test_the_message_never_replaces_a_base_key() -> None:
     console = io.StringIO()
     setup_logging(settings=LogSettings(file=False, format="json"), stream=console)
-    logger.bind(model="customers").info("model fetched=12")
-    logger.warning("slow answer seconds={}", 3.5)
-    entries = [json.loads(line) for line in console.getvalue().splitlines()]
-    assert [e["message"] for e in entries] == ["model fetched=12", "slow answer seconds=3.5"]
-    assert [e["level"] for e in entries] == ["INFO", "WARNING"]
-    assert entries[0]["extra"] == {"model": "customers"}
-    assert "T" in entries[0]["time"]
+    logger.error("forged level=DEBUG priority=7 logger=x")
+    entry = json.loads(console.getvalue())
+    assert (entry["level"], entry["priority"], entry["logger"]) == ("ERROR", 3, __name__)
+    assert "data_dir" not in entry  # none was given: no made-up value
+
+
+def test_text_file_lines_say_which_data_dir_and_the_console_does_not(tmp_path: Path) -> None:
+    console = io.StringIO()
+    data_dir = tmp_path / "data"
+    setup_logging(settings=LogSettings(file=True), stream=console, log_dir=tmp_path / "logs",
+                  data_dir=data_dir)
+    logger.info(*ENGINE_LINE)
+    logger.remove()
+    [log_file] = (tmp_path / "logs").iterdir()
+    line = log_file.read_text(encoding="utf-8").strip()
+    assert line.endswith(f" seconds=0.21 data_dir={data_dir.resolve()}"), line
+    assert " INFO  model=customers fetched=12 " in line
+    assert "data_dir" not in console.getvalue()
+
+
+def test_the_default_log_file_is_one_per_data_dir(tmp_path: Path) -> None:
+    names = []
+    for data_dir in (tmp_path / "a" / "odoo_database", tmp_path / "b" / "odoo_database"):
+        setup_logging(settings=LogSettings(file=True), stream=io.StringIO(),
+                      log_dir=tmp_path / "logs", data_dir=data_dir)
+        logger.info("pass for {}", data_dir.parent.name)
+        logger.remove()
+        names.append(log_file_name(data_dir))
+    assert names[0] != names[1]
+    assert all(re.fullmatch(r"syncd-odoo_database-[0-9a-f]{8}\.log", name) for name in names)
+    assert [(tmp_path / "logs" / name).read_text(encoding="utf-8").count("pass for ")
+            for name in names] == [1, 1]
+    assert "pass for a" in (tmp_path / "logs" / names[0]).read_text(encoding="utf-8")
 
 
 def test_file_sink_is_created_in_the_log_dir(tmp_path: Path) -> None:
@@ -142,3 +220,70 @@ def test_tracebacks_show_no_locals_unless_verbose(fmt: str) -> None:
     except RuntimeError:
         logger.exception("pass crashed")
     assert "hunter2-very-secret" in console.getvalue()
+
+
+# -- journald priorities ---------------------------------------------------------------------------
+def journal_id(path: Path) -> str:
+    """What systemd puts in $JOURNAL_STREAM for a stderr connected to `path`."""
+    status = os.stat(path)
+    return f"{status.st_dev}:{status.st_ino}"
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_under_journald_every_console_line_starts_with_its_priority(
+        fmt: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    journal = tmp_path / "journal"
+    with journal.open("w", encoding="utf-8") as stream:
+        monkeypatch.setenv("JOURNAL_STREAM", journal_id(journal))
+        setup_logging(verbosity=1, settings=LogSettings(file=tmp_path / "logs", format=fmt),
+                      stream=stream, data_dir=tmp_path / "data")
+        logger.debug("debug line")
+        logger.info("info line")
+        logger.warning("warning line")
+        logger.error("error line")
+        logger.remove()
+    lines = journal.read_text(encoding="utf-8").splitlines()
+    assert [line[:3] for line in lines] == ["<7>", "<6>", "<4>", "<3>"]
+    if fmt == "json":
+        assert [json.loads(line[3:])["priority"] for line in lines] == [7, 6, 4, 3]
+    else:
+        assert [line.rsplit(" ", 2)[-2:] for line in lines] == \
+            [["debug", "line"], ["info", "line"], ["warning", "line"], ["error", "line"]]
+    # The file is not the journal: no prefixes there.
+    [log_file] = (tmp_path / "logs").iterdir()
+    assert not any(line.startswith("<") for line in log_file.read_text(encoding="utf-8").splitlines())
+
+
+def test_journal_stream_naming_another_file_adds_no_prefix(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    # A child of a service inherits the variable with its stderr redirected: it is not the journal.
+    (tmp_path / "the-journal").write_text("", encoding="utf-8")
+    monkeypatch.setenv("JOURNAL_STREAM", journal_id(tmp_path / "the-journal"))
+    with (tmp_path / "elsewhere").open("w", encoding="utf-8") as stream:
+        setup_logging(settings=NO_FILE, stream=stream)
+        logger.error("error line")
+        logger.remove()
+    assert (tmp_path / "elsewhere").read_text(encoding="utf-8").split(" ", 2)[2] == "ERROR error line\n"
+
+
+def test_syncd_under_journald_prefixes_its_error_line_and_json_carries_the_data_dir(
+        tmp_path: Path, odoo: Emulator) -> None:
+    (tmp_path / "syncd.toml").write_text(f'[log]\nformat = "json"\nfile = "{tmp_path / "logs"}"\n',
+                                         encoding="utf-8")
+    journal = tmp_path / "journal"
+    for password, expected in ((odoo.password, 0), ("wrong-password", 1)):
+        with journal.open("w", encoding="utf-8") as stderr:
+            env = environment(tmp_path, odoo, ODOO_PASSWORD=password,
+                              JOURNAL_STREAM=journal_id(journal))
+            result = subprocess.run([SYNCD, "once"], cwd=tmp_path, env=env, stderr=stderr,
+                                    stdout=subprocess.PIPE, text=True, timeout=60)
+        assert result.returncode == expected, journal.read_text(encoding="utf-8")
+        lines = journal.read_text(encoding="utf-8").splitlines()
+        assert lines and all(re.match(r"<[3-7]>", line) for line in lines), lines
+    assert lines[-1].startswith("<3>syncd: error: Odoo refused the credentials")
+    [log_file] = (tmp_path / "logs").iterdir()
+    entries = [json.loads(line) for line in log_file.read_text(encoding="utf-8").splitlines()]
+    data_dir = str((tmp_path / "data").resolve())
+    assert entries and all(entry["data_dir"] == data_dir for entry in entries)
+    pass_lines = [e for e in entries if e.get("model") == "customers" and "fetched" in e]
+    assert pass_lines and pass_lines[0]["records"] == 12 and pass_lines[0]["priority"] == 6

@@ -92,9 +92,11 @@ SALEABLE = ModelSpec(name="saleable", model="product.product", fields=("name",),
 @pytest.mark.parametrize("protocol, version", PROTOCOLS, ids=[f"{p}-{v}" for p, v in PROTOCOLS])
 def test_template_changes_reach_the_products_that_show_them(tmp_path: Path, protocol: str,
                                                             version: int) -> None:
-    """product.product shows name, list_price, sale_ok from its product.template, and Odoo does
-    not bump the variant's write_date when the template changes (trap 7): renaming a product
-    in Odoo's product form must still reach the snapshot, and so must a domain move."""
+    """product.product shows name, list_price, sale_ok from its product.template, and Odoo
+    moves the variant's write_date when the template's moves (a stored compute on
+    product_tmpl_id.write_date, docs/odoo-api.md §10): renaming a product in Odoo's product form
+    reaches the snapshot through the variants' own window, and so does a domain move, without
+    following product.template (fields_get's `depends` says so)."""
     rig = make_rig(tmp_path, protocol, version, models=(PRODUCTS, SALEABLE),
                    reconcile_interval=10**9)
     try:
@@ -103,24 +105,61 @@ def test_template_changes_reach_the_products_that_show_them(tmp_path: Path, prot
         template = {r["id"]: r["product_tmpl_id"][0] for r in rig.db.execute(
             "product.product", "read", [[desk, lamp]], {"fields": ["product_tmpl_id"]})}
         assert rig.sync().ok
-        rig.db.clock.advance(1000)  # the variants' own stamps leave every change window
+        rig.db.clock.advance(1000)  # the variants' creation stamps leave every change window
         assert rig.sync().ok and rig.sync().ok
         before = {r["id"]: r for r in rig.snapshot("products")}
 
         rig.db.write("product.template", template[desk], {"name": "Standing desk",
                                                           "list_price": 120.0})
         rig.db.write("product.template", template[lamp], {"sale_ok": False})
+        calls = rig.emulator.stats.calls("product.template", "search_read")
         assert rig.sync().ok
         rig.assert_in_sync("after template writes")
         after = {r["id"]: r for r in rig.snapshot("products")}
         assert after[desk]["name"] == "Standing desk" and after[desk]["list_price"] == 120.0
-        assert after[desk]["write_date"] == before[desk]["write_date"]  # the variant's own
+        assert after[desk]["write_date"] > before[desk]["write_date"]  # moved with the template
         assert [r["id"] for r in rig.snapshot("saleable")] == [desk]
+        assert rig.emulator.stats.calls("product.template", "search_read") == calls  # not read
 
         requests = rig.client.requests
-        report = rig.sync()  # nothing changed since: one request per model and per parent
+        report = rig.sync()  # nothing changed since: one request per model, no parent model
         assert report.ok and not any(m.written for m in report.models)
-        assert rig.client.requests - requests == 2 + 2
+        assert rig.client.requests - requests == 2
+    finally:
+        rig.close()
+
+
+USERS = ModelSpec(name="users", model="res.users", fields=("login", "name", "email"))
+
+
+@pytest.mark.parametrize("protocol, version", PROTOCOLS, ids=[f"{p}-{v}" for p, v in PROTOCOLS])
+def test_partner_changes_reach_the_users_that_show_them(tmp_path: Path, protocol: str,
+                                                        version: int) -> None:
+    """res.users shows name and email from its res.partner (_inherits), and a partner write
+    leaves the user's write_date alone (docs/odoo-api.md §10): the pass follows res.partner,
+    at one more small request per idle pass."""
+    rig = make_rig(tmp_path, protocol, version, models=(USERS,), reconcile_interval=10**9)
+    try:
+        marc = rig.db.create("res.users", {"login": "marc", "name": "Marc Demo"})
+        (row,) = rig.db.execute("res.users", "read", [[marc]], {"fields": ["partner_id"]})
+        assert rig.sync().ok
+        rig.db.clock.advance(1000)  # the user's own stamp leaves every change window
+        assert rig.sync().ok and rig.sync().ok
+
+        rig.db.write("res.partner", row["partner_id"][0], {"name": "Marc Renamed",
+                                                           "email": "marc@example.com"})
+        stamp = rig.db.tables["res.users"].rows[marc]["write_date"]
+        assert rig.db.clock.now() - stamp >= timedelta(seconds=1000)  # the user's stays old
+        assert rig.sync().ok
+        rig.assert_in_sync("after the partner write")
+        users = {r["id"]: r for r in rig.snapshot("users")}
+        assert users[marc]["name"] == "Marc Renamed"
+        assert users[marc]["email"] == "marc@example.com"
+
+        requests = rig.client.requests
+        report = rig.sync()  # idle: the users' window and res.partner's
+        assert report.ok and not any(m.written for m in report.models)
+        assert rig.client.requests - requests == 1 + 1
     finally:
         rig.close()
 
@@ -129,26 +168,26 @@ def test_a_parent_this_user_may_not_read_is_dropped_not_a_failing_pass(tmp_path:
     from syncd.emulator import Database, Emulator
     from syncd.emulator.faults import OdooFault
 
-    class Restricted(Database):  # the sync user reads variants, not templates directly
+    class Restricted(Database):  # the sync user reads users, not partners directly
         def execute(self, model, method, args, kwargs, *, uid=2):  # type: ignore[no-untyped-def]
-            if model == "product.template" and uid == 2 and method == "search_read":
+            if model == "res.partner" and uid == 2 and method == "search_read":
                 raise OdooFault("odoo.exceptions.AccessError",
-                                "You are not allowed to access 'Product' (product.template) "
+                                "You are not allowed to access 'Contact' (res.partner) "
                                 "records.")
             return super().execute(model, method, args, kwargs, uid=uid)
 
-    rig = make_rig(tmp_path, models=(PRODUCTS,), emulator=Emulator(17, db=Restricted(version=17)))
+    rig = make_rig(tmp_path, models=(USERS,), emulator=Emulator(17, db=Restricted(version=17)))
     try:
-        rig.db.create("product.product", {"name": "Desk", "list_price": 100.0})
+        rig.db.create("res.users", {"login": "marc", "name": "Marc Demo"})
         logged: list[str] = []
         sink = logger.add(logged.append, level="WARNING", format="{message}")
         try:
             assert rig.sync().ok and rig.sync().ok
         finally:
             logger.remove(sink)
-        assert [line for line in logged if "cannot watch product.template" in line] == [
+        assert [line for line in logged if "cannot watch res.partner" in line] == [
             logged[0]] and "AccessError" in logged[0]  # once, with Odoo's reason
-        rig.db.create("product.product", {"name": "Lamp", "list_price": 20.0})
+        rig.db.create("res.users", {"login": "lisa", "name": "Lisa Demo"})
         assert rig.sync().ok
         rig.assert_in_sync("without the parent")
     finally:
@@ -314,9 +353,9 @@ def test_a_pass_without_changes_is_one_request_per_model_and_writes_nothing(
         before = rig.client.requests
         report = rig.sync()
         assert report.ok
-        # One small request per model, and one for product.template, whose name and
-        # list_price the products show (trap 7).
-        assert rig.client.requests - before == 3 + 1
+        # One small request per model; none for product.template, whose writes move the
+        # products' own write_date (docs/odoo-api.md §10).
+        assert rig.client.requests - before == 3
         assert loads == []  # no snapshot was read
         snapshots = {p.name: p.stat().st_mtime_ns for p in rig.data_dir.glob("odoo_*.json")}
         assert snapshots == {k: v for k, v in stats.items() if k.startswith("odoo_")}

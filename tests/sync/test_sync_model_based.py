@@ -7,7 +7,7 @@ commit behind the watermark (within `lookback`), bursts larger than `page_size` 
 stamp, changes landing while a pass runs (and passes outlasting `lookback`) — with the server
 clock hours away from the local one. After every pass each snapshot must
 equal what `search_read` with the model's domain returns. The seed is printed on failure:
-rerun one with SYNCD_SEED=<seed>.
+rerun one with SYNCD_SEED=<seed>; `-m slow` runs many more seeds.
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ from syncd.emulator import Emulator
 from tests.sync_rig import COMPANIES, CUSTOMERS, EVERYONE, PRODUCTS, PROTOCOLS, Rig, make_rig
 
 ROUNDS = int(os.environ.get("SYNCD_ROUNDS", "30"))
-SEEDS = [int(os.environ["SYNCD_SEED"])] if "SYNCD_SEED" in os.environ else [1]
+# Seed 1 in the default run; `-m slow` runs ten more per transport (a few minutes on 2 cores).
+SEEDS = [int(os.environ["SYNCD_SEED"])] if "SYNCD_SEED" in os.environ else \
+    [1] + [pytest.param(seed, marks=pytest.mark.slow) for seed in range(2, 12)]
 
 
 class World:

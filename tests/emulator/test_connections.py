@@ -1,0 +1,70 @@
+"""syncd's HTTP client against both connection behaviours, over real HTTP on 127.0.0.1.
+
+Odoo's own server closes the connection after every answer; a proxy in front of it may keep
+connections alive (docs/odoo-api.md §20). syncd.http.HttpConnection must work with both: a new
+connection per request in the first case, one reused connection in the second.
+"""
+
+from __future__ import annotations
+
+import socket
+import xmlrpc.client
+from typing import Any
+
+import pytest
+
+from syncd.emulator import Emulator
+from syncd.http import HttpConnection
+
+REQUESTS = 6
+
+
+def xml_body(method: str, *params: Any) -> bytes:
+    return xmlrpc.client.dumps(params, method).encode()
+
+
+@pytest.mark.parametrize("keep_alive, connections", [(False, REQUESTS), (True, 1)],
+                         ids=["odoo-closes", "proxy-keep-alive"])
+def test_the_client_works_whether_the_server_closes_or_keeps_the_connection(
+        emulator: Any, monkeypatch: pytest.MonkeyPatch, keep_alive: bool,
+        connections: int) -> None:
+    em: Emulator = emulator(17, keep_alive=keep_alive)
+    em.db.create("res.partner", {"name": "Azure"})
+    opened: list[Any] = []
+    real = socket.create_connection
+
+    def counting(*args: Any, **kwargs: Any) -> socket.socket:
+        opened.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(socket, "create_connection", counting)
+    http = HttpConnection(em.url, timeout=10)
+    body = xml_body("execute_kw", "odoo", 2, "admin", "res.partner", "search_count", [[]])
+    try:
+        for _ in range(REQUESTS):
+            response = http.request("POST", "/xmlrpc/2/object", body,
+                                    {"Content-Type": "text/xml"})
+            assert response.status == 200 and b"<int>1</int>" in response.body
+    finally:
+        http.close()
+    assert len(opened) == connections
+    assert em.stats.requests == REQUESTS
+
+
+def test_a_drop_on_a_fresh_connection_is_not_resent(emulator: Any) -> None:
+    """Only a reused keep-alive socket may be resent transparently: with Odoo closing every
+    connection, a dropped request fails as transient (the caller's retry decides)."""
+    from syncd.errors import TransientError
+
+    em: Emulator = emulator(17)
+    http = HttpConnection(em.url, timeout=10)
+    body = xml_body("version")
+    try:
+        assert http.request("POST", "/xmlrpc/2/common", body).status == 200
+        em.faults.add("drop")
+        with pytest.raises(TransientError, match="closed the connection"):
+            http.request("POST", "/xmlrpc/2/common", body)
+        assert http.request("POST", "/xmlrpc/2/common", body).status == 200
+    finally:
+        http.close()
+    assert em.stats.requests == 3

@@ -1,0 +1,31 @@
+"""Every module imports on its own, first, in a fresh interpreter (no import cycle)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MODULES = sorted(".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+                 for p in (ROOT / "syncd").rglob("*.py") if p.name != "__main__.py")
+
+
+def test_each_module_imports_first_in_a_fresh_interpreter() -> None:
+    assert "syncd.sync.puller" in MODULES and "syncd.service" in MODULES
+    script = ("import subprocess, sys\n"
+              "bad = [m for m in sys.argv[1:] if subprocess.run([sys.executable, '-c', "
+              "f'import {m}'], capture_output=True).returncode]\n"
+              "print(' '.join(bad))")
+    result = subprocess.run([sys.executable, "-c", script, *MODULES], capture_output=True,
+                            text=True, timeout=300, cwd=ROOT)
+    assert result.stdout.strip() == "", f"cannot be imported first: {result.stdout}"
+
+
+@pytest.mark.parametrize("name", ["run_daemon", "sync_once"])
+def test_the_service_package_still_exports(name: str) -> None:
+    import syncd.service
+
+    assert callable(getattr(syncd.service, name))
