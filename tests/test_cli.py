@@ -251,7 +251,7 @@ def test_watch_prints_one_line_per_snapshot_change(tmp_path: Path) -> None:
     import threading
 
     from syncd.sinks.atomic import write_atomic
-    from syncd.sinks.snapshot import Snapshot
+    from syncd.sinks.snapshot import Layout, encode
 
     data = tmp_path / "data"
     data.mkdir()
@@ -265,10 +265,10 @@ def test_watch_prints_one_line_per_snapshot_change(tmp_path: Path) -> None:
     try:
         assert "watching" in lines.get(timeout=20)
         records = [{"id": 1, "name": "A"}, {"id": 2, "name": "B"}]
-        write_atomic(data / "odoo_customers.json", Snapshot(["name"], records).to_bytes())
+        write_atomic(data / "odoo_customers.json", encode(map(Layout(["name"]).line, records)))
         assert "customers: 2 records (+2 added, ~0 changed, -0 removed)" in lines.get(timeout=20)
         records = [{"id": 2, "name": "B2"}, {"id": 3, "name": "C"}]
-        write_atomic(data / "odoo_customers.json", Snapshot(["name"], records).to_bytes())
+        write_atomic(data / "odoo_customers.json", encode(map(Layout(["name"]).line, records)))
         assert "customers: 2 records (+1 added, ~1 changed, -1 removed)" in lines.get(timeout=20)
         write_atomic(data / "last_sync.json", b"{}")  # not a snapshot: no line
         proc.send_signal(signal.SIGINT)

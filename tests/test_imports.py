@@ -14,7 +14,7 @@ MODULES = sorted(".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffi
 
 
 def test_each_module_imports_first_in_a_fresh_interpreter() -> None:
-    assert "syncd.sync.puller" in MODULES and "syncd.service" in MODULES
+    assert "syncd.sync.pull" in MODULES and "syncd.sinks.datadir" in MODULES
     script = ("import subprocess, sys\n"
               "bad = [m for m in sys.argv[1:] if subprocess.run([sys.executable, '-c', "
               "f'import {m}'], capture_output=True).returncode]\n"

@@ -150,14 +150,20 @@ class State:
             raw = path.read_bytes()
         except FileNotFoundError:
             return cls()
+        return cls.load_bytes(raw, path)
+
+    @classmethod
+    def load_bytes(cls, raw: bytes, where: Path | str) -> State:
+        """The state in ``raw`` (as ``to_bytes`` makes it, or a version 1 file); CorruptFileError
+        naming ``where`` on anything else."""
         try:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
-            raise CorruptFileError(f"{path}: not valid JSON ({exc})") from None
+            raise CorruptFileError(f"{where}: not valid JSON ({exc})") from None
         try:
             return cls._from_dict(data)
         except ValueError as exc:
-            raise CorruptFileError(f"{path}: {exc}") from None
+            raise CorruptFileError(f"{where}: {exc}") from None
 
     @classmethod
     def _from_dict(cls, data: object) -> State:

@@ -21,7 +21,8 @@ from syncd.consumer.watch import watch
 from syncd.errors import FaultError, SyncdError
 from syncd.service.lock import LOCK_NAME, DataDirLock, holder
 from syncd.service.status import status_of
-from syncd.sync.engine import ERROR_FILE, STATE_FILE, run_pass
+from syncd.sinks.datadir import ERROR_FILE, STATE_FILE
+from syncd.sync.engine import run_pass
 from tests.service.test_lock import HOLDER, ROOT
 from tests.sync_rig import CUSTOMERS, PRODUCTS, Rig, make_rig, partner
 from tests.test_cli import wait_for
@@ -75,6 +76,9 @@ class RefusingClient:
 
     def __init__(self, settings: Settings) -> None:
         self.password = settings.odoo.password
+
+    def begin_pass(self) -> None:
+        pass
 
     def connect(self) -> None:
         raise FaultError(f"AccessDenied: login admin with password {self.password} refused")

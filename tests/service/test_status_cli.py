@@ -16,7 +16,7 @@ import pytest
 
 from syncd.emulator import Emulator
 from syncd.service.lock import LOCK_NAME, DataDirLock
-from syncd.sync.engine import ERROR_FILE, STATE_FILE
+from syncd.sinks.datadir import ERROR_FILE, STATE_FILE
 from tests.test_cli import SECRET, SYNCD, environment, one_error_line, syncd, wait_for
 from tests.test_cli import odoo  # noqa: F401
 

@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from syncd.errors import CorruptFileError
+from syncd.sync.digests import Digests, mark
 from syncd.sync.state import ModelState, State, utc_now_text
 
 
@@ -22,30 +23,70 @@ def sample() -> State:
     customers.fields = ["name", "email"]
     customers.missing_fields = ["phone_mobile"]
     customers.records = 42
-    customers.recent = {10: "d10", 9: "d9", 100: "d100"}
+    customers.recent = digests({10: 0xD10, 9: 0xD9 | 1, 100: 0xD100})
     customers.last_success = "2024-05-01 10:00:00"
     customers.last_reconcile = "2024-05-01 09:00:00"
-    customers.last_error = None
     products = state.model("products")
     products.model = "product.product"
-    products.last_error = "FaultError: boom"
     products.full_resync = True
     return state
 
 
-def test_round_trip_including_int_recent_keys(tmp_path: Path) -> None:
+def digests(marks: dict[int, int]) -> Digests:
+    found = Digests()
+    for record_id, value in marks.items():
+        found.add(record_id, value)
+    found.sort()
+    return found
+
+
+def test_round_trip_including_packed_digests(tmp_path: Path) -> None:
     path = tmp_path / "last_sync.json"
     state = sample()
     state.save(path)
     loaded = State.load(path)
     assert loaded == state
-    assert loaded.models["customers"].recent == {9: "d9", 10: "d10", 100: "d100"}
-    assert all(isinstance(k, int) for k in loaded.models["customers"].recent)
+    recent = loaded.models["customers"].recent
+    assert list(recent.items()) == [(9, 0xD9 | 1), (10, 0xD10), (100, 0xD100)]
     on_disk = orjson.loads(path.read_bytes())
-    assert on_disk["version"] == 1
+    assert on_disk["version"] == 2
     assert on_disk["last_sync"] == "2024-05-01 10:00:00"
     assert on_disk["models"]["customers"]["watermark"] == "2024-05-01 09:59:58"
-    assert on_disk["models"]["customers"]["recent"]["10"] == "d10"
+    assert set(on_disk["models"]["customers"]["recent"]) == {"ids", "marks"}
+
+
+def test_a_million_digests_cost_megabytes_not_a_dict_of_objects(tmp_path: Path) -> None:
+    state = State()
+    recent = state.model("customers").recent
+    for record_id in range(1, 1_000_001):
+        recent.add(record_id, (record_id * 0x9E3779B97F4A7C15) & (2**64 - 2))
+    assert recent.ids.itemsize * len(recent.ids) + recent.marks.itemsize * len(recent.marks) \
+        == 16_000_000
+    raw = state.to_bytes()
+    assert len(raw) < 12_000_000  # consecutive ids compress away; marks are 8 bytes, base64
+    assert State.load_bytes(raw, tmp_path / "x") == state
+
+
+def test_a_version_1_file_is_read_and_keeps_recognising_rows(tmp_path: Path) -> None:
+    """The previous layout: indented, digests as hex strings by id, "out:" for non-members."""
+    row = {"id": 10, "name": "A", "write_date": "2024-05-01 09:59:58"}
+    legacy_hex = f"{mark(row):016x}"
+    path = tmp_path / "last_sync.json"
+    path.write_bytes(orjson.dumps({"version": 1, "last_sync": "2024-05-01 10:00:00", "models": {
+        "customers": {"watermark": "2024-05-01 09:59:58", "records": 1,
+                      "recent": {"10": legacy_hex, "11": "out:" + legacy_hex},
+                      "last_error": None, "parents": [{"link": "p", "model": "m",
+                                                       "fields": ["name"],
+                                                       "seen": {"3": legacy_hex}}]}}},
+        option=orjson.OPT_INDENT_2))
+    state = State.load(path)
+    recent = state.models["customers"].recent
+    assert recent.get(10) == mark(row)  # the same row is recognised: no re-read, no resync
+    assert recent.get(11) == mark(row, member=False)
+    assert state.models["customers"].parents[0].seen.get(3) == mark(row)
+    state.save(path)
+    assert orjson.loads(path.read_bytes())["version"] == 2
+    assert State.load(path) == state
 
 
 def test_missing_file_is_fresh_state(tmp_path: Path) -> None:
@@ -77,6 +118,9 @@ def test_model_get_or_create_returns_same_object() -> None:
         (b'{"models": {"c": {"fields": ["a", 1]}}}', "models.c.fields"),
         (b'{"models": {"c": {"recent": {"x": "d"}}}}', "models.c.recent"),
         (b'{"models": {"c": {"recent": {"1": 2}}}}', "models.c.recent"),
+        (b'{"models": {"c": {"recent": {"ids": "!!", "marks": ""}}}}', "models.c.recent"),
+        (b'{"models": {"c": {"recent": {"ids": "eJwDAAAAAAE=", "marks": "AAAAAAAAAAA="}}}}',
+         "models.c.recent"),
         (b'{"last_sync": 17}', "last_sync"),
     ],
 )
@@ -108,7 +152,7 @@ def test_unknown_keys_ignored(tmp_path: Path) -> None:
 
 def test_nulls_load_as_defaults(tmp_path: Path) -> None:
     path = tmp_path / "last_sync.json"
-    path.write_bytes(b'{"last_sync": null, "models": {"c": {"watermark": null, "last_error": null}}}')
+    path.write_bytes(b'{"last_sync": null, "models": {"c": {"watermark": null, "settled": null}}}')
     assert State.load(path) == State(models={"c": ModelState()})
 
 
@@ -118,13 +162,13 @@ def test_bytes_are_deterministic(tmp_path: Path) -> None:
     # Same content built in another order.
     b.models["products"] = a.models["products"]
     b.models["customers"] = ModelState(**{**a.models["customers"].__dict__})
-    b.models["customers"].recent = dict(reversed(list(a.models["customers"].recent.items())))
+    b.models["customers"].recent = digests(dict(reversed(list(a.models["customers"].recent.items()))))
     a.save(tmp_path / "a.json")
     b.save(tmp_path / "b.json")
     raw = (tmp_path / "a.json").read_bytes()
     assert raw == (tmp_path / "b.json").read_bytes()
     assert raw.endswith(b"}\n")
-    assert b'\n  "last_sync"' in raw  # indented
+    assert b"\n" not in raw[:-1]  # compact: one line
     keys = list(orjson.loads(raw))
     assert keys == sorted(keys)
 
@@ -132,7 +176,8 @@ def test_bytes_are_deterministic(tmp_path: Path) -> None:
 def test_to_dict_is_json_shaped() -> None:
     data = sample().to_dict()
     orjson.dumps(data)  # no int keys, nothing exotic
-    assert data["models"]["customers"]["recent"] == {"9": "d9", "10": "d10", "100": "d100"}
+    assert Digests.from_json(data["models"]["customers"]["recent"], "x") == sample().models[
+        "customers"].recent
     assert data["models"]["products"]["full_resync"] is True
 
 

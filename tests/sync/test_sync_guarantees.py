@@ -12,7 +12,7 @@ import pytest
 from loguru import logger
 
 from syncd.config import ModelSpec
-from syncd.sync.engine import ERROR_FILE, STATE_FILE
+from syncd.sinks.datadir import ERROR_FILE, STATE_FILE
 from tests.sync_rig import (COMPANIES, CUSTOMERS, EVERYONE, PRODUCTS, PROTOCOLS, Rig, make_rig,
                             partner)
 
@@ -343,20 +343,20 @@ def test_a_pass_without_changes_is_one_request_per_model_and_writes_nothing(
         assert rig.sync().ok
         assert rig.sync().ok  # the lookback window now holds only known records
         stats = {p.name: p.stat().st_mtime_ns for p in rig.data_dir.glob("*.json")}
-        loads: list[Path] = []
-        import syncd.sync.puller
+        loads: list[str] = []
+        import syncd.sinks.jsondir as jsondir
 
-        original = syncd.sync.puller.Snapshot.load
-        monkeypatch.setattr(syncd.sync.puller.Snapshot, "load",
-                            classmethod(lambda cls, path, fields: loads.append(path)
-                                        or original(path, fields)))
+        for name in ("merge", "snapshot_ids", "read_records", "Rebuild"):
+            original = getattr(jsondir, name)
+            monkeypatch.setattr(jsondir, name, lambda *a, _o=original, _n=name, **k:
+                                loads.append(_n) or _o(*a, **k))
         before = rig.client.requests
         report = rig.sync()
         assert report.ok
         # One small request per model; none for product.template, whose writes move the
         # products' own write_date (docs/odoo-api.md §10).
         assert rig.client.requests - before == 3
-        assert loads == []  # no snapshot was read
+        assert loads == []  # no snapshot was read or written
         snapshots = {p.name: p.stat().st_mtime_ns for p in rig.data_dir.glob("odoo_*.json")}
         assert snapshots == {k: v for k, v in stats.items() if k.startswith("odoo_")}
     finally:
