@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 
 from syncd import __version__
 from syncd.config import Settings, describe_config_file, load_settings, require_login
-from syncd.errors import ConfigError, LockedError, PassInterrupted, SyncdError
+from syncd.errors import ConfigError, LockedError, PassInterrupted, SyncdError, one_line, scrub
 from syncd.odoo.interrupt import clear_stop, request_stop
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -199,19 +199,12 @@ def environment() -> dict[str, str]:
     return env
 
 
-def scrub(text: str, secrets: Sequence[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
-
-
 def fail(exc: BaseException, code: int, verbosity: int, secrets: Sequence[str]) -> int:
     if verbosity > 0:
         import traceback
 
         sys.stderr.write(scrub("".join(traceback.format_exception(exc)), secrets))
-    message = " ".join(str(exc).split()) or type(exc).__name__
+    message = one_line(str(exc)) or type(exc).__name__
     sys.stderr.write(f"{error_prefix()}syncd: error: {scrub(message, secrets)}\n")
     return code
 

@@ -66,17 +66,14 @@ class OdooSettings:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """One synced model: ``odoo_<name>.json`` holds ``model`` records matching ``domain``."""
+    """One synced model, configured as ``[models.<name>]``: its stored copy holds the ``model``
+    records matching ``domain`` (the JSON sink's file name comes from syncd.sinks.datadir)."""
 
     name: str
     model: str
     fields: tuple[str, ...]
     domain: tuple[Any, ...] = ()
     include_archived: bool = False
-
-    @property
-    def filename(self) -> str:
-        return f"odoo_{self.name}.json"
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,22 @@ it committed. Messages are one line, never contain secrets, and say what to do w
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: every run of whitespace (newlines included) becomes one space."""
+    return " ".join(text.split())
+
+
+def scrub(text: str, secrets: Sequence[str]) -> str:
+    """``text`` with every secret replaced by ``***`` (for messages built from foreign text: an
+    Odoo fault or a traceback may echo what it was sent)."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
 
 class SyncdError(Exception):
     """Base of every error syncd raises on purpose."""

@@ -59,7 +59,7 @@ def test_file_values_are_read(tmp_path: Path) -> None:
     assert settings.sync.data_dir == Path("out") and settings.sync.page_size == 200
     assert settings.sync.reconcile_interval == 0
     (spec,) = settings.models
-    assert spec.name == "partners" and spec.filename == "odoo_partners.json"
+    assert spec.name == "partners"
     assert spec.fields == ("name", "email", "write_date") and spec.include_archived
 
 

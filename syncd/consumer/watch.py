@@ -19,6 +19,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from syncd.errors import SyncdError
+from syncd.sinks.datadir import DataDir
 
 
 def fingerprint_records(path: Path) -> dict[int, str] | None:
@@ -40,15 +41,16 @@ class SnapshotWatcher(FileSystemEventHandler):
         self.out = out
         self.lock = threading.Lock()
         self.known: dict[str, dict[int, str]] = {}
-        for path in sorted(data_dir.glob("odoo_*.json")):
+        owner = DataDir(data_dir)
+        for name in owner.snapshot_names():
+            path = owner.snapshot(name)
             self.known[path.name] = fingerprint_records(path) or {}
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         target = getattr(event, "dest_path", "") or event.src_path
-        name = Path(str(target)).name
-        if event.event_type in ("created", "modified", "moved") and name.startswith("odoo_") \
-                and name.endswith(".json"):
-            self.changed(Path(str(target)))
+        path = Path(str(target))
+        if event.event_type in ("created", "modified", "moved") and DataDir.is_snapshot(path):
+            self.changed(path)
 
     def changed(self, path: Path) -> None:
         with self.lock:
@@ -63,7 +65,7 @@ class SnapshotWatcher(FileSystemEventHandler):
             removed = len(before.keys() - current.keys())
             changed = sum(1 for k in current.keys() & before.keys() if current[k] != before[k])
             stamp = datetime.now().strftime("%H:%M:%S")
-            model = path.name[len("odoo_"):-len(".json")]
+            model = DataDir.name_of(path)
             self.out.write(f"{stamp} {model}: {len(current)} records "
                            f"(+{added} added, ~{changed} changed, -{removed} removed)\n")
             self.out.flush()

@@ -32,8 +32,8 @@ from typing import Any, TypeVar
 from loguru import logger
 
 from syncd.config import OdooSettings
-from syncd.errors import OdooError, TransientError
-from syncd.odoo.http import public_url, scrub
+from syncd.errors import OdooError, TransientError, scrub
+from syncd.odoo.http import public_url
 from syncd.odoo.interrupt import waiting
 from syncd.odoo.retry import Backoff
 from syncd.odoo.transport import Transport, make_transport

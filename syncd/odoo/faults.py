@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from syncd.errors import AuthError, FaultError, InvalidFieldError, OdooError, UnknownModelError
-from syncd.odoo.http import scrub
+from syncd.errors import (AuthError, FaultError, InvalidFieldError, OdooError, UnknownModelError,
+                          scrub)
 
 # "ValueError: Invalid field ..." / "odoo.exceptions.UserError: ..." at the start of a line
 _EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Denied|Warning|Fault|Found)"
@@ -35,7 +35,7 @@ class Account:
     secrets: tuple[str, ...] = ()
 
 
-def one_line(text: str) -> tuple[str, str]:
+def fault_line(text: str) -> tuple[str, str]:
     """(exception name or "", one-line message) of an Odoo error text.
 
     A traceback yields its final exception line (with the lines that continue it); any other
@@ -64,7 +64,7 @@ def fault_error(account: Account, name: str, message: str, *, code: int | str | 
                 call: str = "") -> OdooError:
     """The error for Odoo's fault ``name``/``message`` (a traceback is reduced to its last
     exception line) raised by ``call`` ("model.method", or "" for login/version)."""
-    traced_name, text = one_line(message)
+    traced_name, text = fault_line(message)
     name = name or traced_name
     text = scrub(text, account.secrets)
     short = name.rsplit(".", 1)[-1]

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit
 
 from syncd import __version__
-from syncd.errors import OdooError, TransientError
+from syncd.errors import OdooError, TransientError, scrub
 from syncd.odoo.interrupt import waiting
 
 USER_AGENT = f"syncd/{__version__}"
@@ -49,14 +49,6 @@ class HttpResponse:
     content_type: str  # lower-cased media type without parameters, "" when absent
     headers: dict[str, str]  # lower-cased names
     body: bytes
-
-
-def scrub(text: str, secrets: Sequence[str]) -> str:
-    """``text`` with every secret replaced by ``***`` (for messages built from foreign text)."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
 
 
 def public_url(url: str) -> str:

@@ -23,9 +23,9 @@ from xml.parsers.expat import ExpatError
 import orjson
 
 from syncd.config import OdooSettings
-from syncd.errors import AuthError, OdooError, TransientError
+from syncd.errors import AuthError, OdooError, TransientError, scrub
 from syncd.odoo.faults import Account, auth_error, fault_error
-from syncd.odoo.http import HttpConnection, HttpResponse, scrub
+from syncd.odoo.http import HttpConnection, HttpResponse
 from syncd.odoo.retry import parse_retry_after
 
 PROTOCOLS = ("jsonrpc", "xmlrpc", "json2")

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 import schedule
 from loguru import logger
 
-from syncd.errors import ConfigError, SyncdError
+from syncd.errors import ConfigError, SyncdError, one_line
 from syncd.odoo.interrupt import request_stop
 from syncd.service.notify import Notifier
 
@@ -244,9 +244,9 @@ class Daemon:
         except ConfigError:
             raise
         except SyncdError as exc:
-            return _one_line(str(exc)) or type(exc).__name__
+            return one_line(str(exc)) or type(exc).__name__
         except Exception as exc:  # noqa: BLE001 - a bug in one pass must not end a months-long run
-            reason = f"unexpected {type(exc).__name__}: {_one_line(str(exc))}"
+            reason = f"unexpected {type(exc).__name__}: {one_line(str(exc))}"
             if reason != self._last_reason:
                 logger.opt(exception=exc).error("pass crashed: {}", reason)
                 self._last_reason = reason
@@ -254,7 +254,7 @@ class Daemon:
         if outcome.ok:
             self._announce(outcome.summary)
             return None
-        return _one_line(outcome.error or "") or "pass failed"
+        return one_line(outcome.error or "") or "pass failed"
 
     def _announce(self, status: str) -> None:
         if self._ready:
@@ -304,7 +304,3 @@ def credentials_from_systemd(environ: Mapping[str, str]) -> dict[str, str]:
         if value:
             found[key] = value
     return found
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())

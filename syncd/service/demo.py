@@ -24,6 +24,7 @@ from pathlib import Path
 
 from syncd.config import DEFAULT_MODELS, OdooSettings, Settings, SyncSettings
 from syncd.errors import ConfigError
+from syncd.sinks.datadir import DataDir
 from syncd.emulator import Emulator
 from syncd.emulator.demo_data import churn, populate
 from syncd.service.runner import run_daemon
@@ -32,23 +33,23 @@ from syncd.sync.report import PassReport
 CHURN_EVERY = 3.0
 RECONCILE_EVERY = 30.0  # the demo deletes records: show them leaving within seconds, not an hour
 DEFAULT_DEMO_DIR = Path("syncd-demo")
-MARKER = ".syncd-demo"
 
 
 def claim_demo_dir(data_dir: Path) -> None:
     """Make `data_dir` the demo's: create it, or accept it when empty or marked by an earlier
     demo, and mark it. ConfigError (exit 2) for any other directory, naming what is in it."""
+    owner = DataDir(data_dir)
     if data_dir.exists() and not data_dir.is_dir():
         raise ConfigError(f"demo: {data_dir} is not a directory")
-    if data_dir.is_dir() and not (data_dir / MARKER).exists():
-        found = sorted(p.name for p in data_dir.iterdir())
+    if data_dir.is_dir() and not owner.demo_marker.exists():
+        found = owner.entries()
         if found:
             shown = ", ".join(found[:3]) + (", ..." if len(found) > 3 else "")
             raise ConfigError(f"demo: {data_dir} already holds files not made by a demo "
                               f"({shown}); the demo writes only into a new or empty directory: "
                               "give one with --data-dir")
     data_dir.mkdir(parents=True, exist_ok=True)
-    (data_dir / MARKER).write_text("made by `syncd demo`: its snapshots hold fake data\n",
+    owner.demo_marker.write_text("made by `syncd demo`: its snapshots hold fake data\n",
                                    encoding="utf-8")
 
 

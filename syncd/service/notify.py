@@ -15,6 +15,8 @@ from collections.abc import Mapping
 
 from loguru import logger
 
+from syncd.errors import one_line
+
 
 class Notifier:
     """sd_notify over $NOTIFY_SOCKET (AF_UNIX datagram; abstract namespace when it starts with '@');
@@ -31,11 +33,11 @@ class Notifier:
 
     def ready(self, status: str = "") -> None:
         """READY=1 (with STATUS= in the same datagram when given): start-up is complete."""
-        self.send("READY=1" + (f"\nSTATUS={_one_line(status)}" if status else ""))
+        self.send("READY=1" + (f"\nSTATUS={one_line(status)}" if status else ""))
 
     def status(self, text: str) -> None:
         """STATUS=: the one line `systemctl status` shows."""
-        self.send(f"STATUS={_one_line(text)}")
+        self.send(f"STATUS={one_line(text)}")
 
     def watchdog(self) -> None:
         """WATCHDOG=1: still alive (systemd restarts the service if these stop for WatchdogSec)."""
@@ -86,8 +88,3 @@ def _watchdog_interval(env: Mapping[str, str]) -> float | None:
     except ValueError:
         return None
     return usec / 1_000_000 if usec > 0 else None
-
-
-def _one_line(text: str) -> str:
-    # A newline would start a new KEY=value assignment in the datagram.
-    return " ".join(text.split())

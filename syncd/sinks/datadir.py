@@ -8,6 +8,7 @@ there, for every sink (the files of the JSON sink are its snapshots and state):
 * ``.syncd.lock`` — held by the running ``once``/``run`` (one writer);
 * ``.syncd-resync.json`` — a ``syncd resync`` left for a running daemon to apply;
 * ``.syncd-error.json`` — the last failed pass's error, for ``status``;
+* ``.syncd-demo`` — marks a directory ``syncd demo`` made (its snapshots hold fake data);
 * ``*.corrupt-<time>`` — a file that could not be parsed, set aside before it was rebuilt;
 * ``.<name>.<random>.syncd-tmp`` — a file being written (removed at start-up if left over).
 """
@@ -31,6 +32,7 @@ from syncd.sync.state import State, utc_now_text
 STATE_FILE = "last_sync.json"
 RESYNC_FILE = ".syncd-resync.json"
 ERROR_FILE = ".syncd-error.json"
+DEMO_MARKER = ".syncd-demo"  # a directory `syncd demo` made: its snapshots hold fake data
 SNAPSHOT_PREFIX, SNAPSHOT_SUFFIX = "odoo_", ".json"
 # The error record is readable by whoever may read the data directory, whatever the umask: an
 # admin's `status` must see why the service fails. It never holds a secret (scrubbed first).
@@ -61,6 +63,17 @@ class DataDir:
     @property
     def error_file(self) -> Path:
         return self.path / ERROR_FILE
+
+    @property
+    def demo_marker(self) -> Path:
+        return self.path / DEMO_MARKER
+
+    def entries(self) -> list[str]:
+        """The names of everything in the directory, sorted ([] when it does not exist)."""
+        try:
+            return sorted(p.name for p in self.path.iterdir())
+        except (FileNotFoundError, NotADirectoryError):
+            return []
 
     def snapshot_names(self) -> list[str]:
         """The model names that have a snapshot file here, sorted."""

@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from loguru import logger
 
 from syncd.config import ModelSpec, Settings
-from syncd.errors import CorruptFileError, InvalidFieldError, OdooError, PassInterrupted, SyncdError
+from syncd.errors import (CorruptFileError, InvalidFieldError, OdooError, PassInterrupted,
+                          SyncdError, one_line, scrub)
 from syncd.odoo import OdooClient
-from syncd.odoo.http import scrub
 from syncd.sinks.base import Applied, PassWriter, Sink
 from syncd.sinks.datadir import DataDir
 from syncd.sinks.jsondir import JsonSink
@@ -94,7 +94,7 @@ def run_pass(settings: Settings, client: OdooClient, *, sink: Sink | None = None
         logger.warning("pass stopped: {}", exc)
     except (OdooError, CorruptFileError, OSError) as exc:
         _abort(writer)
-        report.error = failed(data_dir, current, one_line(exc), now(), settings)
+        report.error = failed(data_dir, current, error_text(exc), now(), settings)
     except Exception as exc:  # noqa: BLE001 - an answer we did not expect must not kill the daemon
         _abort(writer)
         logger.opt(exception=exc).debug("unexpected error during the pass")
@@ -152,9 +152,10 @@ def failed(data_dir: DataDir, model: str | None, message: str, when: datetime,
     return text
 
 
-def one_line(exc: BaseException) -> str:
+def error_text(exc: BaseException) -> str:
+    """The one line to report for an error: its message's last line (a traceback's exception)."""
     text = str(exc).strip().splitlines()
-    message = text[-1] if text else type(exc).__name__
+    message = one_line(text[-1]) if text else type(exc).__name__
     if isinstance(exc, OSError) and not isinstance(exc, SyncdError):
         message = f"local file error: {message}"
     return message

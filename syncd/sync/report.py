@@ -18,6 +18,10 @@ ProgressFactory = Callable[[str, int | None], AbstractContextManager[ProgressLik
 
 @dataclass
 class ModelReport:
+    """One model's part of a pass: rows ``fetched`` from Odoo, records ``changed`` (added or
+    different) and ``removed`` in the stored copy, the ``records`` it now holds; ``full`` for a
+    rebuild, ``reconciled`` when the deletion check ran, ``written`` when the copy changed."""
+
     name: str
     model: str
     fetched: int = 0
@@ -29,7 +33,6 @@ class ModelReport:
     full: bool = False
     reconciled: bool = False
     written: bool = False
-    error: str | None = None
 
 
 @dataclass
