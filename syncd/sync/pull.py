@@ -178,34 +178,43 @@ class _Pull:
         previous_recent = state.recent
         window = Window.for_pull(state, self.settings.lookback, self.client.server_time)
         assert window.start is not None and state.watermark is not None
-        seen: list[tuple[int, str, int]] = []
+        recent = Digests()  # marks of the rows the next window still covers, ids ascending
+        next_start: str | None = None
+        clock_known = False
         watermark = state.watermark
         for rows in self._pages([["write_date", ">=", window.start]], state.fields,
                                 {"active_test": False}):
+            if not clock_known:  # this pass's first answer has come: Odoo's clock is known
+                next_start, clock_known = window.next_start(self.client.pass_clock), True
             report.fetched += len(rows)
             candidates: list[tuple[dict[str, Any], int]] = []
+            marks: dict[int, int] = {}
             for row in rows:
-                stamp = row.get("write_date") or watermark
                 value = mark(row)
                 known = previous_recent.get(row["id"])
                 if known in (value, value | 1):
-                    seen.append((row["id"], stamp, known))  # seen exactly so by an earlier pass
+                    marks[row["id"]] = known  # seen exactly so by an earlier pass
                 else:
                     candidates.append((row, value))
-                watermark = max(watermark, stamp)
+                watermark = max(watermark, row.get("write_date") or watermark)
             members = self._members([row for row, _ in candidates])
             for row, value in candidates:
                 if row["id"] in members:
                     change.upserts[row["id"]] = self._record(row, change.fields)
+                    marks[row["id"]] = value
                 else:
                     change.removals.add(row["id"])
-                    value |= 1
-                seen.append((row["id"], row.get("write_date") or watermark, value))
+                    marks[row["id"]] = value | 1
+            for row in rows:  # in id order, as the keyset pages them
+                stamp = row.get("write_date") or watermark
+                if next_start is None or stamp >= next_start:
+                    recent.add(row["id"], marks[row["id"]])
+        if not clock_known:
+            next_start = window.next_start(self.client.pass_clock)
         state.watermark = watermark
-        next_start = window.next_start(self.client.pass_clock)
         self._through_parents(change, window.start, next_start)
         state.settled = next_start
-        state.recent = _marks_from(seen, next_start)
+        state.recent = recent
         change.distrusted = self.stored.changed_outside(self.spec.name, state)
         if change.distrusted or self._reconcile_due(state):
             self._reconcile(change)
@@ -312,16 +321,6 @@ class _Pull:
         if self.progress is None:
             return nullcontext(_NoProgress())
         return self.progress(label, total)
-
-
-def _marks_from(seen: list[tuple[int, str, int]], next_start: str | None) -> Digests:
-    """The marks the next window still covers (rows stamped at or after its start)."""
-    kept = Digests()
-    for record_id, stamp, value in seen:
-        if next_start is None or stamp >= next_start:
-            kept.add(record_id, value)
-    kept.sort()
-    return kept
 
 
 def _differences(held: array[int], server: array[int]) -> tuple[list[int], list[int]]:

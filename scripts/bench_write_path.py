@@ -1,0 +1,137 @@
+"""Benchmark: peak memory and CPU of `syncd once` on a big model, per kind of pass.
+
+Prints figures, asserts nothing. The emulator runs in its own process (so its memory is not
+counted); each pass is a real `syncd once` measured with `/usr/bin/time -v` (peak RSS, user +
+system CPU of the whole process, interpreter start-up included):
+
+  full sync            a new data directory, every record fetched and written
+  after the import     the pass right after a bulk import: every row is still inside the
+                       lookback window, so it is re-read and compared (not rewritten)
+  10 changes           ten records written in Odoo since the last pass
+  deletion check due   the same, with reconcile_interval = 0 (ids compared with the server)
+  idle                 nothing changed
+
+    .venv/bin/python scripts/bench_write_path.py                 # 1,000,000 partners
+    .venv/bin/python scripts/bench_write_path.py --records 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import xmlrpc.client
+from datetime import timedelta
+from pathlib import Path
+
+SYNCD = str(Path(sys.executable).with_name("syncd"))
+FIELDS = '["name", "email", "phone", "is_company", "parent_id", "write_date"]'
+
+
+def serve(records: int, old: bool) -> None:
+    """The emulator's process: import `records` partners (stamped a day ago when `old`), serve."""
+    from syncd.emulator import Emulator
+
+    emulator = Emulator(version=17)
+    clock = emulator.db.clock
+    if old:
+        clock.freeze(clock.now() - timedelta(days=1))
+    for start in range(0, records, 50_000):
+        emulator.db.import_records("res.partner", [
+            {"name": f"Partner {n}", "email": f"p{n}@example.com", "phone": f"+32 2 {n:07d}",
+             "is_company": n % 3 == 0} for n in range(start, min(records, start + 50_000))])
+    if old:
+        clock.unfreeze()
+    print(emulator.start(), flush=True)
+    sys.stdin.read()  # until the benchmark closes our stdin
+    emulator.stop()
+
+
+def start_emulator(records: int, old: bool) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(records)]
+                            + (["--old"] if old else []),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    return proc, proc.stdout.readline().strip()
+
+
+def config(directory: Path, url: str, reconcile: int) -> Path:
+    path = directory / f"syncd-{reconcile}.toml"
+    path.write_text(f'[odoo]\nurl = "{url}"\ndatabase = "odoo"\nusername = "admin"\n'
+                    f'password = "admin"\nprotocol = "jsonrpc"\n'
+                    f'[sync]\ndata_dir = "{directory / "data"}"\nreconcile_interval = {reconcile}\n'
+                    f'[log]\nfile = false\n'
+                    f'[models.customers]\nmodel = "res.partner"\nfields = {FIELDS}\n')
+    return path
+
+
+def measure(label: str, cfg: Path) -> None:
+    started = time.monotonic()
+    result = subprocess.run(["/usr/bin/time", "-v", SYNCD, "--config", str(cfg), "-q", "once"],
+                            capture_output=True, text=True)
+    wall = time.monotonic() - started
+    if result.returncode != 0:
+        print(f"{label}: failed: {result.stderr.strip().splitlines()[-1:]}")
+        return
+    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", result.stderr)[1])
+    user = float(re.search(r"User time \(seconds\): ([\d.]+)", result.stderr)[1])
+    system = float(re.search(r"System time \(seconds\): ([\d.]+)", result.stderr)[1])
+    print(f"{label:<20} peak RSS {rss / 1024:7.1f} MB   CPU {user + system:6.2f} s "
+          f"(user {user:.2f}, sys {system:.2f})   wall {wall:6.2f} s", flush=True)
+
+
+def write_ten(url: str) -> None:
+    common = xmlrpc.client.ServerProxy(f"{url}/xmlrpc/2/common")
+    uid = common.login("odoo", "admin", "admin")
+    models = xmlrpc.client.ServerProxy(f"{url}/xmlrpc/2/object")
+    ids = models.execute_kw("odoo", uid, "admin", "res.partner", "search", [[]], {"limit": 10,
+                                                                               "order": "id"})
+    for n, record_id in enumerate(ids):
+        models.execute_kw("odoo", uid, "admin", "res.partner", "write",
+                          [[record_id], {"name": f"Changed {n} {time.time()}"}])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--old", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve is not None:
+        serve(args.serve, args.old)
+        return 0
+    print(f"{args.records:,} partners; emulator in its own process; `syncd once` per pass")
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        proc, url = start_emulator(args.records, old=False)
+        try:
+            cfg = config(work, url, 3600)
+            measure("full sync", cfg)
+            size = (work / "data" / "odoo_customers.json").stat().st_size
+            print(f"{'':<20} snapshot {size / 1e6:.0f} MB, state "
+                  f"{(work / 'data' / 'last_sync.json').stat().st_size / 1e6:.1f} MB")
+            measure("after the import", cfg)
+        finally:
+            proc.communicate("")
+        shutil.rmtree(work / "data")
+        proc, url = start_emulator(args.records, old=True)
+        try:
+            cfg = config(work, url, 3600)
+            measure("full sync (old)", cfg)
+            write_ten(url)
+            measure("10 changes", cfg)
+            write_ten(url)
+            measure("deletion check due", config(work, url, 0))
+            measure("idle", cfg)
+        finally:
+            proc.communicate("")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
