@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from syncd.emulator import Emulator
-from syncd.http import HttpConnection
+from syncd.odoo.http import HttpConnection
 
 REQUESTS = 6
 
