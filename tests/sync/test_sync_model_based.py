@@ -81,8 +81,9 @@ class World:
             db.write("product.product", rng.choice(self.products()),
                      {"list_price": round(rng.uniform(1, 500), 2)})
         elif op == "template" and self.products():
-            # Through the template, as Odoo's product form writes: the variant's write_date
-            # stays (trap 7), yet its name and price change.
+            # Through the template, as Odoo's product form writes: its variants' name and
+            # price change, and so does their write_date (a stored compute on the template's,
+            # docs/odoo-api.md §10), stamped by the template's transaction.
             row = db.execute("product.product", "read", [[rng.choice(self.products())]],
                              {"fields": ["product_tmpl_id"], "context": {"active_test": False}})
             target.write("product.template", row[0]["product_tmpl_id"][0],
