@@ -1,6 +1,6 @@
 """One model's part of a pass: what changed on the server, and what the snapshot becomes.
 
-The algorithm, and why (see ODOO_API.md, "write_date: the traps"):
+The algorithm, and why (docs/odoo-api.md, §1-§11, has the evidence for each point):
 
 * The watermark is the newest ``write_date`` the *server* returned, never the local clock.
 * Every incremental pass re-reads a window ``write_date >= low``, with ``low`` a ``lookback``
@@ -272,8 +272,9 @@ class ModelPuller:
     def _through_parents(self, state: ModelState, low: str, settled: str | None,
                          out: list[str], upserts: dict[int, dict[str, Any]],
                          removals: set[int]) -> None:
-        """Re-read the records whose parent rows changed (trap 7; see syncd.sync.related), after the
-        change query: a record it read before its parent changed is read again here."""
+        """Re-read the records whose parent rows changed (docs/odoo-api.md §10; see
+        syncd.sync.related), after the change query: a record it read before its parent changed
+        is read again here."""
         for parent, changed in self._changed_parents(state, low, settled):
             for start in range(0, len(changed), self.settings.page_size):
                 chunk = changed[start:start + self.settings.page_size]

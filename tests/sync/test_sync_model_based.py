@@ -147,7 +147,7 @@ def test_random_rounds_keep_every_snapshot_equal_to_odoo(tmp_path: Path, protoco
             for _ in range(rng.randint(1, 6)):
                 history.append(world.step())
             world.maybe_commit()
-            # Changes committed during a pass are due after the next pass (guarantee 1), so a
+            # Changes committed during a pass are due after the next pass (none is missed), so a
             # pass with changes during it is checked by the quiet one that follows.
             busy = not busy and rng.random() < 0.4
             report = rig.sync(world.meanwhile(history) if busy else None)
