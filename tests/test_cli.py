@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,6 +15,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from syncd.cli import COMMANDS, build_parser
 from syncd.emulator import Emulator
 from syncd.service.lock import DataDirLock
 
@@ -68,10 +71,16 @@ def wait_for(condition: Callable[[], bool], timeout: float = 20, what: str = "")
 
 
 def test_help_lists_every_command(tmp_path: Path) -> None:
+    """Every command the parser has (read from it: commands are added over time), each on a
+    line of its own with its one-line description."""
+    action = next(a for a in build_parser()._actions
+                  if isinstance(a, argparse._SubParsersAction))
+    commands = set(action.choices)
+    assert commands == set(COMMANDS) and commands
     result = syncd(tmp_path, environment(tmp_path), "--help")
     assert result.returncode == 0
-    for command in ("once", "run", "status", "check", "resync", "demo", "watch"):
-        assert command in result.stdout
+    listed = set(re.findall(r"^    ([a-z]+) +\S", result.stdout, re.MULTILINE))
+    assert listed == commands
 
 
 def test_usage_errors_exit_2_with_one_line(tmp_path: Path) -> None:

@@ -57,13 +57,34 @@ def test_fields_json_of_an_odoo_model_says_what_the_pass_follows(tmp_path: Path,
                                        "type": "char", "stored": True, "configured": True,
                                        "seen": "own write_date", "note": None}
     assert by_name["lst_price"]["seen"] == "not seen" and not by_name["lst_price"]["stored"]
-    via = {f["field"] for f in fields if f["configured"] and f["seen"] == "via product.template"}
-    assert via == {"name", "list_price", "categ_id"}
-    # The pass follows exactly those: the same rule decided both.
+    # A template write moves its variants' write_date (docs/odoo-api.md §10): the variant's own
+    # window sees the template fields, and nothing is followed.
+    moved = {f["field"] for f in fields if f["configured"]
+             and f["seen"] == "own write_date (Odoo moves it when product.template changes)"}
+    assert moved == {"name", "list_price", "categ_id"}
+    assert not any(f["seen"].startswith("via ") for f in fields)
+    # The pass follows exactly what it says: the same rule decided both.
     assert syncd(tmp_path, env, "once").returncode == 0
     state = orjson.loads((tmp_path / "data" / "last_sync.json").read_bytes())
-    parents = state["models"]["products"]["parents"]
-    assert [(p["model"], set(p["fields"])) for p in parents] == [("product.template", via)]
+    assert state["models"]["products"]["parents"] == []
+
+
+def test_fields_of_a_model_showing_a_parent_it_does_not_follow_by_itself(
+        tmp_path: Path, odoo: Emulator) -> None:
+    """res.users shows its res.partner's name (_inherits) and its write_date stays when the
+    partner is renamed: `fields` says the pass goes via res.partner, and the pass does."""
+    (tmp_path / "syncd.toml").write_text('[models.users]\nmodel = "res.users"\n'
+                                         'fields = ["name", "login", "write_date"]\n')
+    env = environment(tmp_path, odoo)
+    result = syncd(tmp_path, env, "fields", "users", "--json")
+    assert result.returncode == 0, result.stderr
+    by_name = {f["field"]: f for f in orjson.loads(result.stdout)}
+    assert by_name["name"]["seen"] == "via res.partner" and not by_name["name"]["stored"]
+    assert by_name["login"]["seen"] == "own write_date"
+    assert syncd(tmp_path, env, "once").returncode == 0
+    state = orjson.loads((tmp_path / "data" / "last_sync.json").read_bytes())
+    parents = state["models"]["users"]["parents"]
+    assert [(p["model"], p["fields"]) for p in parents] == [("res.partner", ["name"])]
 
 
 def test_fields_lists_a_configured_field_this_odoo_lacks(tmp_path: Path, odoo: Emulator) -> None:

@@ -112,3 +112,27 @@ def test_files_the_readme_has_users_create_in_the_clone_are_ignored_by_git() -> 
     not_ignored = [line.split("\t", 1)[1] for line in result.stdout.splitlines()
                    if line.startswith("::")]
     assert not_ignored == []
+
+
+def test_the_emulator_section_lists_exactly_the_domain_operators_it_has() -> None:
+    from syncd.emulator.domain import OPERATORS
+
+    section = README.split("## The Odoo emulator\n", 1)[1].split("\n## ", 1)[0]
+    bullet = next(item for item in section.split("\n- ") if item.startswith("`search`"))
+    listed = set(re.findall(r"`([^`]+)`", bullet.split("the operators", 1)[1]
+                            .split("`order`", 1)[0]))
+    assert listed == OPERATORS
+
+
+def test_the_development_layout_names_every_package_and_top_level_module() -> None:
+    root = Path(__file__).resolve().parents[1]
+    layout = fenced_block("Development", "")
+    entries = set(re.findall(r"^  (\S+)", layout, re.MULTILINE))
+    on_disk = {f"{p.name}/" for p in (root / "syncd").iterdir()
+               if p.is_dir() and (p / "__init__.py").exists()}
+    on_disk |= {p.name for p in (root / "syncd").glob("*.py")
+                if p.name not in ("__init__.py", "__main__.py")}
+    assert entries == on_disk
+    tops = set(re.findall(r"^(\S+/)", layout, re.MULTILINE))
+    assert tops == {"syncd/", "docs/", "scripts/", "tests/"}
+    assert all((root / top).is_dir() for top in tops)

@@ -255,7 +255,8 @@ class Database:
                                   stamp)
             # product.product.write_date is a stored compute on product_tmpl_id.write_date:
             # max(own, template's), so every variant of a written template moves too
-            # (addons/product/models/product_product.py _compute_write_date; docs §10).
+            # (addons/product/models/product_product.py _compute_write_date;
+            # docs/odoo-api.md §10).
             variant_table = self.tables["product.product"]
             for variant in variants:
                 own = variant_table.rows[variant]["write_date"]

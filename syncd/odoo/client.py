@@ -44,7 +44,7 @@ JSON2_SINCE = 19
 
 @dataclass(frozen=True)
 class ServerInfo:
-    version: str  # e.g. "17.0", "saas~18.2"
+    version: str  # as the server says it, e.g. "17.0-20240709", "saas~18.2+e"
     major: int  # 17 ("saas~18" -> 18)
     protocol: str  # the protocol in use
     uid: int
@@ -192,15 +192,17 @@ class OdooClient:
         return wanted
 
     def _version(self, probe: Transport, wanted: str) -> tuple[dict[str, Any], Transport]:
-        """The server's version, and the transport that got it. In auto mode with an API key
-        it asks JSON-2's /web/version first (that route outlives /jsonrpc), falling back to
-        JSON-RPC on servers without it."""
+        """The server's version, and the transport that got it. With JSON-2 in view (auto mode
+        with an API key, or protocol json2) it asks JSON-2's /web/version first (that route
+        outlives /jsonrpc), falling back to JSON-RPC on servers without it: Odoo 16-18 answer
+        /web/version 404 (docs/odoo-api.md §13), and a forced json2 then still learns the
+        version, to say why it cannot be used."""
         try:
             return self._retry("version", probe.version), probe
         except TransientError:
             raise
         except OdooError:
-            if wanted != "auto" or probe.protocol != "json2":
+            if wanted not in ("auto", "json2") or probe.protocol != "json2":
                 raise
         probe.close()
         fallback = make_transport("jsonrpc", self._connect_settings())

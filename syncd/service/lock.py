@@ -1,4 +1,4 @@
-"""One writer per data directory (guarantee 6).
+"""One writer per data directory.
 
 An OS lock on ``<data_dir>/.syncd.lock``: ``fcntl.flock`` on POSIX, ``msvcrt.locking`` on
 Windows. The OS releases it when the process dies, however it dies, so a lock file left by a

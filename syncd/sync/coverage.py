@@ -33,7 +33,7 @@ EXPLAIN = [*DESCRIBE, "depends", "translate"]
 # Configured fields that exist on other Odoo versions or with other modules: a database without
 # them gets the plain "no such field" warning, never a "did you mean" for a look-alike name.
 KNOWN_ELSEWHERE: dict[str, str] = {
-    "res.partner.mobile": "removed in Odoo 18",
+    "res.partner.mobile": "up to Odoo 18; removed in saas-18.2 and Odoo 19",
     "res.partner.customer_rank": "needs the account module",
     "res.partner.supplier_rank": "needs the account module",
     "res.partner.property_account_receivable_id": "needs the account module",

@@ -40,11 +40,12 @@ def utc_now_text(now: datetime | None = None) -> str:
 
 @dataclass
 class Parent:
-    """A model whose rows supply values this model shows (`_inherits`, related fields): Odoo
-    does not bump our `write_date` when they change (trap 7), so the pass watches theirs."""
+    """A model whose rows supply values this model shows (`_inherits`, related fields) and
+    whose writes do not move our `write_date` (docs/odoo-api.md §10), so the pass watches
+    theirs."""
 
-    link: str  # our many2one to it, e.g. "product_tmpl_id"
-    model: str  # e.g. "product.template"
+    link: str  # our many2one to it, e.g. "partner_id"
+    model: str  # e.g. "res.partner"
     fields: list[str] = field(default_factory=list)  # its fields we show, e.g. ["name"]
     seen: Digests = field(default_factory=Digests)  # mark per parent id in the window
 

@@ -1,7 +1,7 @@
 """syncd's HTTP client against both connection behaviours, over real HTTP on 127.0.0.1.
 
 Odoo's own server closes the connection after every answer; a proxy in front of it may keep
-connections alive (docs/odoo-api.md §20). syncd.http.HttpConnection must work with both: a new
+connections alive (docs/odoo-api.md §20). syncd.odoo.http.HttpConnection must work with both: a new
 connection per request in the first case, one reused connection in the second.
 """
 

@@ -208,7 +208,7 @@ def test_fields_get_reports_what_write_date_depends_on() -> None:
 
 
 def test_a_partner_write_leaves_its_users_write_date_alone() -> None:
-    """res.users _inherits res.partner without a compute on write_date (docs §10)."""
+    """res.users _inherits res.partner without a compute on write_date (docs/odoo-api.md §10)."""
     db = make(17)
     uid = db.create("res.users", {"login": "marc", "name": "Marc Demo"})
     (user,) = db.execute("res.users", "read", [[uid]], {"fields": ["partner_id", "write_date"]})
@@ -230,7 +230,7 @@ def test_a_partner_write_leaves_its_users_write_date_alone() -> None:
 
 def test_renaming_a_company_rewrites_its_contacts() -> None:
     """complete_name is stored: the recompute writes the contacts whose name changed, and
-    _write_multi stamps them (docs §9); a contact elsewhere keeps its stamp."""
+    _write_multi stamps them (docs/odoo-api.md §9); a contact elsewhere keeps its stamp."""
     db = make(17)
     company = db.create("res.partner", {"name": "Azure", "is_company": True})
     contact = db.create("res.partner", {"name": "Ann", "parent_id": company})
@@ -252,7 +252,8 @@ def test_renaming_a_company_rewrites_its_contacts() -> None:
 
 
 def test_renaming_a_category_leaves_its_products_alone() -> None:
-    """product.category names reach products only as many2one display names (docs §11)."""
+    """product.category names reach products only as many2one display names
+    (docs/odoo-api.md §11)."""
     db = make(17)
     category = db.create("product.category", {"name": "Desks"})
     variant = db.create("product.product", {"name": "Desk", "categ_id": category})

@@ -1,4 +1,4 @@
-"""One writer per data directory (guarantee 6), including a holder killed with SIGKILL."""
+"""One writer per data directory, including a holder killed with SIGKILL."""
 
 from __future__ import annotations
 

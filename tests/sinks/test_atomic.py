@@ -1,4 +1,5 @@
-"""Atomic replacement, temp sweeping and setting corrupt files aside (guarantee 4 and 7)."""
+"""Atomic replacement, temp sweeping and setting corrupt files aside: a reader sees a whole file,
+and a corrupt one is kept, not lost."""
 
 from __future__ import annotations
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from syncd.sync import coverage
 from syncd.sync.coverage import classify
 from syncd.sync.related import parents_of
 from tests.sync_rig import CUSTOMERS, Rig, fixed, make_rig, partner
@@ -67,26 +66,35 @@ VARIANT: dict[str, dict[str, Any]] = {
 }
 
 
-def test_a_related_field_is_seen_as_the_pass_sees_it() -> None:
+# res.users as Odoo 17 answers it (abridged): _inherits res.partner, and its write_date depends
+# on nothing, so renaming the partner leaves the user's stamp alone (docs/odoo-api.md §10).
+USER: dict[str, dict[str, Any]] = {
+    "write_date": {"type": "datetime", "store": True, "depends": []},
+    "partner_id": {"type": "many2one", "relation": "res.partner", "store": True},
+    "login": {"type": "char", "store": True},
+    "name": {"type": "char", "store": False, "related": "partner_id.name"},
+    "email": {"type": "char", "store": False, "related": "partner_id.email"},
+}
+
+
+def test_a_template_field_is_seen_through_the_variants_own_write_date() -> None:
+    # Odoo moves the variant's stamp when its template changes: the pass follows no parent.
+    assert parents_of(VARIANT, ["name", "categ_id"]) == []
     view = classify(VARIANT, "name")
-    # The pass's own rule decides: it follows the template unless Odoo moves our stamp.
-    if parents_of(VARIANT, ["name"]):
-        assert view.seen == "via product.template"
-    else:
-        assert view.seen == "own write_date (Odoo moves it when product.template changes)"
+    assert view.seen == "own write_date (Odoo moves it when product.template changes)"
     assert view.caveat == "edits in another language may not move write_date"
     assert not view.stored
+    categ = classify(VARIANT, "categ_id")
+    assert categ.seen == "own write_date (Odoo moves it when product.template changes)"
+    assert "product.category is renamed" in categ.caveat
 
 
-def test_a_parent_the_pass_does_not_follow_because_odoo_moves_the_stamp(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    # parents_of as it becomes when it honours write_date's depends (ask, do not copy, it).
-    monkeypatch.setattr(coverage, "parents_of", lambda described, fields: [])
-    view = classify(VARIANT, "categ_id")
-    assert view.seen == "own write_date (Odoo moves it when product.template changes)"
-    assert "product.category is renamed" in view.caveat
+def test_a_parent_whose_stamp_does_not_move_ours_is_followed() -> None:
+    assert classify(USER, "name").seen == "via res.partner"
+    assert classify(USER, "login").seen == "own write_date"
+    # the same template fields, on an Odoo whose variant write_date depended on nothing
     without_depends = {**VARIANT, "write_date": {"type": "datetime", "store": True}}
-    assert classify(without_depends, "categ_id").seen == "not seen"
+    assert classify(without_depends, "categ_id").seen == "via product.template"
 
 
 def test_fields_no_write_date_sync_can_see() -> None:
@@ -100,8 +108,14 @@ def test_fields_no_write_date_sync_can_see() -> None:
     assert (own.seen, own.caveat, own.configured) == ("own write_date", "", True)
 
 
-def test_every_field_the_pass_follows_is_listed_via_its_parent() -> None:
-    followed = {(p.model, shown) for p in parents_of(VARIANT, list(VARIANT)) for shown in p.fields}
-    listed = {(classify(VARIANT, name).seen.removeprefix("via "), name) for name in VARIANT
-              if classify(VARIANT, name).seen.startswith("via ")}
-    assert listed == followed
+@pytest.mark.parametrize("described, expected", [
+    (USER, {("res.partner", "name"), ("res.partner", "email")}),
+    (VARIANT, set()),
+], ids=["res.users", "product.product"])
+def test_every_field_the_pass_follows_is_listed_via_its_parent(
+        described: dict[str, dict[str, Any]], expected: set[tuple[str, str]]) -> None:
+    followed = {(p.model, shown) for p in parents_of(described, list(described))
+                for shown in p.fields}
+    listed = {(classify(described, name).seen.removeprefix("via "), name) for name in described
+              if classify(described, name).seen.startswith("via ")}
+    assert listed == followed == expected

@@ -81,8 +81,9 @@ class World:
             db.write("product.product", rng.choice(self.products()),
                      {"list_price": round(rng.uniform(1, 500), 2)})
         elif op == "template" and self.products():
-            # Through the template, as Odoo's product form writes: the variant's write_date
-            # stays (trap 7), yet its name and price change.
+            # Through the template, as Odoo's product form writes: its variants' name and
+            # price change, and so does their write_date (a stored compute on the template's,
+            # docs/odoo-api.md §10), stamped by the template's transaction.
             row = db.execute("product.product", "read", [[rng.choice(self.products())]],
                              {"fields": ["product_tmpl_id"], "context": {"active_test": False}})
             target.write("product.template", row[0]["product_tmpl_id"][0],
@@ -146,7 +147,7 @@ def test_random_rounds_keep_every_snapshot_equal_to_odoo(tmp_path: Path, protoco
             for _ in range(rng.randint(1, 6)):
                 history.append(world.step())
             world.maybe_commit()
-            # Changes committed during a pass are due after the next pass (guarantee 1), so a
+            # Changes committed during a pass are due after the next pass (none is missed), so a
             # pass with changes during it is checked by the quiet one that follows.
             busy = not busy and rng.random() < 0.4
             report = rig.sync(world.meanwhile(history) if busy else None)
