@@ -313,31 +313,36 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_resync(args: argparse.Namespace, settings: Settings) -> int:
+    from contextlib import closing
+
     from syncd.sinks.datadir import DataDir
+    from syncd.sinks.factory import make_sink
 
     data_dir = DataDir(settings.sync.data_dir)
-
     known = [spec.name for spec in settings.models]
+    names = sorted(set(args.names))
     if args.forget:
-        if not args.names:
+        if not names:
             raise ConfigError("resync --forget needs the NAME of a model no longer configured")
-        still = [name for name in args.names if name in known]
+        still = [name for name in names if name in known]
         if still:
             raise ConfigError(f"{', '.join(still)} is still configured: remove its "
                               "[models.NAME] table first (or use resync without --forget)")
-        removed = data_dir.forget(sorted(set(args.names)))
-        print(f"forgot {', '.join(removed)}: snapshot and state entry removed")
+        with closing(make_sink(settings)) as sink:
+            removed = data_dir.forget(sink, names)
+        print(f"forgot {', '.join(removed)}: stored copy and state entry removed")
         return EXIT_OK
-    unknown = [name for name in args.names if name not in known]
+    unknown = [name for name in names if name not in known]
     if unknown:
         raise ConfigError(f"unknown model {', '.join(unknown)} (configured: {', '.join(known)})")
-    which = ", ".join(sorted(set(args.names))) or "all models"
-    if data_dir.request_resync(sorted(set(args.names)), known):
+    which = ", ".join(names) or "all models"
+    with closing(make_sink(settings)) as sink:
+        at_once = data_dir.request_resync(sink, names, known)
+    if at_once:
         print(f"watermarks forgotten for {which}: the next pass rebuilds them from scratch")
     else:
         print(f"resync requested for {which}: the running syncd rebuilds them on its next pass")
     return EXIT_OK
-
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from syncd.service.demo import DEFAULT_DEMO_DIR, run_demo

@@ -30,13 +30,18 @@ PROTOCOLS = ("auto", "jsonrpc", "xmlrpc", "json2")
 KEYS: dict[str, tuple[str, ...]] = {
     "odoo": ("url", "database", "username", "password", "api_key", "protocol", "timeout",
              "retry_budget", "lang"),
-    "sync": ("data_dir", "interval", "page_size", "lookback", "reconcile_interval"),
+    "sync": ("data_dir", "interval", "page_size", "lookback", "reconcile_interval", "journal",
+             "journal_max_bytes", "journal_keep"),
     "log": ("file", "format", "rotation", "retention"),
+    "sink": ("kind", "path", "dsn", "schema"),
     "models.<name>": ("model", "fields", "domain", "include_archived"),
 }
 ENVIRONMENT = {"ODOO_URL": "odoo.url", "ODOO_DB": "odoo.database",
                "ODOO_USERNAME": "odoo.username", "ODOO_PASSWORD": "odoo.password",
-               "ODOO_API_KEY": "odoo.api_key", "SYNCD_DATA_DIR": "sync.data_dir"}
+               "ODOO_API_KEY": "odoo.api_key", "SYNCD_DATA_DIR": "sync.data_dir",
+               "SYNCD_PG_DSN": "sink.dsn"}
+SINKS = ("json", "sqlite", "postgres")
+_IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
@@ -83,6 +88,22 @@ class SyncSettings:
     page_size: int = 1000
     lookback: float = 300.0
     reconcile_interval: float = 3600.0
+    journal: bool = False  # append each change to a journal (odoo_<name>.changes.jsonl)
+    journal_max_bytes: int = 64 * 1024 * 1024  # rotate a journal file past this size
+    journal_keep: int = 8  # rotated journal files kept per model
+
+
+@dataclass(frozen=True)
+class SinkSettings:
+    """Where records go. ``json``: the snapshot files in the data directory (the default);
+    ``sqlite``: the database file ``path`` (default ``<data_dir>/odoo.sqlite``); ``postgres``:
+    the server ``dsn`` names (a libpq string or URI; libpq's PG* variables and ~/.pgpass apply),
+    tables in ``schema``. The data directory keeps the lock and the last error for every sink."""
+
+    kind: str = "json"
+    path: Path | None = None
+    dsn: str = field(default="", repr=False)
+    schema: str = "public"
 
 
 @dataclass(frozen=True)
@@ -115,6 +136,7 @@ class Settings:
     odoo: OdooSettings = OdooSettings()
     sync: SyncSettings = SyncSettings()
     log: LogSettings = LogSettings()
+    sink: SinkSettings = SinkSettings()
     models: tuple[ModelSpec, ...] = DEFAULT_MODELS
     config_file: Path | None = None  # the file that was read; None when none was found
 
@@ -187,7 +209,7 @@ def load_settings(
             raise ConfigError(f"{path}: invalid TOML: {exc}") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: cannot read: {exc}") from None
-    _check_keys(raw, {"odoo", "sync", "log", "models"}, "")
+    _check_keys(raw, {"odoo", "sync", "log", "sink", "models"}, "")
 
     odoo_raw = dict(_table(raw, "odoo"))
     for env_name, key in ENVIRONMENT.items():
@@ -202,10 +224,14 @@ def load_settings(
         sync_raw["data_dir"] = data_dir
     sync = _sync_settings(sync_raw)
     log = _log_settings(_table(raw, "log"))
+    sink_raw = dict(_table(raw, "sink"))
+    if env.get("SYNCD_PG_DSN"):
+        sink_raw["dsn"] = env["SYNCD_PG_DSN"]
+    sink = _sink_settings(sink_raw)
 
     models_raw = _table(raw, "models")
     models = tuple(_model_spec(name, spec) for name, spec in models_raw.items()) or DEFAULT_MODELS
-    return Settings(odoo=odoo, sync=sync, log=log, models=models, config_file=path)
+    return Settings(odoo=odoo, sync=sync, log=log, sink=sink, models=models, config_file=path)
 
 
 def _table(raw: Mapping[str, Any], key: str, prefix: str = "") -> Mapping[str, Any]:
@@ -286,8 +312,33 @@ def _sync_settings(raw: Mapping[str, Any]) -> SyncSettings:
         raise ConfigError("[sync].lookback must be >= 0")
     if reconcile < 0:
         raise ConfigError("[sync].reconcile_interval must be >= 0")
+    journal = _get(raw, "journal", bool, "sync", False)
+    journal_max_bytes = _get(raw, "journal_max_bytes", int, "sync", SyncSettings.journal_max_bytes)
+    journal_keep = _get(raw, "journal_keep", int, "sync", SyncSettings.journal_keep)
+    if journal_max_bytes < 1024:
+        raise ConfigError("[sync].journal_max_bytes must be >= 1024")
+    if journal_keep < 1:
+        raise ConfigError("[sync].journal_keep must be >= 1")
     return SyncSettings(data_dir=Path(data_dir).expanduser(), interval=interval,
-                        page_size=page_size, lookback=lookback, reconcile_interval=reconcile)
+                        page_size=page_size, lookback=lookback, reconcile_interval=reconcile,
+                        journal=journal, journal_max_bytes=journal_max_bytes,
+                        journal_keep=journal_keep)
+
+
+def _sink_settings(raw: Mapping[str, Any]) -> SinkSettings:
+    _check_keys(raw, set(KEYS["sink"]), "sink")
+    kind = _get(raw, "kind", str, "sink", "json")
+    if kind not in SINKS:
+        raise ConfigError(f"[sink].kind must be one of {', '.join(SINKS)}, not {kind!r}")
+    path = _get(raw, "path", str, "sink", None)
+    if path is not None and not path:
+        raise ConfigError("[sink].path must not be empty")
+    schema = _get(raw, "schema", str, "sink", "public")
+    if not _IDENTIFIER_RE.match(schema):
+        raise ConfigError(f"[sink].schema must be a plain identifier (letters, digits, '_'; at "
+                          f"most 63), not {schema!r}")
+    return SinkSettings(kind=kind, path=Path(path).expanduser() if path else None,
+                        dsn=_get(raw, "dsn", str, "sink", ""), schema=schema)
 
 
 def _log_settings(raw: Mapping[str, Any]) -> LogSettings:

@@ -3,34 +3,49 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 
 from syncd.config import Settings
 from syncd.service.daemon import Daemon, install_signal_handlers
 from syncd.odoo.interrupt import clear_stop
-from syncd.service.lock import DataDirLock
 from syncd.service.notify import Notifier
 from syncd.odoo.client import OdooClient
 from syncd.service.progress import make_progress
-from syncd.sync.report import PassReport, ProgressLike
+from syncd.sinks.base import Sink
+from syncd.sinks.datadir import DataDir
+from syncd.sinks.factory import make_sink
 from syncd.sync.engine import run_pass
+from syncd.sync.report import PassReport, ProgressLike
 
 
 def progress_factory(label: str, total: int | None) -> AbstractContextManager[ProgressLike]:
     return make_progress(label, total)
 
 
+@contextmanager
+def writing(settings: Settings) -> Iterator[Sink]:
+    """The one writer's hold: the data directory's lock, then the sink's own (LockedError if
+    another syncd holds either), and the sink, closed on the way out."""
+    sink = make_sink(settings)
+    try:
+        with DataDir(settings.sync.data_dir).lock(), sink.lock():
+            yield sink
+    finally:
+        sink.close()
+
+
 def sync_once(settings: Settings, *, should_stop: Callable[[], bool] | None = None) -> PassReport:
-    """One pass under the data-directory lock (LockedError if another syncd holds it)."""
-    with DataDirLock(settings.sync.data_dir), OdooClient(settings.odoo) as client:
-        return run_pass(settings, client, progress=progress_factory, should_stop=should_stop)
+    """One pass under the locks (LockedError if another syncd holds one)."""
+    with writing(settings) as sink, OdooClient(settings.odoo) as client:
+        return run_pass(settings, client, sink=sink, progress=progress_factory,
+                        should_stop=should_stop)
 
 
 def run_daemon(settings: Settings, *, stop: threading.Event | None = None,
                on_pass: Callable[[PassReport], None] | None = None) -> int:
     """The daemon: the lock for its whole life, one client (one login), a pass every interval."""
-    with DataDirLock(settings.sync.data_dir), OdooClient(settings.odoo) as client:
+    with writing(settings) as sink, OdooClient(settings.odoo) as client:
         daemon: Daemon
 
         def should_stop() -> bool:
@@ -38,7 +53,7 @@ def run_daemon(settings: Settings, *, stop: threading.Event | None = None,
             return daemon.stopping.is_set()
 
         def one_pass() -> PassReport:
-            report = run_pass(settings, client, progress=progress_factory,
+            report = run_pass(settings, client, sink=sink, progress=progress_factory,
                               should_stop=should_stop)
             if on_pass is not None:
                 on_pass(report)

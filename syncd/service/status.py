@@ -20,18 +20,27 @@ from syncd.errors import CorruptFileError, OdooError, SyncdError
 from syncd.odoo.client import OdooClient
 from syncd.sinks.base import Sink
 from syncd.sinks.datadir import DataDir
-from syncd.sync.engine import make_sink
+from syncd.sinks.factory import make_sink
 from syncd.sync.state import TIME_FORMAT, State
 
 
 def status_of(settings: Settings, *, max_age: float | None = None,
               now: datetime | None = None) -> dict[str, Any]:
+    """See ``_status``; reads through the configured sink, closed afterwards."""
+    sink = make_sink(settings)
+    try:
+        return _status(settings, sink, max_age=max_age, now=now)
+    finally:
+        sink.close()
+
+
+def _status(settings: Settings, sink: Sink, *, max_age: float | None,
+            now: datetime | None) -> dict[str, Any]:
     """Per model: file, record count, watermark, last successful pass, last error; models that
     are no longer configured but still have a snapshot or state entry (``configured`` False);
     ``holder`` (``{"pid": N}`` of a syncd holding the data directory, or None); ``age_seconds``
     of the last good pass on this machine's clock (``now``, default the UTC time now)."""
     data_dir = DataDir(settings.sync.data_dir)
-    sink = make_sink(settings)
     if not data_dir.path.is_dir():
         raise SyncdError(f"no data directory at {data_dir.path} (nothing has synced there yet, or "
                          "--data-dir / sync.data_dir / SYNCD_DATA_DIR points elsewhere)")
@@ -42,7 +51,7 @@ def status_of(settings: Settings, *, max_age: float | None = None,
     pid = data_dir.holder()
     result["holder"] = {"pid": pid} if pid is not None else None
     try:
-        state = data_dir.read_state()
+        state = sink.read_state()
     except CorruptFileError as exc:
         state = State()
         result["ok"] = False
@@ -164,7 +173,14 @@ def check(settings: Settings) -> dict[str, Any]:
     result: dict[str, Any] = {"ok": True, "in_sync": True, "url": settings.odoo.url,
                               "database": settings.odoo.database, "models": []}
     sink = make_sink(settings)
-    state = _committed_state(DataDir(settings.sync.data_dir))
+    try:
+        return _check(settings, sink, result)
+    finally:
+        sink.close()
+
+
+def _check(settings: Settings, sink: Sink, result: dict[str, Any]) -> dict[str, Any]:
+    state = _committed_state(sink)
     odoo = replace(settings.odoo,
                    retry_budget=min(settings.odoo.retry_budget, CHECK_RETRY_BUDGET))
     connect_timeout = min(settings.odoo.timeout, CHECK_CONNECT_TIMEOUT)
@@ -193,9 +209,9 @@ def check(settings: Settings) -> dict[str, Any]:
     return result
 
 
-def _committed_state(data_dir: DataDir) -> State:
+def _committed_state(sink: Sink) -> State:
     try:
-        return data_dir.read_state()
+        return sink.read_state()
     except CorruptFileError:
         return State()
 

@@ -11,6 +11,7 @@ file last; a database sink runs the pass in one transaction, state included.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -36,6 +37,10 @@ class PassWriter(Protocol):
         (a corrupt stored copy, an Odoo error inside the rebuild stream) nothing of this model
         is staged and the writer stays usable for another attempt at it."""
 
+    def forget(self, name: str) -> None:
+        """Remove the stored copy of ``name`` at commit (``resync --forget``: a model no longer
+        configured; the caller drops its state entry)."""
+
     def commit(self, state: State) -> None:
         """Make every staged change visible, with ``state``, as one step."""
 
@@ -44,11 +49,25 @@ class PassWriter(Protocol):
 
 
 class Sink(Stored, Protocol):
-    """Where records go. ``Stored`` (exists, changed_outside, stored_ids) is what a pull asks."""
+    """Where records go. ``Stored`` (exists, changed_outside, stored_ids) is what a pull asks.
+
+    A sink connects lazily (on first use) and holds nothing open after ``close``. The caller
+    holds the data directory's lock; ``lock`` adds the sink's own one-writer lock where its
+    target may be shared beyond the data directory (a database file, a database schema)."""
+
+    def lock(self) -> AbstractContextManager[object]:
+        """Exclusive, non-blocking: LockedError naming the holder when another syncd has it."""
+
+    def close(self) -> None:
+        """Release connections (and the lock, if held). Safe to call more than once."""
 
     def load_state(self) -> State:
         """The committed state; an empty one (rebuild everything) when there is none. A corrupt
         state is set aside (reported) and read as empty."""
+
+    def read_state(self) -> State:
+        """The committed state as it is, for readers: CorruptFileError instead of setting it
+        aside; an empty state when there is none."""
 
     def begin(self) -> PassWriter:
         """Start a pass's write."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from loguru import logger
@@ -28,6 +28,9 @@ from syncd.service.lock import DataDirLock, holder
 from syncd.sinks.atomic import (Staged, prune_set_aside, set_aside, stage, sweep_temp_files,
                                 write_atomic)
 from syncd.sync.state import State, utc_now_text
+
+if TYPE_CHECKING:
+    from syncd.sinks.base import Sink
 
 STATE_FILE = "last_sync.json"
 RESYNC_FILE = ".syncd-resync.json"
@@ -135,17 +138,17 @@ class DataDir:
         return stage(self.state_file, state.to_bytes())
 
     # -- resync requests -----------------------------------------------------------------------
-    def request_resync(self, names: list[str], all_names: list[str]) -> bool:
+    def request_resync(self, sink: Sink, names: list[str], all_names: list[str]) -> bool:
         """Forget the watermarks of ``names`` (all models when empty): the next pass rebuilds
-        them. With the directory free, the state file is changed at once (True). While another
+        them. With the directory free, the sink's state is changed at once (True). While another
         syncd holds it, a request file is left instead (False), which that daemon's next pass
-        applies and removes once it has committed: the daemon owns the state file."""
+        applies and removes once it has committed: the running syncd owns the state."""
         self.path.mkdir(parents=True, exist_ok=True)
         try:
-            with self.lock():
-                state = self.load_state()
+            with self.lock(), sink.lock():
+                state = sink.load_state()
                 state.request_resync(names, all_names)
-                self.stage_state(state).commit()
+                sink.begin().commit(state)
                 return True
         except LockedError:
             pass
@@ -172,33 +175,33 @@ class DataDir:
         if applied is not None and self.resync_request() == applied:
             self.resync_file.unlink(missing_ok=True)
 
-    def forget(self, names: list[str]) -> list[str]:
-        """Remove the snapshot and the state entry of models no longer configured.
+    def forget(self, sink: Sink, names: list[str]) -> list[str]:
+        """Remove the stored copy and the state entry of models no longer configured.
 
         The caller has checked that none is configured. Needs the directory free (LockedError
         otherwise: the running syncd owns the state); ConfigError for a name with neither a
-        snapshot nor a state entry. The state entry goes first, so a crash in between leaves
-        only a snapshot that `status` still lists and a second ``--forget`` removes."""
+        stored copy nor a state entry. The JSON sink drops the state entry first, so a crash in
+        between leaves only a snapshot that `status` still lists and a second ``--forget``
+        removes; a database sink does both in one transaction."""
         if not self.path.is_dir():
             raise SyncdError(f"no data directory at {self.path}")
         for name in names:
             if Path(name).name != name or name.startswith("."):
                 raise ConfigError(f"not a model name: {name!r}")
         try:
-            with self.lock():
-                state = State.load(self.state_file)
-                unknown = [n for n in names
-                           if n not in state.models and not self.snapshot(n).exists()]
+            with self.lock(), sink.lock():
+                state = sink.load_state()
+                unknown = [n for n in names if n not in state.models and not sink.exists(n)]
                 if unknown:
-                    raise ConfigError(f"nothing to forget: no snapshot or state entry for "
+                    raise ConfigError(f"nothing to forget: no stored copy or state entry for "
                                       f"{', '.join(unknown)} in {self.path}")
-                if any(name in state.models for name in names):
-                    for name in names:
-                        state.models.pop(name, None)
-                    self.stage_state(state).commit()
+                writer = sink.begin()
                 for name in names:
-                    self.snapshot(name).unlink(missing_ok=True)
-                    logger.info("forgot model={} (snapshot and state entry removed)", name)
+                    state.models.pop(name, None)
+                    writer.forget(name)
+                writer.commit(state)
+                for name in names:
+                    logger.info("forgot model={} (stored copy and state entry removed)", name)
         except LockedError as exc:
             raise LockedError(f"{exc}: stop it before resync --forget") from None
         return names

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from syncd.sinks.atomic import Staged
@@ -51,8 +52,17 @@ class JsonSink:
         return snapshot_ids(self.data_dir.snapshot(name), trusted=self._trusted(name, state))
 
     # -- Sink ----------------------------------------------------------------------------------
+    def lock(self) -> AbstractContextManager[object]:
+        return nullcontext()  # the data directory's own lock covers its files
+
+    def close(self) -> None:
+        pass
+
     def load_state(self) -> State:
         return self.data_dir.load_state()
+
+    def read_state(self) -> State:
+        return self.data_dir.read_state()
 
     def begin(self) -> JsonPassWriter:
         return JsonPassWriter(self)
@@ -79,6 +89,10 @@ class JsonPassWriter:
         self.sink = sink
         self.staged: dict[str, Staged] = {}
         self.written: set[str] = set()
+        self.forgotten: set[str] = set()
+
+    def forget(self, name: str) -> None:
+        self.forgotten.add(name)
 
     def write(self, change: ChangeSet) -> Applied:
         name = change.name
@@ -127,6 +141,8 @@ class JsonPassWriter:
             if name in state.models:
                 state.models[name].snapshot_stat = signature(self.sink.data_dir.snapshot(name))
         self.sink.data_dir.stage_state(state).commit()
+        for name in sorted(self.forgotten):  # after the state: a crash leaves only a file
+            self.sink.data_dir.snapshot(name).unlink(missing_ok=True)
 
     def abort(self) -> None:
         for staged in self.staged.values():

@@ -22,7 +22,7 @@ from syncd.errors import (CorruptFileError, InvalidFieldError, OdooError, PassIn
 from syncd.odoo import OdooClient
 from syncd.sinks.base import Applied, PassWriter, Sink
 from syncd.sinks.datadir import DataDir
-from syncd.sinks.jsondir import JsonSink
+from syncd.sinks.factory import make_sink
 from syncd.sync.changes import ChangeSet, Rebuild
 from syncd.sync.pull import pull
 from syncd.sync.report import PassReport, ProgressFactory
@@ -36,11 +36,6 @@ def utc_now() -> datetime:
 def source_of(settings: Settings) -> str:
     """The Odoo a data directory mirrors; pointing it at another one rebuilds every snapshot."""
     return f"{settings.odoo.url}|{settings.odoo.database}"
-
-
-def make_sink(settings: Settings) -> Sink:
-    """The sink the configuration names (the JSON snapshot files for now)."""
-    return JsonSink(DataDir(settings.sync.data_dir))
 
 
 def run_pass(settings: Settings, client: OdooClient, *, sink: Sink | None = None,

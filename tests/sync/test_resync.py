@@ -9,6 +9,7 @@ import orjson
 
 from syncd.service.lock import DataDirLock
 from syncd.sinks.datadir import RESYNC_FILE, STATE_FILE, DataDir
+from syncd.sinks.jsondir import JsonSink
 from tests.sync_rig import CUSTOMERS, PRODUCTS, make_rig, partner
 
 
@@ -23,7 +24,7 @@ def test_resync_forgets_watermarks_at_once_when_free(tmp_path: Path) -> None:
         ids = [rig.db.create("res.partner", partner(None, n)) for n in range(3)]
         rig.db.create("product.product", {"name": "Lamp"})
         assert rig.sync().ok
-        assert DataDir(rig.data_dir).request_resync(["customers"], ["customers", "products"]) is True
+        assert DataDir(rig.data_dir).request_resync(JsonSink(DataDir(rig.data_dir)), ["customers"], ["customers", "products"]) is True
         marks = watermarks(rig.data_dir)
         assert marks["customers"] is None and marks["products"] is not None
         rig.db.unlink("res.partner", ids[0])  # invisible to an incremental pass before reconcile
@@ -42,7 +43,7 @@ def test_resync_while_a_daemon_holds_the_directory_leaves_a_request(tmp_path: Pa
         assert rig.sync().ok
         before = (rig.data_dir / STATE_FILE).read_bytes()
         with DataDirLock(rig.data_dir):
-            assert DataDir(rig.data_dir).request_resync([], ["customers", "products"]) is False
+            assert DataDir(rig.data_dir).request_resync(JsonSink(DataDir(rig.data_dir)), [], ["customers", "products"]) is False
         assert (rig.data_dir / STATE_FILE).read_bytes() == before  # the daemon's file
         assert orjson.loads((rig.data_dir / RESYNC_FILE).read_bytes()) == []
         report = rig.sync()  # the daemon's next pass applies the request, then removes it

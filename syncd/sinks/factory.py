@@ -1,0 +1,18 @@
+"""The sink a configuration names (``[sink] kind``); each kind is one module of this package."""
+
+from __future__ import annotations
+
+from syncd.config import Settings
+from syncd.errors import ConfigError
+from syncd.sinks.base import Sink
+from syncd.sinks.datadir import DataDir
+from syncd.sinks.jsondir import JsonSink
+
+
+def make_sink(settings: Settings) -> Sink:
+    """A new, unopened sink for ``settings`` (nothing is connected or created yet)."""
+    data_dir = DataDir(settings.sync.data_dir)
+    kind = settings.sink.kind
+    if kind == "json":
+        return JsonSink(data_dir)
+    raise ConfigError(f"[sink].kind = {kind!r} is not available in this build")
