@@ -14,13 +14,38 @@ from typing import Any
 
 import orjson
 
-from syncd.config import ModelSpec, OdooSettings, Settings, SyncSettings, domain_as_list
+from syncd.config import (ModelSpec, OdooSettings, Settings, SinkSettings, SyncSettings,
+                          domain_as_list)
 from syncd.emulator import Emulator
 from syncd.odoo.client import OdooClient
+from syncd.sinks.factory import make_sink
 from syncd.sync.report import PassReport
 from syncd.sync.engine import run_pass, utc_now
 
 PROTOCOLS = [("jsonrpc", 17), ("xmlrpc", 17), ("json2", 19)]
+# Every sink the guarantee suites run on. A new sink adds its kind here and a case to
+# `sink_settings`; the default suite runs it on one transport, the full cross product is slow.
+SINKS = ["json"]
+
+
+def cases() -> list[Any]:
+    """(protocol, version, sink) for the guarantee suites: every transport on the JSON sink and
+    every other sink on JSON-RPC by default; the rest of the cross product marked slow."""
+    import pytest
+
+    found: list[Any] = [pytest.param((p, v, "json"), id=f"{p}-{v}-json") for p, v in PROTOCOLS]
+    for sink in SINKS[1:]:
+        for n, (p, v) in enumerate(PROTOCOLS):
+            marks = [pytest.mark.slow] if n else []
+            found.append(pytest.param((p, v, sink), id=f"{p}-{v}-{sink}", marks=marks))
+    return found
+
+
+def sink_settings(kind: str, tmp_path: Path) -> SinkSettings:
+    """Where a rig's sink writes (inside `tmp_path`, or a database the test fixture started)."""
+    if kind == "json":
+        return SinkSettings()
+    raise ValueError(f"no test settings for sink {kind!r}")
 
 CUSTOMERS = ModelSpec(name="customers", model="res.partner",
                       fields=("name", "email", "phone", "is_company", "parent_id", "write_date"))
@@ -62,7 +87,12 @@ class Rig:
         return next(s for s in self.settings.models if s.name == name)
 
     def snapshot(self, name: str) -> list[dict[str, Any]]:
-        return orjson.loads((self.data_dir / f"odoo_{name}.json").read_bytes())
+        """The stored records of `name`, through the configured sink, in id order."""
+        sink = make_sink(self.settings)
+        try:
+            return list(sink.records(name))
+        finally:
+            sink.close()
 
     def expected(self, name: str) -> list[dict[str, Any]]:
         spec = self.spec(name)
@@ -96,7 +126,7 @@ class Rig:
 def make_rig(tmp_path: Path, protocol: str = "jsonrpc", version: int = 17, *,
              models: tuple[ModelSpec, ...] = (CUSTOMERS, PRODUCTS), page_size: int = 1000,
              lookback: float = 300, reconcile_interval: float = 3600,
-             emulator: Emulator | None = None) -> Rig:
+             emulator: Emulator | None = None, sink: str = "json") -> Rig:
     em = emulator or Emulator(version=version)
     url = em.start()
     odoo = OdooSettings(url=url, database=em.db.name, username=em.login, password=em.password,
@@ -106,7 +136,7 @@ def make_rig(tmp_path: Path, protocol: str = "jsonrpc", version: int = 17, *,
                         sync=SyncSettings(data_dir=tmp_path / "data", interval=1,
                                           page_size=page_size, lookback=lookback,
                                           reconcile_interval=reconcile_interval),
-                        models=models)
+                        sink=sink_settings(sink, tmp_path), models=models)
     client = OdooClient(settings.odoo, sleep=lambda s: None)
     return Rig(emulator=em, settings=settings, client=client)
 

@@ -15,15 +15,15 @@ from loguru import logger
 
 from syncd.config import ModelSpec
 from syncd.sinks.datadir import ERROR_FILE, STATE_FILE
-from tests.sync_rig import (COMPANIES, CUSTOMERS, EVERYONE, PRODUCTS, PROTOCOLS, Rig, make_rig,
-                            partner)
+from tests.sync_rig import (COMPANIES, CUSTOMERS, EVERYONE, PRODUCTS, PROTOCOLS, Rig, cases,
+                            make_rig, partner)
 
 
-@pytest.fixture(params=PROTOCOLS, ids=[f"{p}-{v}" for p, v in PROTOCOLS])
+@pytest.fixture(params=cases())
 def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Rig]:
-    protocol, version = request.param
+    protocol, version, sink = request.param
     r = make_rig(tmp_path, protocol, version, models=(CUSTOMERS, COMPANIES, EVERYONE, PRODUCTS),
-                 page_size=50, reconcile_interval=0)
+                 page_size=50, reconcile_interval=0, sink=sink)
     yield r
     r.close()
 
