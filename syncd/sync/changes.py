@@ -38,7 +38,7 @@ class ChangeSet:
 
     name: str
     fields: tuple[str, ...]
-    state: ModelState
+    state: ModelState  # its ``types`` give each field's Odoo type (for typed columns)
     report: ModelReport
     upserts: dict[int, dict[str, Any]] = field(default_factory=dict)
     removals: set[int] = field(default_factory=set)

@@ -33,5 +33,6 @@ def resolve_fields(client: OdooClient, spec: ModelSpec, state: ModelState,
         if extra in available and extra not in fetch:
             fetch.append(extra)
     state.fields = fetch
+    state.types = {name: str(available[name].get("type", "")) for name in fetch}
     state.missing_fields = missing
     state.parents = parents_of(available, fetch)

@@ -77,6 +77,7 @@ class ModelState:
     watermark: str | None = None
     fields: list[str] = field(default_factory=list)
     missing_fields: list[str] = field(default_factory=list)
+    types: dict[str, str] = field(default_factory=dict)  # Odoo type of each fetched field
     records: int = 0
     recent: Digests = field(default_factory=Digests)  # marks of the rows in the change window
     last_success: str | None = None
@@ -89,6 +90,7 @@ class ModelState:
     def copy(self) -> ModelState:
         """A deep copy: a pull works on its own copy, so a failed pass leaves the old state."""
         return replace(self, fields=list(self.fields), missing_fields=list(self.missing_fields),
+                       types=dict(self.types),
                        recent=self.recent.copy(), parents=[p.copy() for p in self.parents])
 
     def to_dict(self) -> dict[str, Any]:
@@ -98,6 +100,7 @@ class ModelState:
             "watermark": self.watermark,
             "fields": list(self.fields),
             "missing_fields": list(self.missing_fields),
+            "types": dict(sorted(self.types.items())),
             "records": self.records,
             "recent": self.recent.to_json(),
             "last_success": self.last_success,
@@ -123,6 +126,10 @@ class ModelState:
             if name in data:
                 values = _typed(data[name], list, f"{where}.{name}")
                 setattr(state, name, [_typed(v, str, f"{where}.{name}[]") for v in values])
+        if "types" in data:
+            types = _typed(data["types"], dict, f"{where}.types")
+            state.types = {_typed(k, str, f"{where}.types"): _typed(v, str, f"{where}.types[{k}]")
+                           for k, v in types.items()}
         if "records" in data:
             state.records = _typed(data["records"], int, f"{where}.records")
         if "full_resync" in data:
