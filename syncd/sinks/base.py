@@ -69,8 +69,9 @@ class Sink(Stored, Protocol):
         """The committed state as it is, for readers: CorruptFileError instead of setting it
         aside; an empty state when there is none."""
 
-    def begin(self) -> PassWriter:
-        """Start a pass's write."""
+    def begin(self, at: str | None = None) -> PassWriter:
+        """Start a pass's write. ``at``: when the pass began (naive UTC ``YYYY-MM-DD HH:MM:SS``,
+        this machine's clock), for the change journal's ``at``; None outside a pass."""
 
     def set_aside(self, name: str) -> str | None:
         """Move a corrupt stored copy of ``name`` out of the way (reported, never deleted);

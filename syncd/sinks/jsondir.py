@@ -64,8 +64,8 @@ class JsonSink:
     def read_state(self) -> State:
         return self.data_dir.read_state()
 
-    def begin(self) -> JsonPassWriter:
-        return JsonPassWriter(self)
+    def begin(self, at: str | None = None) -> JsonPassWriter:
+        return JsonPassWriter(self, at)
 
     def set_aside(self, name: str) -> str | None:
         path = self.data_dir.snapshot(name)
@@ -85,8 +85,9 @@ class JsonSink:
 class JsonPassWriter:
     """Stages snapshot files; ``commit`` puts them in place, then writes the state file."""
 
-    def __init__(self, sink: JsonSink) -> None:
+    def __init__(self, sink: JsonSink, at: str | None) -> None:
         self.sink = sink
+        self.at = at
         self.staged: dict[str, Staged] = {}
         self.written: set[str] = set()
         self.forgotten: set[str] = set()

@@ -60,7 +60,7 @@ def run_pass(settings: Settings, client: OdooClient, *, sink: Sink | None = None
             info = client.connect()
             logger.info("connected server={} protocol={} uid={}", info.version, info.protocol,
                         info.uid)
-        writer = output.begin()
+        writer = output.begin(at=utc_now_text(now()))
         for spec in settings.models:
             current = spec.name
             previous = state.models.get(spec.name) or ModelState(model=spec.model)
