@@ -1,12 +1,10 @@
-"""The daemon: a thin loop around one pass, built on ``schedule``; signals; systemd credentials.
+"""The daemon: a thin loop around one pass; signals; systemd credentials.
 
-How the clock reaches ``schedule``: its Scheduler and Job read ``datetime.datetime.now()`` inside
-``should_run``, ``run``, ``_schedule_next_run`` and ``idle_seconds``. ``_ClockedScheduler`` and
-``_ClockedJob`` override exactly those four members to read the injected clock instead, and the
-job asks the daemon *when* to run next (``Daemon._plan``) rather than adding a fixed period to
-the end of the run. That keeps schedule's bookkeeping (job list, ``run_pending``, ``next_run``,
-``idle_seconds``) while giving the daemon the two behaviours schedule lacks: a cadence anchored
-to the *start* of a pass, and a backoff delay after a failed one.
+The loop is ours, not ``schedule``'s: what the daemon needs is a cadence anchored to the *start*
+of a pass, a capped backoff after a failed one, an injected (monotonic) clock and a wait that a
+signal can cut short. ``schedule`` measures its interval from the end of a run, reads the wall
+clock inside, and has no backoff, so using it meant overriding its private
+``_schedule_next_run``; the plan below is a dozen lines instead.
 
 The default clock is monotonic (a naive local datetime fixed at import, advanced by
 ``time.monotonic()``), so a wall-clock jump (NTP, DST fall-back) never stretches a wait by an hour.
@@ -26,7 +24,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol
 
-import schedule
 from loguru import logger
 
 from syncd.errors import ConfigError, SyncdError, one_line
@@ -59,44 +56,8 @@ def monotonic_now() -> datetime:
     return _EPOCH + timedelta(seconds=time.monotonic() - _EPOCH_MONO)
 
 
-class _ClockedJob(schedule.Job):
-    """A schedule.Job that reads the injected clock and asks `plan` for its next run time."""
-
-    def __init__(self, scheduler: schedule.Scheduler, clock: Callable[[], datetime],
-                 plan: Callable[[], datetime]) -> None:
-        super().__init__(1, scheduler)
-        self.unit = "seconds"
-        self._clock = clock
-        self._plan = plan
-
-    @property
-    def should_run(self) -> bool:
-        return self.next_run is not None and self._clock() >= self.next_run
-
-    def run(self) -> Any:
-        assert self.job_func is not None
-        result = self.job_func()
-        self.last_run = self._clock()
-        self._schedule_next_run()
-        return result
-
-    def _schedule_next_run(self) -> None:
-        self.next_run = self._plan()
-
-
-class _ClockedScheduler(schedule.Scheduler):
-    def __init__(self, clock: Callable[[], datetime]) -> None:
-        super().__init__()
-        self._clock = clock
-
-    @property
-    def idle_seconds(self) -> float | None:
-        upcoming = self.next_run
-        return None if upcoming is None else (upcoming - self._clock()).total_seconds()
-
-
 class Daemon:
-    """Runs `run_pass` now, then every `interval` seconds (built on schedule.Scheduler), until stop().
+    """Runs `run_pass` now, then every `interval` seconds, until stop().
 
     Passes never overlap: the thread that calls run() runs them all. The cadence is anchored to the
     start of a pass, so a 2 s pass with interval 300 starts every 300 s, not every 302 s. Missed runs
@@ -136,9 +97,7 @@ class Daemon:
         self._started: datetime | None = None
         self._ready = False
         self._wake: tuple[socket.socket, socket.socket] | None = None
-        self._scheduler = _ClockedScheduler(self._clock)
-        job = _ClockedJob(self._scheduler, self._clock, self._plan)
-        job.do(self._tick)
+        self._next_run: datetime | None = None  # when the next pass is due (self._plan)
 
     # -- the loop ----------------------------------------------------------------------------------
     def run(self) -> int:
@@ -147,8 +106,11 @@ class Daemon:
         self._wake = socket.socketpair()
         self._wake[1].setblocking(False)
         try:
+            self._next_run = self._plan()
             while not self.stopping.is_set():
-                self._scheduler.run_pending()
+                if self._clock() >= self._next_run:
+                    self._tick()
+                    self._next_run = self._plan()
                 if not self.stopping.is_set():
                     self._idle()
         finally:
@@ -181,8 +143,10 @@ class Daemon:
     def _idle(self) -> None:
         ping = self._notifier.watchdog_interval
         while not self.stopping.is_set():
-            idle = self._scheduler.idle_seconds
-            if idle is None or idle <= 0:
+            if self._next_run is None:
+                return
+            idle = (self._next_run - self._clock()).total_seconds()
+            if idle <= 0:
                 return
             if ping is not None:
                 self._notifier.watchdog()
