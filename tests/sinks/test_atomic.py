@@ -190,6 +190,36 @@ def test_sigkill_mid_write_never_exposes_partial_file(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == [target.name]
 
 
+def test_sigkill_mid_streaming_rebuild_or_merge_leaves_a_whole_snapshot(tmp_path: Path) -> None:
+    """A real process alternates a streaming rebuild and a streaming merge of a 20,000-record
+    snapshot and is killed wherever it is: every read and the final file are one of the two
+    complete versions, and the leftover temp is swept."""
+    from merge_child import LAYOUT, versions
+
+    from syncd.sinks.snapshot import encode
+
+    base, changes = versions(20_000)
+    first = encode(LAYOUT.line(r) for r in base)
+    second = encode(LAYOUT.line(changes.get(r["id"], r)) for r in base)
+    target = tmp_path / "odoo_big.json"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    child = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("merge_child.py")), str(target), "20000"],
+        stdout=subprocess.PIPE, env=env)
+    assert child.stdout is not None
+    try:
+        for _ in range(int.from_bytes(os.urandom(1), "big") % 6 + 3):
+            assert child.stdout.readline(), "the child stopped writing"
+            data = target.read_bytes()
+            assert data in (first, second), f"partial read: {len(data)} bytes"
+    finally:
+        child.kill()
+        child.wait(timeout=30)
+    assert target.read_bytes() in (first, second)
+    sweep_temp_files(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]
+
+
 def test_staged_files_change_nothing_until_commit(tmp_path: Path) -> None:
     from syncd.sinks.atomic import stage
 
