@@ -199,3 +199,38 @@ def test_utc_now_text_default_is_utc_whatever_local_zone(monkeypatch: pytest.Mon
         monkeypatch.undo()
         time.tzset()
     assert abs(datetime.strptime(text, "%Y-%m-%d %H:%M:%S") - reference) < timedelta(minutes=5)
+
+
+def test_a_data_directory_of_the_previous_format_is_upgraded_without_a_resync(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A state file as the previous syncd wrote it (version 1: indented, hex digests, no field
+    types) is read, its rows still recognised, and rewritten in the new layout by the next
+    pass: no rebuild, no snapshot rewritten."""
+    from tests.sync_rig import CUSTOMERS, make_rig, partner
+
+    rig = make_rig(tmp_path, models=(CUSTOMERS,))
+    try:
+        for n in range(30):
+            rig.db.create("res.partner", partner(None, n))
+        assert rig.sync().ok
+        path = rig.data_dir / "last_sync.json"
+        data = orjson.loads(path.read_bytes())
+        for model in data["models"].values():
+            recent = Digests.from_json(model["recent"], "recent")
+            model["recent"] = {str(i): ("out:" if v & 1 else "") + f"{v:016x}"
+                               for i, v in recent.items()}
+            model.pop("types")
+        data["version"] = 1
+        path.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+        snapshot = (rig.data_dir / "odoo_customers.json").stat().st_mtime_ns
+        import syncd.sinks.jsondir as jsondir
+
+        merges: list[object] = []
+        monkeypatch.setattr(jsondir, "merge", lambda *a, **k: merges.append(a))
+        report = rig.sync()
+        assert report.ok and not report.models[0].full and not report.models[0].written
+        assert merges == []  # every row of the window recognised: the snapshot is not even read
+        assert (rig.data_dir / "odoo_customers.json").stat().st_mtime_ns == snapshot
+        assert orjson.loads(path.read_bytes())["version"] == 2
+    finally:
+        rig.close()
