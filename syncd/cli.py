@@ -145,6 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.verbose and args.quiet:  # given on both sides of the command, argparse cannot tell
         parser.error("argument -q/--quiet: not allowed with argument -v/--verbose")
     verbosity = 1 if args.verbose else -1 if args.quiet else 0
+    if args.command == "demo" and verbosity == 0:
+        verbosity = -1  # the demo prints its own line per pass; INFO lines would repeat them
     secrets: tuple[str, ...] = ()
     try:
         settings = load_settings(args.config, args.data_dir, environment())
