@@ -250,6 +250,7 @@ def test_demo_produces_snapshots_that_change(tmp_path: Path) -> None:
         out, err = proc.communicate(timeout=15)
         assert proc.returncode == 0, err
         assert "emulator" in out and "pass done" in out and "odoo:" in out
+        assert "fetched=" not in out + err  # its own line per pass, not the INFO log lines
     finally:
         if proc.poll() is None:
             proc.kill()
