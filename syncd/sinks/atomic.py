@@ -232,15 +232,19 @@ def sweep_temp_files(directory: Path) -> list[Path]:
     except FileNotFoundError:
         return removed
     for entry in entries:
-        if not entry.name.endswith(TEMP_MARK) or not entry.is_file():
-            continue
-        try:
-            entry.unlink()
-        except FileNotFoundError:
-            continue
-        removed.append(entry)
-        logger.info("removed leftover temp file path={}", entry)
+        if entry.name.endswith(TEMP_MARK) and entry.is_file() and _remove(entry, removed):
+            logger.info("removed leftover temp file path={}", entry)
     return removed
+
+
+def _remove(entry: Path, removed: list[Path]) -> bool:
+    """Unlink ``entry`` and note it in ``removed``; False when it was already gone."""
+    try:
+        entry.unlink()
+    except FileNotFoundError:
+        return False
+    removed.append(entry)
+    return True
 
 
 def set_aside(path: Path, now: datetime | None = None) -> Path:
@@ -297,13 +301,8 @@ def prune_set_aside(directory: Path, *, now: float | None = None, keep: int = KE
         ranked = sorted(groups[original], key=lambda item: (item[0], item[1]), reverse=True)
         for rank, (mtime, _, entry) in enumerate(ranked):
             age = moment - mtime
-            if rank < keep and age <= max_age:
+            if (rank < keep and age <= max_age) or not _remove(entry, removed):
                 continue
-            try:
-                entry.unlink()
-            except FileNotFoundError:
-                continue
-            removed.append(entry)
             reason = f"older than {max_age / 86400:g} days" if age > max_age \
                 else f"more than {keep} kept for {original}"
             logger.info("removed old corrupt file path={} reason={}", entry, reason)

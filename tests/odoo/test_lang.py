@@ -6,7 +6,6 @@ reverse proxy (real HTTP both ways) and the tests read the contexts off the wire
 
 from __future__ import annotations
 
-import http.client
 import threading
 import xmlrpc.client
 from collections.abc import Callable, Iterator
@@ -22,6 +21,7 @@ from loguru import logger
 from syncd.config import OdooSettings
 from syncd.emulator import Emulator
 from syncd.odoo.client import OdooClient
+from tests.http_relay import relay as forward
 
 READS = ("search_read", "search", "search_count", "read", "fields_get")
 
@@ -73,21 +73,8 @@ class _Relay(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self.server.recorder.bodies.append((self.path, body))
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection",
-                                                                              "host")}
         host, port = self.server.upstream
-        upstream = http.client.HTTPConnection(host, port, timeout=10)
-        upstream.request(self.command, self.path, body or None, headers)
-        answer = upstream.getresponse()
-        data = answer.read()
-        upstream.close()
-        self.send_response(answer.status)
-        for name, value in answer.getheaders():
-            if name.lower() not in ("connection", "content-length", "server", "date"):
-                self.send_header(name, value)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        forward(self, host, port, self.path, body)
 
     do_GET = do_POST
 

@@ -23,6 +23,7 @@ from syncd.emulator import Emulator
 from syncd.errors import (AuthError, FaultError, InvalidFieldError, OdooError, TransientError,
                           UnknownModelError)
 from syncd.odoo.transport import Transport, make_transport
+from tests.http_relay import relay as forward
 
 CASES = [("xmlrpc", 17), ("jsonrpc", 17), ("jsonrpc", 16), ("json2", 19), ("xmlrpc", 19)]
 DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
@@ -299,20 +300,7 @@ class Relay(BaseHTTPRequestHandler):
         host, port = (parts.hostname, parts.port) if parts.hostname else self.server.upstream
         path = parts.path.removeprefix("/odoo")
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        headers = {k: v for k, v in self.headers.items()
-                   if k.lower() not in ("proxy-authorization", "connection", "host")}
-        upstream = http.client.HTTPConnection(host, port, timeout=10)
-        upstream.request(self.command, path, body or None, headers)
-        answer = upstream.getresponse()
-        data = answer.read()
-        upstream.close()
-        self.send_response(answer.status)
-        for name, value in answer.getheaders():
-            if name.lower() not in ("connection", "content-length", "server", "date"):
-                self.send_header(name, value)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        forward(self, str(host), int(port), path, body, drop=("proxy-authorization",))
 
     do_GET = do_POST
 
