@@ -4,10 +4,11 @@ Which files count: ``*.eml`` in DIR (not below it); in a maildir's ``new/`` (DIR
 ``new`` and has ``cur/`` and ``tmp/`` beside it) every file not starting with ``.``, since
 maildir names carry no extension. Files already there at the start are not matched.
 
-When a file counts as arrived: moved into DIR (maildir delivery, ``mv``), or, on Linux, closed
-after writing (inotify's close-write, so a file written in place is read whole). Elsewhere a
-created or modified file is read at once: deliver by moving a finished file in. A file is
-matched again only when its size or mtime changed.
+When a file counts as arrived: renamed within DIR, or closed after writing (inotify's
+close-write, Linux): at once. A file that only appears (moved in from another directory, as a
+maildir delivery from ``tmp/`` does: watchdog reports that as "created") or is written where
+no close is reported (other platforms) is read once no event has touched it for ``SETTLE``
+seconds. A file is matched again only when its size or mtime changed.
 
 Index freshness: before each email, and every ``refresh_every`` seconds while idle, the data
 version (``syncd.consumer.matcher.data_version``: one read of the sink's state) is compared with
@@ -22,6 +23,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
@@ -39,8 +41,9 @@ from syncd.consumer.matcher import (check_models, data_version, load_index, matc
 from syncd.errors import ConfigError, SyncdError
 from syncd.sinks.factory import make_sink
 
-_ARRIVALS = frozenset({"moved", "closed"} if sys.platform.startswith("linux")
-                      else {"moved", "created", "modified"})
+SETTLE = 0.5  # seconds without an event before a file that only appeared is read
+_READY = frozenset({"moved", "closed"})  # the file is complete
+_MAYBE = frozenset({"created", "modified", "opened"})  # complete once it settles
 
 
 def is_maildir_new(directory: Path) -> bool:
@@ -51,7 +54,7 @@ def is_maildir_new(directory: Path) -> bool:
 class _Arrivals(FileSystemEventHandler):
     """Queues the path of each file that arrives in ``directory`` and counts as an email."""
 
-    def __init__(self, directory: Path, queue: SimpleQueue[Path | None]) -> None:
+    def __init__(self, directory: Path, queue: SimpleQueue[tuple[bool, Path] | None]) -> None:
         self.directory = directory.resolve()
         self.every_file = is_maildir_new(directory)
         self.queue = queue
@@ -62,12 +65,12 @@ class _Arrivals(FileSystemEventHandler):
         return self.every_file or path.suffix.lower() == ".eml"
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        if event.is_directory or event.event_type not in _ARRIVALS:
+        kind = event.event_type
+        if event.is_directory or kind not in _READY | _MAYBE:
             return
-        target = event.dest_path if event.event_type == "moved" else event.src_path
-        path = Path(str(target))
+        path = Path(str(event.dest_path if kind == "moved" else event.src_path))
         if self.counts(path):
-            self.queue.put(path)
+            self.queue.put((kind in _READY, path))
 
 
 class LiveIndex:
@@ -101,7 +104,7 @@ def watch_inbox(directory: Path, live: LiveIndex, handle: Callable[[Path, Index]
                 ready: Callable[[], None] | None = None) -> int:
     """Call ``handle(path, index)`` for each email arriving in ``directory`` until ``stop`` is
     set or SIGINT/SIGTERM comes (exit 0). ``ready`` is called once the watch is in place."""
-    queue: SimpleQueue[Path | None] = SimpleQueue()
+    queue: SimpleQueue[tuple[bool, Path] | None] = SimpleQueue()
     done = stop or threading.Event()
     previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
@@ -115,27 +118,40 @@ def watch_inbox(directory: Path, live: LiveIndex, handle: Callable[[Path, Index]
     observer.schedule(_Arrivals(directory, queue), str(directory), recursive=False)
     observer.start()
     seen: dict[Path, tuple[int, int]] = {}
+    pending: dict[Path, float] = {}  # appeared, not known complete: path -> last event
+
+    def arrived(path: Path) -> None:
+        pending.pop(path, None)
+        try:
+            status = path.stat()
+        except FileNotFoundError:
+            return  # gone again (a mail client moved it on): nothing to match
+        stamp = (status.st_size, status.st_mtime_ns)
+        if seen.get(path) != stamp:
+            seen[path] = stamp
+            live.refresh()
+            handle(path, live.index)
+
     try:
         if ready is not None:
             ready()
         while not done.is_set():
+            now = time.monotonic()
+            for path in [p for p, at in pending.items() if now - at >= SETTLE]:
+                arrived(path)
+            wait = min([refresh_every] + [at + SETTLE - now for at in pending.values()])
             try:
-                path = queue.get(timeout=refresh_every)
+                item = queue.get(timeout=max(wait, 0.01))
             except Empty:
-                live.refresh()
+                if not pending:
+                    live.refresh()
                 continue
-            if path is None:
-                continue
-            try:
-                status = path.stat()
-            except FileNotFoundError:
-                continue  # gone again (a mail client moved it on): nothing to match
-            stamp = (status.st_size, status.st_mtime_ns)
-            if seen.get(path) == stamp:
-                continue
-            seen[path] = stamp
-            live.refresh()
-            handle(path, live.index)
+            if item is not None:
+                complete, path = item
+                if complete:
+                    arrived(path)
+                else:
+                    pending[path] = time.monotonic()
     finally:
         observer.stop()
         observer.join(timeout=5)
