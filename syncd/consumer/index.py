@@ -74,6 +74,10 @@ def domain_of(value: str) -> str:
 def addresses_of(value: str) -> list[str]:
     """The addresses in an Odoo email field: one address, or several separated by ``,``/``;``,
     each possibly as ``Name <address>``."""
+    if "@" not in value:
+        return []
+    if "<" not in value and "," not in value and ";" not in value:
+        return [value.strip().lower()]  # the common case, without a regex
     found = []
     for piece in re.split(r"[,;]", value):
         piece = piece.strip()
@@ -88,7 +92,7 @@ def valid_ean13(code: str) -> bool:
     """13 digits whose last is the EAN-13 check digit of the twelve before it."""
     if len(code) != 13 or not code.isdigit():
         return False
-    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(code[:12]))
+    total = sum(map(int, code[0:12:2])) + 3 * sum(map(int, code[1:12:2]))
     return (10 - total % 10) % 10 == int(code[12])
 
 
@@ -111,15 +115,26 @@ class Phrases:
 
     ids: dict[str, list[int]] = field(default_factory=dict)
     prefixes: set[str] = field(default_factory=set)  # every proper word prefix of a name
+    # name as written -> its ids' list (None: not matchable); names repeat a lot (variants of
+    # one template, namesakes), and folding is most of the cost of an index build.
+    _known: dict[str, list[int] | None] = field(default_factory=dict, repr=False)
 
     def add(self, name: str, record_id: int) -> None:
+        try:
+            known = self._known[name]
+        except KeyError:
+            known = self._known[name] = self._new(name)
+        if known is not None:
+            known.append(record_id)
+
+    def _new(self, name: str) -> list[int] | None:
         folded = fold(name)
         words = folded.split(" ")
         if not folded or (len(words) == 1 and len(folded) < MIN_WORD_NAME):
-            return
-        self.ids.setdefault(folded, []).append(record_id)
+            return None
         for end in range(1, len(words)):
             self.prefixes.add(" ".join(words[:end]))
+        return self.ids.setdefault(folded, [])
 
     def find(self, text: str) -> dict[str, list[int]]:
         """Each indexed name that occurs in ``text`` as whole words (folded), with its ids."""

@@ -29,6 +29,7 @@ candidates per kind, best first (ties by id), none under ``THRESHOLD``.
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections.abc import Iterable
 from contextlib import closing
@@ -99,10 +100,15 @@ class _Scores:
                 miss *= 1.0 - score
             score = round(1.0 - miss, 3)
             if score >= threshold:
-                reason = max(rules, key=lambda r: (rules[r], -REASONS.index(r)))
-                ranked.append(Candidate(record_id, names(record_id), score, reason))
-        ranked.sort(key=lambda c: (-c.score, c.id))
-        return tuple(ranked[:limit])
+                ranked.append((-score, record_id))
+        # A common product name can give hundreds of candidates: only the best get a name.
+        best = heapq.nsmallest(limit, ranked)
+        return tuple(Candidate(record_id, names(record_id), -negative, self._reason(record_id))
+                     for negative, record_id in best)
+
+    def _reason(self, record_id: int) -> str:
+        rules = self.rules[record_id]
+        return max(rules, key=lambda r: (rules[r], -REASONS.index(r)))
 
 
 def match_email(raw: bytes, index: Index, *, label: str = "", limit: int = LIMIT,
@@ -142,10 +148,14 @@ def _products(mail: Mail, index: Index) -> _Scores:
         hit = index.by_code.get(word)
         if hit is not None:
             scores.add(hit, "default_code", 0.95)
+    as_written: dict[str, bool] = {}  # the ids of one folded name mostly share one spelling
     for ids in index.products.find(text).values():
         for record_id in ids:
             written = index.product_names.get(record_id, "")
-            scores.add((record_id,), "product_name", 0.8 if written and written in text else 0.7)
+            exact = as_written.get(written)
+            if exact is None:
+                exact = as_written[written] = bool(written) and written in text
+            scores.add((record_id,), "product_name", 0.8 if exact else 0.7)
     return scores
 
 
