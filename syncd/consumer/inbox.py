@@ -43,7 +43,8 @@ from syncd.sinks.factory import make_sink
 
 SETTLE = 0.5  # seconds without an event before a file that only appeared is read
 _READY = frozenset({"moved", "closed"})  # the file is complete
-_MAYBE = frozenset({"created", "modified", "opened"})  # complete once it settles
+_MAYBE = frozenset({"created", "modified"})  # complete once it settles (never "opened":
+# reading a file reports it too)
 
 
 def is_maildir_new(directory: Path) -> bool:

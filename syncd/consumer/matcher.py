@@ -98,7 +98,7 @@ class _Scores:
             miss = 1.0
             for score in rules.values():
                 miss *= 1.0 - score
-            score = round(1.0 - miss, 3)
+            score = round(1.0 - miss, 2)
             if score >= threshold:
                 ranked.append((-score, record_id))
         # A common product name can give hundreds of candidates: only the best get a name.
