@@ -6,10 +6,12 @@ import os
 import signal
 import subprocess
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
 from queue import Empty, Queue
+from typing import IO
 
 import orjson
 import pytest
@@ -122,18 +124,16 @@ def test_nothing_synced_yet_exits_1(tmp_path: Path) -> None:
 class Lines:
     """The lines of a child's pipe, read by a thread, awaited with a deadline."""
 
-    def __init__(self, stream: "subprocess.IO[str]") -> None:  # type: ignore[name-defined]
+    def __init__(self, stream: IO[str]) -> None:
         self.queue: Queue[str] = Queue()
         self.seen: list[str] = []
         threading.Thread(target=self._read, args=(stream,), daemon=True).start()
 
-    def _read(self, stream: Iterator[str]) -> None:
+    def _read(self, stream: IO[str]) -> None:
         for line in stream:
             self.queue.put(line)
 
     def next_matching(self, wanted: Callable[[str], bool], timeout: float = 30) -> str:
-        import time
-
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -156,7 +156,8 @@ def test_watch_matches_each_new_email_and_sees_a_changed_record_after_a_sync(
                              cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     try:
-        out, err = Lines(child.stdout), Lines(child.stderr)  # type: ignore[arg-type]
+        assert child.stdout is not None and child.stderr is not None
+        out, err = Lines(child.stdout), Lines(child.stderr)
         err.next_matching(lambda line: line.startswith("watching "))
         # Delivered as a maildir does: written in tmp/, moved into new/ (no .eml in the name).
         staged = write_eml(maildir / "tmp" / "1700000000.M1P1.host", "buyer@acme-widgets.com",
