@@ -77,6 +77,11 @@ DESCRIPTIONS = {
               "contacts Odoo, writes nothing.",
     "watch": "Print one line per snapshot change as it lands.\n\nThe reference consumer: "
              "records added, changed and removed per model, until Ctrl+C.",
+    "match": "The reference email matcher: best customers and products per email.\n\nReads "
+             "the synced customers and products from the sink, then prints one line per "
+             "FILE.eml (in the order given): the best matches with reason and score. --watch "
+             "DIR then matches each new email arriving in DIR, the index kept current, until "
+             "Ctrl+C. Exit 1 when a file could not be read (the others are still matched).",
 }
 
 
@@ -130,6 +135,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--interval", type=float, default=5, help="seconds between passes (5)")
     demo.add_argument("--odoo-version", type=int, default=17, choices=(16, 17, 18, 19))
     command("watch")
+    match = command("match")
+    match.add_argument("files", nargs="*", metavar="FILE.eml", help="emails to match")
+    match.add_argument("--json", action="store_true", help="JSON Lines, one object per email")
+    match.add_argument("--watch", type=Path, metavar="DIR",
+                       help="then match each new .eml arriving in DIR (a maildir's new/ works)")
+    match.add_argument("--customers", default="customers", metavar="NAME",
+                       help="the configured model of customers (default customers)")
+    match.add_argument("--products", default="products", metavar="NAME",
+                       help="the configured model of products (default products)")
     fields = command("fields")
     fields.add_argument("model", metavar="MODEL",
                         help="a configured name (customers) or an Odoo model (res.partner)")
@@ -362,6 +376,13 @@ def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
     return watch(settings.sync.data_dir)
 
 
+def cmd_match(args: argparse.Namespace, settings: Settings) -> int:
+    from syncd.consumer.inbox import run_match
+
+    return run_match(settings, args.files, watch=args.watch, as_json=args.json,
+                     customers=args.customers, products=args.products)
+
+
 def cmd_fields(args: argparse.Namespace, settings: Settings) -> int:
     from syncd.sync.schema import fields_of, render_fields
 
@@ -381,5 +402,5 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "once": cmd_once, "run": cmd_run, "status": cmd_status, "check": cmd_check,
     "resync": cmd_resync, "demo": cmd_demo, "watch": cmd_watch, "fields": cmd_fields,
-    "models": cmd_models,
+    "models": cmd_models, "match": cmd_match,
 }
