@@ -43,7 +43,8 @@ from psycopg.conninfo import conninfo_to_dict
 from syncd.config import SinkSettings
 from syncd.errors import ConfigError, CorruptFileError, LockedError, SinkError, one_line, scrub
 from syncd.sinks.postgres_pass import (CONNECT_TIMEOUT, LOCK_CLASS, PASS_ROW, STATE_TABLE,
-                                       PostgresPassWriter, identifier, table_of)
+                                       PostgresPassWriter, identifier, key_of,
+                                       table_of)
 from syncd.sync.state import VERSION, State, utc_now_text
 
 class PostgresSink:
@@ -199,10 +200,15 @@ class PostgresSink:
         """Rename the table out of the way (in the pass's transaction when one is open)."""
         if not self.exists(name):
             return None
-        aside = identifier(f"{table_of(name)}.corrupt-{utc_now_text().replace(' ', 'T')}")
-        with self.errors(f"setting {table_of(name)} aside"):
-            self.connection().execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(
-                sql.Identifier(self.schema, table_of(name)), sql.Identifier(aside)))
+        table = table_of(name)
+        aside = identifier(f"{table}.corrupt-{utc_now_text().replace(' ', 'T')}")
+        with self.errors(f"setting {table} aside"):
+            conn = self.connection()
+            conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(
+                sql.Identifier(self.schema, table), sql.Identifier(aside)))
+            # Its primary key's name goes with it: the rebuilt table's key takes the old name.
+            conn.execute(sql.SQL("ALTER INDEX IF EXISTS {} RENAME TO {}").format(
+                sql.Identifier(self.schema, key_of(table)), sql.Identifier(key_of(aside))))
         return aside
 
     def count(self, name: str, state: State) -> int | None:

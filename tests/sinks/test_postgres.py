@@ -356,3 +356,24 @@ def test_settings_make_a_postgres_sink(dsn: str, tmp_path: Path) -> None:
     assert isinstance(made, PostgresSink) and made.journal
     assert "dbname" not in repr(made)
     made.close()
+
+
+def test_a_table_altered_by_hand_is_set_aside_and_rebuilt(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path, models=(ModelSpec(name="customers", model="res.partner",
+                                               fields=("name", "email")),), sink="postgres")
+    dsn = rig.settings.sink.dsn
+    try:
+        first = rig.db.create("res.partner", partner(None, 1))
+        assert rig.sync().ok
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("ALTER TABLE odoo_customers DROP COLUMN email")
+        rig.db.write("res.partner", first, {"name": "renamed"})
+        report = rig.sync()
+        assert report.ok and report.models[0].full  # rebuilt, not written into the wrong table
+        rig.assert_in_sync()
+        aside = query(dsn, "SELECT relname FROM pg_class WHERE relname LIKE "
+                           "'odoo_customers.corrupt-%%' AND relkind = 'r'")
+        assert len(aside) == 1
+        assert query(dsn, "SELECT email FROM odoo_customers") == [("p1@example.com",)]
+    finally:
+        rig.close()
