@@ -164,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     secrets: tuple[str, ...] = ()
     try:
         settings = load_settings(args.config, args.data_dir, environment())
-        secrets = settings.odoo.secrets()
+        secrets = settings.secrets()
         from syncd.service.logs import setup_logging
 
         log = settings.log
@@ -296,7 +296,7 @@ def cmd_once(args: argparse.Namespace, settings: Settings) -> int:
         sys.stderr.write(f"syncd: interrupted ({name}): {what}\n")
         return 128 + stop.signum
     if not report.ok:
-        error = scrub(report.error or "pass failed", settings.odoo.secrets())
+        error = scrub(report.error or "pass failed", settings.secrets())
         sys.stderr.write(f"{error_prefix()}syncd: error: {error}\n")
         return EXIT_FAILED
     return EXIT_OK

@@ -105,6 +105,12 @@ class SinkSettings:
     dsn: str = field(default="", repr=False)
     schema: str = "public"
 
+    def secrets(self) -> tuple[str, ...]:
+        """The password inside ``dsn``, for scrubbing: ``password=...`` of a libpq string
+        (quoted or not) or the ``user:password@`` / ``?password=`` of a URI, as written and
+        percent-decoded (libpq may echo either)."""
+        return dsn_secrets(self.dsn)
+
 
 @dataclass(frozen=True)
 class LogSettings:
@@ -139,6 +145,36 @@ class Settings:
     sink: SinkSettings = SinkSettings()
     models: tuple[ModelSpec, ...] = DEFAULT_MODELS
     config_file: Path | None = None  # the file that was read; None when none was found
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret of the configuration (Odoo's and the sink's), for scrubbing messages."""
+        return self.odoo.secrets() + self.sink.secrets()
+
+
+_DSN_PASSWORD_RE = re.compile(r"(?:^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)")
+_URI_RE = re.compile(r"^postgres(?:ql)?://(?:(?P<userinfo>[^@/?#]*)@)?")
+_URI_QUERY_PASSWORD_RE = re.compile(r"[?&]password=([^&#]*)")
+
+
+def dsn_secrets(dsn: str) -> tuple[str, ...]:
+    """Every form of the password a libpq connection string or URI holds (see SinkSettings)."""
+    from urllib.parse import unquote
+
+    found: list[str] = []
+    uri = _URI_RE.match(dsn)
+    if uri is not None:
+        userinfo = uri["userinfo"] or ""
+        if ":" in userinfo:
+            found.append(userinfo.split(":", 1)[1])
+        found += _URI_QUERY_PASSWORD_RE.findall(dsn)
+        found += [unquote(s) for s in found]
+    else:
+        for value in _DSN_PASSWORD_RE.findall(dsn):
+            found.append(value)
+            if value.startswith("'") and value.endswith("'") and len(value) > 1:
+                found.append(re.sub(r"\\(.)", r"\1", value[1:-1]))
+    # Longest first: scrubbing a shorter form first would leave the rest of a longer one.
+    return tuple(sorted({s for s in found if s}, key=len, reverse=True))
 
 
 def config_candidates() -> tuple[Path, ...]:

@@ -42,6 +42,11 @@ class PassInterrupted(SyncdError):
     """A stop was requested during the pass; nothing of it was committed."""
 
 
+class SinkError(SyncdError):
+    """The sink's storage (a database server) is unreachable or refused; the pass fails
+    (exit 1). The message is the server's reason, without secrets."""
+
+
 class CorruptFileError(SyncdError):
     """A local state or snapshot file cannot be parsed."""
 

@@ -54,3 +54,13 @@ def _no_stop_left_over() -> Iterator[None]:
     clear_stop()
     yield
     clear_stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _postgres_stopped_at_the_end() -> Iterator[None]:
+    """The PostgreSQL server of tests/pg_server.py starts on first use (once per session) and
+    stops here, at the end of the session."""
+    yield
+    from tests import pg_server
+
+    pg_server.stop()

@@ -15,4 +15,13 @@ def make_sink(settings: Settings) -> Sink:
     kind = settings.sink.kind
     if kind == "json":
         return JsonSink(data_dir)
+    if kind == "postgres":
+        try:
+            import psycopg  # noqa: F401  (the optional extra syncd[postgres])
+        except ImportError:
+            raise ConfigError('[sink].kind = "postgres" needs psycopg: '
+                              "pip install 'syncd[postgres]'") from None
+        from syncd.sinks.postgres import PostgresSink
+
+        return PostgresSink(settings.sink, journal=settings.sync.journal)
     raise ConfigError(f"[sink].kind = {kind!r} is not available in this build")

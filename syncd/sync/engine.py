@@ -18,7 +18,7 @@ from loguru import logger
 
 from syncd.config import ModelSpec, Settings
 from syncd.errors import (CorruptFileError, InvalidFieldError, OdooError, PassInterrupted,
-                          SyncdError, one_line, scrub)
+                          SinkError, SyncdError, one_line, scrub)
 from syncd.odoo import OdooClient
 from syncd.sinks.base import Applied, PassWriter, Sink
 from syncd.sinks.datadir import DataDir
@@ -87,7 +87,7 @@ def run_pass(settings: Settings, client: OdooClient, *, sink: Sink | None = None
         report.interrupted = True
         report.error = str(exc)
         logger.warning("pass stopped: {}", exc)
-    except (OdooError, CorruptFileError, OSError) as exc:
+    except (OdooError, SinkError, CorruptFileError, OSError) as exc:
         _abort(writer)
         report.error = failed(data_dir, current, error_text(exc), now(), settings)
     except Exception as exc:  # noqa: BLE001 - an answer we did not expect must not kill the daemon
@@ -142,7 +142,7 @@ def failed(data_dir: DataDir, model: str | None, message: str, when: datetime,
            settings: Settings) -> str:
     """Record a failed pass for `status`; returns the one-line error naming the model, with
     every secret scrubbed (an Odoo fault may echo what it was sent)."""
-    text = scrub(f"{model}: {message}" if model else message, settings.odoo.secrets())
+    text = scrub(f"{model}: {message}" if model else message, settings.secrets())
     data_dir.record_error(model, text, when)
     return text
 
