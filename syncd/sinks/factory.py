@@ -6,7 +6,7 @@ from syncd.config import Settings
 from syncd.errors import ConfigError
 from syncd.sinks.base import Sink
 from syncd.sinks.datadir import DataDir
-from syncd.sinks.jsondir import JsonSink
+from syncd.sinks.jsondir import JournalSettings, JsonSink
 
 
 def make_sink(settings: Settings) -> Sink:
@@ -14,5 +14,7 @@ def make_sink(settings: Settings) -> Sink:
     data_dir = DataDir(settings.sync.data_dir)
     kind = settings.sink.kind
     if kind == "json":
-        return JsonSink(data_dir)
+        sync = settings.sync
+        return JsonSink(data_dir, JournalSettings(sync.journal, sync.journal_max_bytes,
+                                                  sync.journal_keep))
     raise ConfigError(f"[sink].kind = {kind!r} is not available in this build")
