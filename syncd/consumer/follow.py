@@ -74,6 +74,7 @@ class Follow:
         self._sink = make_sink(settings)
         self._wake = threading.Event()
         self._stopped = threading.Event()
+        self._stopping = threading.Lock()
         self._observer: Any = None
         self._started = False
         self._known: dict[str, Marks] = {n: Marks() for n in self.names}
@@ -136,11 +137,12 @@ class Follow:
         """End the iteration (from any thread); the observer is stopped."""
         self._stopped.set()
         self._wake.set()
-        if self._observer is not None:
-            self._observer.stop()
-            if self._observer is not threading.current_thread():
-                self._observer.join(timeout=5)
-            self._observer = None
+        with self._stopping:  # the iterating thread and another may both stop it
+            observer, self._observer = self._observer, None
+        if observer is not None:
+            observer.stop()
+            if observer is not threading.current_thread():
+                observer.join(timeout=5)
         self._sink.close()
 
     def __enter__(self) -> Follow:
