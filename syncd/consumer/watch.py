@@ -84,7 +84,11 @@ def watch(settings: Settings, names: list[str] | None = None, *, as_json: bool =
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: follower.stop())
     if stop is not None:
-        threading.Thread(target=lambda: (stop.wait(), follower.stop()), daemon=True).start()
+        def stopper() -> None:
+            stop.wait()
+            follower.stop()
+
+        threading.Thread(target=stopper, daemon=True).start()
     with follower:
         where = data_dir if settings.sink.kind == "json" else settings.sink.kind
         # With --json stdout is only objects: the greeting goes to stderr.
