@@ -4,6 +4,9 @@ The library API (imported lazily, so ``import syncd`` stays cheap for the comman
 
     from syncd import load_settings, sync_once
     report = sync_once(load_settings("syncd.toml"))
+
+The reading side is ``syncd.consumer`` (``load``, ``follow``), also reachable as
+``syncd.consumer`` after ``import syncd``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from syncd import consumer
     from syncd.config import ModelSpec, Settings, load_settings
     from syncd.errors import ConfigError, OdooError, SyncdError
     from syncd.odoo import OdooClient
@@ -28,10 +32,12 @@ _EXPORTS = {
     "ModelReport": "syncd.sync.report", "PassReport": "syncd.sync.report",
     "run_pass": "syncd.sync.engine",
 }
-__all__ = ["__version__", *_EXPORTS]
+__all__ = ["__version__", "consumer", *_EXPORTS]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "consumer":
+        return importlib.import_module("syncd.consumer")
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'syncd' has no attribute {name!r}")

@@ -75,8 +75,11 @@ DESCRIPTIONS = {
               "Contacts Odoo, writes nothing.",
     "models": "The Odoo models this user can list, without wizards.\n\nFrom ir.model; "
               "contacts Odoo, writes nothing.",
-    "watch": "Print one line per snapshot change as it lands.\n\nThe reference consumer: "
-             "records added, changed and removed per model, until Ctrl+C.",
+    "watch": "Print one line per change as it lands (the reference consumer).\n\nPer change "
+             "of the named models (all configured ones by default): records added, updated "
+             "and removed, with a few ids, until Ctrl+C. Follows the change journal when "
+             "[sync] journal is on, else diffs consecutive snapshots. --json: one JSON object "
+             "per line.",
     "match": "The reference email matcher: best customers and products per email.\n\nReads "
              "the synced customers and products from the sink, then prints one line per "
              "FILE.eml (in the order given): the best matches with reason and score. --watch "
@@ -134,7 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seconds", type=float, default=0, help="stop after this long (0: Ctrl+C)")
     demo.add_argument("--interval", type=float, default=5, help="seconds between passes (5)")
     demo.add_argument("--odoo-version", type=int, default=17, choices=(16, 17, 18, 19))
-    command("watch")
+    watch = command("watch")
+    watch.add_argument("names", nargs="*", metavar="NAME", help="models to watch (default all)")
+    watch.add_argument("--json", action="store_true", help="one JSON object per change")
     match = command("match")
     match.add_argument("files", nargs="*", metavar="FILE.eml", help="emails to match")
     match.add_argument("--json", action="store_true", help="JSON Lines, one object per email")
@@ -373,7 +378,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
     from syncd.consumer.watch import watch
 
-    return watch(settings.sync.data_dir)
+    return watch(settings, args.names, as_json=args.json)
 
 
 def cmd_match(args: argparse.Namespace, settings: Settings) -> int:

@@ -276,10 +276,10 @@ def test_watch_prints_one_line_per_snapshot_change(tmp_path: Path) -> None:
         assert "watching" in lines.get(timeout=20)
         records = [{"id": 1, "name": "A"}, {"id": 2, "name": "B"}]
         write_atomic(data / "odoo_customers.json", encode(map(Layout(["name"]).line, records)))
-        assert "customers: 2 records (+2 added, ~0 changed, -0 removed)" in lines.get(timeout=20)
+        assert "customers: 2 records (+2 added, ~0 updated, -0 removed)" in lines.get(timeout=20)
         records = [{"id": 2, "name": "B2"}, {"id": 3, "name": "C"}]
         write_atomic(data / "odoo_customers.json", encode(map(Layout(["name"]).line, records)))
-        assert "customers: 2 records (+1 added, ~1 changed, -1 removed)" in lines.get(timeout=20)
+        assert "customers: 2 records (+1 added, ~1 updated, -1 removed)" in lines.get(timeout=20)
         write_atomic(data / "last_sync.json", b"{}")  # not a snapshot: no line
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=15) == 0

@@ -1,100 +1,101 @@
-"""`syncd watch`: the reference consumer. Prints one line per snapshot change as it lands.
+"""`syncd watch [NAME ...] [--json]`: the reference consumer, on ``syncd.consumer.follow``.
 
-Snapshots are replaced atomically (a rename over the old file), so a consumer reacts to
-"moved to" and "created/modified" events for ``odoo_*.json`` and always reads a whole file.
+One line per change as it lands: the model, how many records it has, how many were added,
+updated and removed, and the first few ids of each; ``--json`` prints the same as one object
+per line. It follows with ``records=False``: nothing but the changed ids is kept per event,
+and no line of a snapshot is decoded (its marks are compared as bytes).
 """
 
 from __future__ import annotations
 
-import hashlib
 import signal
 import sys
 import threading
 from datetime import datetime
-from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import orjson
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
-from watchdog.observers import Observer
 
-from syncd.errors import SyncdError
+from syncd.config import Settings
+from syncd.consumer.follow import Follow
+from syncd.consumer.marks import Change
+from syncd.errors import ConfigError, SyncdError
 from syncd.sinks.datadir import DataDir
 
-
-def fingerprint_records(path: Path) -> dict[int, str] | None:
-    """id -> digest of each record, or None when the file is missing or unreadable."""
-    try:
-        records = orjson.loads(path.read_bytes())
-    except (OSError, orjson.JSONDecodeError):
-        return None
-    if not isinstance(records, list):
-        return None
-    return {r["id"]: hashlib.blake2b(orjson.dumps(r, option=orjson.OPT_SORT_KEYS),
-                                     digest_size=8).hexdigest()
-            for r in records if isinstance(r, dict) and isinstance(r.get("id"), int)}
+FEW = 5  # ids shown per kind in a text line
+FEW_JSON = 20
 
 
-class SnapshotWatcher(FileSystemEventHandler):
-    def __init__(self, data_dir: Path, out: TextIO) -> None:
-        self.data_dir = data_dir
-        self.out = out
-        self.lock = threading.Lock()
-        self.known: dict[str, dict[int, str]] = {}
-        owner = DataDir(data_dir)
-        for name in owner.snapshot_names():
-            path = owner.snapshot(name)
-            self.known[path.name] = fingerprint_records(path) or {}
-
-    def on_any_event(self, event: FileSystemEvent) -> None:
-        target = getattr(event, "dest_path", "") or event.src_path
-        path = Path(str(target))
-        if event.event_type in ("created", "modified", "moved") and DataDir.is_snapshot(path):
-            self.changed(path)
-
-    def changed(self, path: Path) -> None:
-        with self.lock:
-            current = fingerprint_records(path)
-            if current is None:
-                return
-            before = self.known.get(path.name, {})
-            if current == before and path.name in self.known:
-                return
-            self.known[path.name] = current
-            added = len(current.keys() - before.keys())
-            removed = len(before.keys() - current.keys())
-            changed = sum(1 for k in current.keys() & before.keys() if current[k] != before[k])
-            stamp = datetime.now().strftime("%H:%M:%S")
-            model = DataDir.name_of(path)
-            self.out.write(f"{stamp} {model}: {len(current)} records "
-                           f"(+{added} added, ~{changed} changed, -{removed} removed)\n")
-            self.out.flush()
+def render(change: Change, *, as_json: bool, now: datetime | None = None) -> str:
+    """One change as the line ``watch`` prints (with its newline)."""
+    moment = now or datetime.now()
+    added, updated, removed = sorted(change.added), sorted(change.updated), change.removed
+    if as_json:
+        record: dict[str, Any] = {
+            "at": moment.strftime("%Y-%m-%d %H:%M:%S"), "model": change.name,
+            "records": change.count, "added": len(added), "updated": len(updated),
+            "removed": len(removed), "reset": change.reset, "seq": change.seq,
+            "ids": {"added": added[:FEW_JSON], "updated": updated[:FEW_JSON],
+                    "removed": removed[:FEW_JSON]}}
+        return orjson.dumps(record).decode() + "\n"
+    ids = " ".join(f"{sign}{_few(values)}" for sign, values in
+                   (("+", added), ("~", updated), ("-", removed)) if values)
+    reset = " reloaded:" if change.reset else ""
+    return (f"{moment:%H:%M:%S} {change.name}:{reset} {change.count} records (+{len(added)} "
+            f"added, ~{len(updated)} updated, -{len(removed)} removed)"
+            f"{' ' + ids if ids else ''}\n")
 
 
-def watch(data_dir: Path, *, stop: threading.Event | None = None, out: TextIO | None = None) -> int:
-    """Block until `stop` is set (or SIGINT/SIGTERM), printing a line per snapshot change.
+def _few(values: list[int]) -> str:
+    shown = ",".join(map(str, values[:FEW]))
+    return shown + (f",… ({len(values)})" if len(values) > FEW else "")
+
+
+def names_to_watch(settings: Settings, names: list[str]) -> list[str]:
+    """The configured models (all by default); ConfigError for a name that is neither
+    configured nor stored in the data directory."""
+    configured = [spec.name for spec in settings.models]
+    if not names:
+        return configured
+    stored = set(DataDir(settings.sync.data_dir).snapshot_names())
+    unknown = [name for name in names if name not in configured and name not in stored]
+    if unknown:
+        raise ConfigError(f"unknown model {', '.join(unknown)} (configured: "
+                          f"{', '.join(configured)})")
+    return list(dict.fromkeys(names))
+
+
+def watch(settings: Settings, names: list[str] | None = None, *, as_json: bool = False,
+          stop: threading.Event | None = None, out: TextIO | None = None,
+          err: TextIO | None = None, check_every: float = 5.0) -> int:
+    """Print a line per change until ``stop`` is set (or SIGINT/SIGTERM); returns 0.
 
     A missing data directory is an error (SyncdError), not created: waiting on a mistyped
-    ``--data-dir`` would print nothing, ever. Only ``odoo_*.json`` counts: the state, the lock,
-    ``.syncd-error.json`` and set-aside files never make a line."""
+    ``--data-dir`` would print nothing, ever. The greeting ``watching ...`` is printed once
+    the baseline is taken (on stderr with ``as_json``): a change after it makes a line."""
     stream = out or sys.stdout
-    if not data_dir.is_dir():
+    data_dir = settings.sync.data_dir
+    if settings.sink.kind == "json" and not data_dir.is_dir():
         raise SyncdError(f"no data directory at {data_dir} (run 'syncd once' first, or check "
                          "--data-dir / sync.data_dir / SYNCD_DATA_DIR)")
-    done = stop or threading.Event()
-    handler = SnapshotWatcher(data_dir, stream)
+    chosen = names_to_watch(settings, names or [])
+    follower = Follow(settings, chosen, records=False, check_every=check_every)
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: done.set())
-    observer = Observer()
-    observer.schedule(handler, str(data_dir), recursive=False)
-    observer.start()
-    stream.write(f"watching {data_dir} ({len(handler.known)} snapshot files); Ctrl+C to stop\n")
-    stream.flush()
-    try:
-        while not done.wait(0.5):
-            pass
-    finally:
-        observer.stop()
-        observer.join(timeout=5)
+            signal.signal(sig, lambda *_: follower.stop())
+    if stop is not None:
+        def stopper() -> None:
+            stop.wait()
+            follower.stop()
+
+        threading.Thread(target=stopper, daemon=True).start()
+    with follower:
+        where = data_dir if settings.sink.kind == "json" else settings.sink.kind
+        # With --json stdout is only objects: the greeting goes to stderr.
+        greeting = (err or sys.stderr) if as_json else stream
+        greeting.write(f"watching {where} ({', '.join(chosen)}); Ctrl+C to stop\n")
+        greeting.flush()
+        for change in follower:
+            stream.write(render(change, as_json=as_json))
+            stream.flush()
     return 0

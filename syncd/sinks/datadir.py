@@ -4,6 +4,8 @@ Nothing else in syncd builds a path inside the data directory (a test checks it)
 there, for every sink (the files of the JSON sink are its snapshots and state):
 
 * ``odoo_<name>.json`` — the snapshot of the model configured as ``name`` (JSON sink);
+* ``odoo_<name>.changes.jsonl`` — the change journal of ``name`` (JSON sink, ``journal = true``),
+  and its rotated files ``odoo_<name>.changes.<first seq>.jsonl`` (see syncd.sinks.journal);
 * ``last_sync.json`` — the state (JSON sink; a database sink keeps it in the database);
 * ``.syncd.lock`` — held by the running ``once``/``run`` (one writer);
 * ``.syncd-resync.json`` — a ``syncd resync`` left for a running daemon to apply;
@@ -37,6 +39,7 @@ RESYNC_FILE = ".syncd-resync.json"
 ERROR_FILE = ".syncd-error.json"
 DEMO_MARKER = ".syncd-demo"  # a directory `syncd demo` made: its snapshots hold fake data
 SNAPSHOT_PREFIX, SNAPSHOT_SUFFIX = "odoo_", ".json"
+JOURNAL_SUFFIX = ".changes"  # odoo_<name>.changes.jsonl, odoo_<name>.changes.<first seq>.jsonl
 # The error record is readable by whoever may read the data directory, whatever the umask: an
 # admin's `status` must see why the service fails. It never holds a secret (scrubbed first).
 ERROR_MODE = 0o644
@@ -54,6 +57,30 @@ class DataDir:
     # -- names -------------------------------------------------------------------------------
     def snapshot(self, name: str) -> Path:
         return self.path / f"{SNAPSHOT_PREFIX}{name}{SNAPSHOT_SUFFIX}"
+
+    def journal(self, name: str) -> Path:
+        """The journal file being appended to (``odoo_<name>.changes.jsonl``)."""
+        return self.path / f"{SNAPSHOT_PREFIX}{name}{JOURNAL_SUFFIX}.jsonl"
+
+    def rotated_journal(self, name: str, first_seq: int) -> Path:
+        """A rotated journal file: ``odoo_<name>.changes.<first seq>.jsonl``."""
+        return self.path / f"{SNAPSHOT_PREFIX}{name}{JOURNAL_SUFFIX}.{first_seq}.jsonl"
+
+    def rotated_journals(self, name: str) -> list[tuple[int, Path]]:
+        """The rotated journal files of ``name`` as (first seq, path), oldest first."""
+        head = f"{SNAPSHOT_PREFIX}{name}{JOURNAL_SUFFIX}."
+        found: list[tuple[int, Path]] = []
+        for entry in self.entries():
+            middle = entry[len(head):-len(".jsonl")]
+            if entry.startswith(head) and entry.endswith(".jsonl") and middle.isdigit():
+                found.append((int(middle), self.path / entry))
+        return sorted(found)
+
+    @staticmethod
+    def is_journal(path: Path) -> bool:
+        """True for a journal file's name, current or rotated (what a follower reacts to)."""
+        return path.name.startswith(SNAPSHOT_PREFIX) and path.name.endswith(".jsonl") \
+            and f"{JOURNAL_SUFFIX}." in path.name
 
     @property
     def state_file(self) -> Path:

@@ -6,7 +6,7 @@ from syncd.config import Settings
 from syncd.errors import ConfigError
 from syncd.sinks.base import Sink
 from syncd.sinks.datadir import DataDir
-from syncd.sinks.jsondir import JsonSink
+from syncd.sinks.jsondir import JournalSettings, JsonSink
 
 
 def make_sink(settings: Settings) -> Sink:
@@ -14,7 +14,9 @@ def make_sink(settings: Settings) -> Sink:
     data_dir = DataDir(settings.sync.data_dir)
     kind = settings.sink.kind
     if kind == "json":
-        return JsonSink(data_dir)
+        sync = settings.sync
+        return JsonSink(data_dir, JournalSettings(sync.journal, sync.journal_max_bytes,
+                                                  sync.journal_keep))
     if kind == "postgres":
         try:
             import psycopg  # noqa: F401  (the optional extra syncd[postgres])

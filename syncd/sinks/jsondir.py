@@ -5,6 +5,12 @@ then puts them in place, then writes the state file: a reader sees the previous 
 complete file, and the state only moves once the snapshots it describes are in place. A file
 whose signature is the one syncd last wrote is changed by copying its unchanged bytes; any
 other (edited by hand, another layout) is read whole, validated and rewritten in syncd's layout.
+
+With a journal (``journal = true``), each pass also appends what it changed to
+``odoo_<name>.changes.jsonl`` (syncd.sinks.journal): the upserts and removals the merge actually
+made (compared as bytes), or ``reset`` alone when the file was rebuilt or rewritten from a copy
+syncd did not write. Commit order: the journal (fsynced), the snapshots, the state with each
+model's last ``seq``.
 """
 
 from __future__ import annotations
@@ -12,11 +18,13 @@ from __future__ import annotations
 from array import array
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
 from typing import Any
 
 from syncd.sinks.atomic import Staged
 from syncd.sinks.base import Applied
 from syncd.sinks.datadir import DataDir
+from syncd.sinks.journal import Appending, Journal
 from syncd.sinks.snapshot import (
     Layout,
     Rebuild,
@@ -28,14 +36,28 @@ from syncd.sinks.snapshot import (
     snapshot_ids,
 )
 from syncd.sync.changes import ChangeSet
-from syncd.sync.state import ModelState, State
+from syncd.sync.state import ModelState, State, utc_now_text
+
+
+class JournalSettings:
+    """Whether and how the sink keeps change journals (``[sync] journal*``)."""
+
+    def __init__(self, enabled: bool = False, max_bytes: int = 64 << 20, keep: int = 8) -> None:
+        self.enabled = enabled
+        self.max_bytes = max_bytes
+        self.keep = keep
 
 
 class JsonSink:
     """Snapshots ``odoo_<name>.json`` and ``last_sync.json`` in a data directory."""
 
-    def __init__(self, data_dir: DataDir) -> None:
+    def __init__(self, data_dir: DataDir, journal: JournalSettings | None = None) -> None:
         self.data_dir = data_dir
+        self.journal = journal or JournalSettings()
+
+    def journal_of(self, name: str) -> Journal:
+        return Journal(self.data_dir, name, max_bytes=self.journal.max_bytes,
+                       keep=self.journal.keep)
 
     def _trusted(self, name: str, state: ModelState) -> bool:
         return state.snapshot_stat is not None \
@@ -91,6 +113,7 @@ class JsonPassWriter:
         self.staged: dict[str, Staged] = {}
         self.written: set[str] = set()
         self.forgotten: set[str] = set()
+        self.journals: dict[str, Appending] = {}
 
     def forget(self, name: str) -> None:
         self.forgotten.add(name)
@@ -103,6 +126,30 @@ class JsonPassWriter:
         if earlier is not None:
             earlier.discard()
         self.written.discard(name)
+        lines = self._journal(change)
+        try:
+            return self._write(change, path, layout, lines)
+        except BaseException:
+            if lines is not None:
+                lines.rollback()
+            raise
+
+    def _journal(self, change: ChangeSet) -> Appending | None:
+        """This pass's journal lines of the model, begun afresh (a retry starts over)."""
+        earlier = self.journals.pop(change.name, None)
+        if earlier is not None:
+            earlier.rollback()
+        if not self.sink.journal.enabled:
+            return None
+        journal = self.sink.journal_of(change.name)
+        after = journal.resume(change.state.journal_seq)
+        lines = journal.start(self.at or utc_now_text(), after)
+        self.journals[change.name] = lines
+        return lines
+
+    def _write(self, change: ChangeSet, path: Path, layout: Layout,
+               lines: Appending | None) -> Applied:
+        name = change.name
         staged: Staged | None
         if change.rebuild is not None:
             rebuild = Rebuild(path)
@@ -116,12 +163,23 @@ class JsonPassWriter:
                 rebuild.discard()
                 raise
             applied = Applied(changed=rebuild.records, removed=0, records=rebuild.records)
+            if lines is not None and staged is not None:
+                lines.reset()
         elif change.empty:
             return Applied(changed=0, removed=0, records=change.state.records)
         else:
             trusted = not change.distrusted and self.sink._trusted(name, change.state)
             merged = merge(path, layout, change.upserts, change.removals, trusted=trusted)
             staged = merged.staged
+            if lines is not None and (staged is not None or change.distrusted):
+                if not trusted:  # what the journal said last may not be what the file held
+                    lines.reset()
+                else:
+                    for record_id, line in merged.lines:
+                        if line is None:
+                            lines.remove(record_id)
+                        else:
+                            lines.upsert(record_id, line)
             records = merged.records if merged.records is not None else \
                 change.state.records + merged.inserted - merged.removed
             applied = Applied(changed=merged.changed, removed=merged.removed, records=records)
@@ -131,8 +189,11 @@ class JsonPassWriter:
         return applied
 
     def commit(self, state: State) -> None:
-        """Replace the staged snapshots, record their signatures, write the state last."""
+        """Sync the journals, replace the staged snapshots, record their signatures and each
+        journal's last seq, write the state last."""
         try:
+            for name in sorted(self.journals):
+                self.journals[name].sync()
             for name in sorted(self.staged):
                 self.staged.pop(name).commit()
         except BaseException:
@@ -141,6 +202,10 @@ class JsonPassWriter:
         for name in self.written:
             if name in state.models:
                 state.models[name].snapshot_stat = signature(self.sink.data_dir.snapshot(name))
+        for name, lines in self.journals.items():
+            if name in state.models:
+                state.models[name].journal_seq = lines.seq
+        self.journals.clear()  # committed: an abort after this must not cut them
         self.sink.data_dir.stage_state(state).commit()
         for name in sorted(self.forgotten):  # after the state: a crash leaves only a file
             self.sink.data_dir.snapshot(name).unlink(missing_ok=True)
@@ -149,3 +214,6 @@ class JsonPassWriter:
         for staged in self.staged.values():
             staged.discard()
         self.staged.clear()
+        for lines in self.journals.values():
+            lines.rollback()
+        self.journals.clear()

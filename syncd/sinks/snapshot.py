@@ -31,7 +31,7 @@ import os
 import re
 from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +133,9 @@ class Merged:
     removed: int
     inserted: int  # of the changed, those whose id was not in the file
     records: int | None  # the new count when known (always for an untrusted file)
+    # What changed, in id order: (id, the new line) for a record added or whose bytes changed,
+    # (id, None) for one removed; the change journal writes exactly these.
+    lines: list[tuple[int, bytes | None]] = field(default_factory=list)
 
 
 def merge(path: Path, layout: Layout, upserts: Mapping[int, Mapping[str, Any]],
@@ -159,6 +162,7 @@ def merge(path: Path, layout: Layout, upserts: Mapping[int, Mapping[str, Any]],
 def _merge_trusted(path: Path, source: _Source, ordered: list[tuple[int, bytes | None]]) -> Merged:
     out = _Pieces(StagedWriter(path))
     changed = removed = inserted = 0
+    done: list[tuple[int, bytes | None]] = []
     try:
         pos = source.start
         for record_id, line in ordered:
@@ -169,8 +173,11 @@ def _merge_trusted(path: Path, source: _Source, ordered: list[tuple[int, bytes |
                 old = source.mm[at:following - 2]
                 if line is None:
                     removed += 1
+                    done.append((record_id, None))
                 else:
-                    changed += old != line
+                    if old != line:
+                        changed += 1
+                        done.append((record_id, line))
                     out.piece(line)
                 pos = following
             else:
@@ -178,6 +185,7 @@ def _merge_trusted(path: Path, source: _Source, ordered: list[tuple[int, bytes |
                     out.piece(line)
                     changed += 1
                     inserted += 1
+                    done.append((record_id, line))
                 pos = at
         out.copy(source, pos, source.end)
     except BaseException:
@@ -186,7 +194,7 @@ def _merge_trusted(path: Path, source: _Source, ordered: list[tuple[int, bytes |
     if not changed and not removed:
         out.writer.discard()
         return Merged(None, 0, 0, 0, None)
-    return Merged(out.finish(), changed, removed, inserted, None)
+    return Merged(out.finish(), changed, removed, inserted, None, done)
 
 
 def _merge_rewritten(path: Path, layout: Layout,
@@ -195,13 +203,17 @@ def _merge_rewritten(path: Path, layout: Layout,
     for record in read_records(path):
         lines[record["id"]] = layout.line(record)
     changed = removed = inserted = 0
+    done: list[tuple[int, bytes | None]] = []
     for record_id, line in ordered:
         if line is None:
-            removed += lines.pop(record_id, None) is not None
+            if lines.pop(record_id, None) is not None:
+                removed += 1
+                done.append((record_id, None))
         elif lines.get(record_id) != line:
             inserted += record_id not in lines
             lines[record_id] = line
             changed += 1
+            done.append((record_id, line))
     rebuild = Rebuild(path)
     try:
         for record_id in sorted(lines):
@@ -210,7 +222,7 @@ def _merge_rewritten(path: Path, layout: Layout,
     except BaseException:
         rebuild.discard()
         raise
-    return Merged(staged, changed, removed, inserted, len(lines))
+    return Merged(staged, changed, removed, inserted, len(lines), done)
 
 
 class _Pieces:
@@ -439,6 +451,44 @@ def _checked(path: Path, items: Iterator[Any]) -> Iterator[dict[str, Any]]:
             raise CorruptFileError(f"{path}: duplicate id {record_id}")
         seen.add(record_id)
         yield record
+
+
+def record_lines(path: Path, layout: Layout) -> Iterator[tuple[int, bytes]]:
+    """(id, line) of each record of a snapshot file, ascending, the line in syncd's layout
+    (what the journal's ``record`` holds); nothing if the file does not exist. CorruptFileError
+    naming the file on anything unreadable.
+
+    A file in syncd's layout (it starts ``[\n{`` and ends ``}\n]\n``) is read a line at a time
+    and no line is decoded: only its id is read. Any other file is read whole, validated and
+    re-encoded with ``layout`` (so its lines equal what the next pass will write)."""
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        return
+    with handle:
+        head = handle.read(3)
+        size = os.fstat(handle.fileno()).st_size
+        handle.seek(max(0, size - 4))
+        ours = head == b"[\n{" and handle.read(4) == b"}\n]\n"
+        if head == _EMPTY and size == len(_EMPTY):
+            return
+        if ours:
+            handle.seek(len(_HEAD))
+            last: int | None = None
+            for line in handle:
+                if line == b"]\n":
+                    return
+                match = _LINE_ID.match(line)
+                if match is None:
+                    raise CorruptFileError(f"{path}: a record line without an id")
+                record_id = int(match[1])
+                if last is not None and record_id <= last:
+                    raise CorruptFileError(f"{path}: id {record_id} after {last}")
+                last = record_id
+                yield record_id, line[:-2] if line.endswith(b",\n") else line[:-1]
+            return
+    found = sorted((record["id"], layout.line(record)) for record in read_records(path))
+    yield from found
 
 
 def count_records(path: Path, *, trusted: bool = False) -> int | None:

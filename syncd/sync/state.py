@@ -86,6 +86,9 @@ class ModelState:
     snapshot_stat: str | None = None  # "size:mtime_ns" of the snapshot we last wrote or saw
     settled: str | None = None  # server time before which every committed change has been read
     parents: list[Parent] = field(default_factory=list)
+    # The last committed line of the model's change journal (None: no journal written with this
+    # state; the next pass continues from the journal file's own last line).
+    journal_seq: int | None = None
 
     def copy(self) -> ModelState:
         """A deep copy: a pull works on its own copy, so a failed pass leaves the old state."""
@@ -109,6 +112,7 @@ class ModelState:
             "snapshot_stat": self.snapshot_stat,
             "settled": self.settled,
             "parents": [parent.to_dict() for parent in self.parents],
+            "journal_seq": self.journal_seq,
         }
 
     @classmethod
@@ -132,6 +136,8 @@ class ModelState:
                            for k, v in types.items()}
         if "records" in data:
             state.records = _typed(data["records"], int, f"{where}.records")
+        if data.get("journal_seq") is not None:
+            state.journal_seq = _typed(data["journal_seq"], int, f"{where}.journal_seq")
         if "full_resync" in data:
             state.full_resync = _typed(data["full_resync"], bool, f"{where}.full_resync")
         if "recent" in data:

@@ -16,7 +16,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from syncd.config import Settings
+from syncd.config import Settings, SyncSettings
 from syncd.consumer.watch import watch
 from syncd.errors import FaultError, SyncdError
 from syncd.service.lock import LOCK_NAME, DataDirLock, holder
@@ -161,7 +161,8 @@ def test_watch_reacts_to_snapshots_only(tmp_path: Path) -> None:
     data.mkdir()
     out = io.StringIO()
     stop = threading.Event()
-    thread = threading.Thread(target=watch, args=(data,), kwargs={"stop": stop, "out": out})
+    settings = Settings(sync=SyncSettings(data_dir=data))
+    thread = threading.Thread(target=watch, args=(settings,), kwargs={"stop": stop, "out": out})
     thread.start()
     try:
         wait_for(lambda: "watching" in out.getvalue(), what="the watcher to start")

@@ -1,0 +1,266 @@
+"""The change journal of the JSON sink: ``odoo_<name>.changes.jsonl``, appended, rotated, truncated.
+
+One JSON object per line, keys in this order (a reader finds ``seq`` without decoding a line)::
+
+    {"seq":7,"at":"2026-01-01 10:00:00","op":"upsert","id":42,"record":{...}}
+    {"seq":8,"at":"2026-01-01 10:00:00","op":"remove","id":43}
+    {"seq":9,"at":"2026-01-01 10:05:00","op":"reset"}
+
+``record`` is byte for byte the record's line in the snapshot; ``reset`` (alone in its pass)
+says the snapshot was rebuilt: reload it. ``seq`` grows by one per line for the model's whole
+life: it continues across rotations, resyncs and a deleted state (read from the file's tail).
+
+A pass appends its lines while it writes (``Journal.start``), fsyncs them at commit before any
+snapshot is put in place, and the state then records each model's last ``seq``. Lines past the
+state's ``seq`` are an unfinished pass's: readers skip them, and the next pass (``resume``)
+truncates them, with a torn last line a killed writer left. An aborted pass truncates its own.
+
+Rotation: before a pass appends to a file of ``max_bytes`` or more, the file is renamed to
+``odoo_<name>.changes.<its first seq>.jsonl`` and only the newest ``keep`` of those stay. Only
+committed lines are ever rotated (``resume`` runs first).
+
+Surprise: the tail is read backwards in blocks, so continuing a 64 MB journal reads kilobytes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from loguru import logger
+
+from syncd.sinks.datadir import DataDir
+
+_SEQ = re.compile(rb'\{"seq":(\d+),')
+_BLOCK = 1 << 16
+
+
+def seq_of(line: bytes) -> int | None:
+    """The ``seq`` of a journal line, None if the line is not one."""
+    match = _SEQ.match(line)
+    return int(match[1]) if match else None
+
+
+def tail_end(fd: int, size: int) -> int:
+    """The offset just past the file's last newline (0 if none): where its whole lines end."""
+    pos = size
+    while pos > 0:
+        start = max(0, pos - _BLOCK)
+        found = os.pread(fd, pos - start, start).rfind(b"\n")
+        if found >= 0:
+            return start + found + 1
+        pos = start
+    return 0
+
+
+def lines_backward(fd: int, end: int) -> Iterator[tuple[int, bytes]]:
+    """The whole lines before ``end`` (a line boundary), last first: (offset, line with its
+    newline). Reads the file backwards in blocks, never more than the lines asked for."""
+    pos = end
+    carry = b""
+    while pos > 0:
+        start = max(0, pos - _BLOCK)
+        data = os.pread(fd, pos - start, start) + carry
+        stop = len(data)
+        cut = data.rfind(b"\n", 0, stop - 1)
+        while cut >= 0:
+            yield start + cut + 1, data[cut + 1:stop]
+            stop = cut + 1
+            cut = data.rfind(b"\n", 0, stop - 1)
+        carry = data[:stop]
+        pos = start
+    if carry:
+        yield 0, carry
+
+
+def first_seq(path: Path) -> int | None:
+    """The ``seq`` of a journal file's first line (None: empty or missing)."""
+    try:
+        with path.open("rb") as handle:
+            return seq_of(handle.readline())
+    except FileNotFoundError:
+        return None
+
+
+def last_seq(path: Path) -> int | None:
+    """The ``seq`` of a journal file's last whole line (None: none, or the file is missing)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        return None
+    try:
+        for _, line in lines_backward(fd, tail_end(fd, os.fstat(fd).st_size)):
+            return seq_of(line)
+        return None
+    finally:
+        os.close(fd)
+
+
+class Journal:
+    """The journal of model ``name`` in a data directory (the caller holds its lock)."""
+
+    def __init__(self, data_dir: DataDir, name: str, *, max_bytes: int, keep: int) -> None:
+        self.data_dir = data_dir
+        self.name = name
+        self.path = data_dir.journal(name)
+        self.max_bytes = max_bytes
+        self.keep = keep
+
+    def resume(self, committed: int | None) -> int:
+        """Cut what follows the last committed line (``committed``: the state's ``seq``; None
+        when the state does not know, then every whole line counts) and a torn last line;
+        return the last ``seq`` to continue from (never less than ``committed``)."""
+        try:
+            fd = os.open(self.path, os.O_RDWR | getattr(os, "O_BINARY", 0))
+        except FileNotFoundError:
+            return max(committed or 0, self._last_rotated())
+        try:
+            size = os.fstat(fd).st_size
+            keep = tail_end(fd, size)
+            last: int | None = None
+            for start, line in lines_backward(fd, keep):
+                seq = seq_of(line)
+                if seq is None:
+                    break  # not a journal line: judged below
+                if committed is not None and seq > committed:
+                    keep = start
+                    continue
+                last = seq
+                break
+            else:
+                seq = 0
+            if seq is None:
+                os.close(fd)
+                fd = -1
+                aside = self.data_dir.set_aside(self.path)
+                logger.error("model={} corrupt change journal set aside as {}; it continues "
+                             "from seq {}", self.name, aside.name, committed or 0)
+                return max(committed or 0, self._last_rotated())
+            if keep < size:
+                os.ftruncate(fd, keep)
+                os.fsync(fd)
+                logger.info("model={} change journal: cut {} bytes of an unfinished pass",
+                            self.name, size - keep)
+        finally:
+            if fd >= 0:
+                os.close(fd)
+        if last is None:
+            last = self._last_rotated()
+        return max(committed or 0, last)
+
+    def _last_rotated(self) -> int:
+        rotated = self.data_dir.rotated_journals(self.name)
+        return (last_seq(rotated[-1][1]) or 0) if rotated else 0
+
+    def start(self, at: str, after: int) -> Appending:
+        """Append lines numbered from ``after + 1`` (rotating first if the file is full)."""
+        return Appending(self, at, after)
+
+    def rotate_if_full(self) -> None:
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            return
+        if size < self.max_bytes:
+            return
+        first = first_seq(self.path)
+        if first is None:
+            return
+        os.replace(self.path, self.data_dir.rotated_journal(self.name, first))
+        rotated = self.data_dir.rotated_journals(self.name)
+        for _, old in rotated[:max(0, len(rotated) - self.keep)]:
+            old.unlink(missing_ok=True)
+            logger.info("model={} removed old journal file {}", self.name, old.name)
+
+
+class Appending:
+    """One pass's lines of one model: ``upsert``/``remove``/``reset``, then ``sync`` (fsynced
+    at commit) or ``rollback`` (cut back to where this pass began)."""
+
+    _BUFFER = 1 << 20
+
+    def __init__(self, journal: Journal, at: str, after: int) -> None:
+        self.journal = journal
+        self.after = after
+        self.seq = after
+        self._prefix = b',"at":"' + at.encode() + b'","op":"'
+        self._buffer = bytearray()
+        self._fd = -1
+        self._base = 0
+        self._created = False
+
+    def _open(self) -> None:
+        self.journal.rotate_if_full()
+        path = self.journal.path
+        self._created = not path.exists()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o666)
+        self._base = os.lseek(self._fd, 0, os.SEEK_END)
+
+    def _line(self, op: bytes, tail: bytes) -> None:
+        if self._fd < 0:
+            self._open()
+        self.seq += 1
+        self._buffer += b'{"seq":' + str(self.seq).encode() + self._prefix + op + tail
+        if len(self._buffer) >= self._BUFFER:
+            self._flush()
+
+    def upsert(self, record_id: int, line: bytes) -> None:
+        self._line(b"upsert", b'","id":' + str(record_id).encode() + b',"record":' + line
+                   + b"}\n")
+
+    def remove(self, record_id: int) -> None:
+        self._line(b"remove", b'","id":' + str(record_id).encode() + b"}\n")
+
+    def reset(self) -> None:
+        self._line(b"reset", b'"}\n')
+
+    def _flush(self) -> None:
+        view = memoryview(self._buffer)
+        while view:
+            view = view[os.write(self._fd, view):]
+        view.release()
+        self._buffer.clear()
+
+    def sync(self) -> None:
+        """Everything appended is on disk (before any snapshot of the pass is put in place)."""
+        if self._fd < 0:
+            return
+        self._flush()
+        os.fsync(self._fd)
+        os.close(self._fd)
+        self._fd = -1
+        if self._created:
+            _fsync_directory(self.journal.path.parent)
+
+    def rollback(self) -> None:
+        """Cut this pass's lines (best effort: the next pass cuts them anyway)."""
+        self._buffer.clear()
+        try:
+            if self._fd < 0:
+                if self.seq == self.after:
+                    return
+                self._fd = os.open(self.journal.path, os.O_WRONLY | getattr(os, "O_BINARY", 0))
+            os.ftruncate(self._fd, self._base)
+        except OSError as exc:
+            logger.debug("cannot cut the journal of {}: {}", self.journal.name, exc)
+        finally:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+        self.seq = self.after
+
+
+def _fsync_directory(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some filesystems refuse it: only durability of the new name suffers
+    finally:
+        os.close(fd)

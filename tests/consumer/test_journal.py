@@ -1,0 +1,149 @@
+"""The change journal of the JSON sink, written by real passes (the emulator over HTTP) and read
+back as a consumer does: replay, seq continuity, rotation, a killed writer, a torn line."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from syncd.consumer import JournalGap, JournalReader
+from syncd.sinks.datadir import DataDir
+from syncd.sync.state import State
+from tests.sync_rig import CUSTOMERS, Rig, make_rig, partner, with_settings
+
+CHILD = Path(__file__).with_name("journal_child.py")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    rig = make_rig(tmp_path, models=(CUSTOMERS,), reconcile_interval=0)
+    with_settings(rig, journal=True)
+    rng = random.Random(11)
+    for n in range(30):
+        rig.db.create("res.partner", partner(rng, n))
+    assert rig.sync().ok
+    yield rig
+    rig.close()
+
+
+def churn(rig: Rig, rng: random.Random, step: int) -> None:
+    ids = sorted(r["id"] for r in rig.expected("customers"))
+    rig.db.create("res.partner", partner(rng, 500 + step))
+    for record_id in rng.sample(ids, 2):
+        rig.db.write("res.partner", [record_id], {"email": f"e{step}.{record_id}@example.com"})
+    rig.db.unlink("res.partner", [rng.choice(ids)])
+
+
+def committed(rig: Rig) -> int:
+    seq = State.load(rig.data_dir / "last_sync.json").models["customers"].journal_seq
+    assert seq is not None
+    return seq
+
+
+def lines(rig: Rig) -> list[dict[str, Any]]:
+    """Every line of every journal file of customers, rotated ones first."""
+    data = DataDir(rig.data_dir)
+    paths = [p for _, p in data.rotated_journals("customers")] + [data.journal("customers")]
+    return [orjson.loads(line) for p in paths if p.exists()
+            for line in p.read_bytes().splitlines()]
+
+
+def replay(records: dict[int, Any], entries: list[Any]) -> dict[int, Any]:
+    copy = dict(records)
+    for entry in entries:
+        assert entry.op != "reset"
+        if entry.op == "remove":
+            copy.pop(entry.id, None)
+        else:
+            copy[entry.id] = orjson.loads(entry.line)
+    return copy
+
+
+def test_replaying_from_any_pass_onto_its_snapshot_gives_the_current_one(rig: Rig) -> None:
+    rng = random.Random(1)
+    passes = [(committed(rig), {r["id"]: r for r in rig.snapshot("customers")})]
+    for step in range(6):
+        churn(rig, rng, step)
+        assert rig.sync().ok
+        passes.append((committed(rig), {r["id"]: r for r in rig.snapshot("customers")}))
+    final, reader = passes[-1][1], JournalReader(DataDir(rig.data_dir), "customers")
+    for seq, snapshot in passes:
+        assert replay(snapshot, list(reader.entries(seq, passes[-1][0]))) == final
+    seqs = [line["seq"] for line in lines(rig)]
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert lines(rig)[0]["op"] == "reset"  # the first sync
+    snapshot_lines = (rig.data_dir / "odoo_customers.json").read_bytes().splitlines()
+    last = {line["id"]: line for line in lines(rig) if line["op"] == "upsert"}
+    for raw in snapshot_lines[1:-1]:  # `record` is exactly the snapshot's object
+        record = orjson.loads(raw.rstrip(b","))
+        if record["id"] in last:
+            assert orjson.dumps(last[record["id"]]["record"]) == raw.rstrip(b",")
+
+
+def test_a_rebuild_that_changes_nothing_writes_no_line_and_seq_survives_a_deleted_state(
+        rig: Rig) -> None:
+    before = lines(rig)
+    (rig.data_dir / "last_sync.json").unlink()  # the next pass rebuilds from scratch
+    assert rig.sync().ok
+    assert lines(rig) == before  # same bytes: nothing changed, no reset
+    rig.db.create("res.partner", partner(random.Random(2), 900))
+    assert rig.sync().ok
+    after = lines(rig)
+    assert [line["seq"] for line in after] == list(range(1, len(after) + 1))
+    assert after[-1]["op"] == "upsert" and committed(rig) == after[-1]["seq"]
+
+
+def test_rotation_keeps_seq_continuous_and_keeps_journal_keep_files(rig: Rig) -> None:
+    with_settings(rig, journal_max_bytes=1024, journal_keep=3)
+    rng = random.Random(3)
+    for step in range(12):
+        churn(rig, rng, step)
+        assert rig.sync().ok
+    data = DataDir(rig.data_dir)
+    rotated = data.rotated_journals("customers")
+    assert len(rotated) == 3
+    for first, path in rotated:  # each named after its first line
+        assert orjson.loads(path.read_bytes().splitlines()[0])["seq"] == first
+    seqs = [line["seq"] for line in lines(rig)]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))) and seqs[0] > 1
+    assert seqs[-1] == committed(rig)
+    with pytest.raises(JournalGap):  # seq 1 was rotated away
+        list(JournalReader(data, "customers").entries(1, committed(rig)))
+
+
+def test_sigkill_mid_append_leaves_nothing_for_readers_and_the_next_pass_cuts_it(
+        rig: Rig) -> None:
+    journal = rig.data_dir / "odoo_customers.changes.jsonl"
+    size, seq = journal.stat().st_size, committed(rig)
+    child = subprocess.Popen([sys.executable, str(CHILD), str(rig.data_dir), "300000"],
+                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+    deadline = time.monotonic() + 60
+    while journal.stat().st_size <= size + (1 << 20):  # polling a file with a deadline
+        assert child.poll() is None, child.communicate()
+        assert time.monotonic() < deadline, "the child never appended"
+    child.send_signal(signal.SIGKILL)
+    out, _ = child.communicate(timeout=30)
+    assert child.returncode == -signal.SIGKILL and b"written" not in out
+    assert journal.stat().st_size > size and committed(rig) == seq  # appended, not committed
+    with journal.open("ab") as handle:  # and a torn half line, as a kill mid-write leaves
+        handle.write(b'{"seq":999999,"at":"2030-01-01 00:00:00","op":"upsert","id":1,"rec')
+    reader = JournalReader(DataDir(rig.data_dir), "customers")
+    assert [e.seq for e in reader.entries(0, seq)] == list(range(1, seq + 1))
+    churn(rig, random.Random(4), 0)
+    assert rig.sync().ok
+    after = lines(rig)  # every line parses: the torn one and the unfinished pass are cut
+    assert [line["seq"] for line in after] == list(range(1, len(after) + 1))
+    assert after[-1]["seq"] == committed(rig) > seq
+    assert all(line["at"] != "2030-01-01 00:00:00" for line in after)

@@ -1,0 +1,54 @@
+"""`syncd watch [NAME ...] [--json]` as a user runs it: the real console script following the
+journal while the real `syncd once` writes it (the emulator over HTTP)."""
+
+from __future__ import annotations
+
+import queue
+import signal
+import subprocess
+import threading
+from pathlib import Path
+
+import orjson
+
+from syncd.emulator import Emulator
+from tests.test_cli import SYNCD, environment, odoo, one_error_line, syncd  # noqa: F401
+
+CONFIG = '[sync]\njournal = true\n\n[models.customers]\nmodel = "res.partner"\n' \
+         'fields = ["name", "email"]\n'
+
+
+def test_watch_json_prints_one_object_per_change(tmp_path: Path, odoo: Emulator) -> None:  # noqa: F811
+    (tmp_path / "syncd.toml").write_text(CONFIG, encoding="utf-8")
+    env = environment(tmp_path, odoo)
+    assert syncd(tmp_path, env, "once").returncode == 0
+    proc = subprocess.Popen([SYNCD, "watch", "customers", "--json"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stderr is not None
+    lines: queue.Queue[str] = queue.Queue()
+    stdout = proc.stdout
+    threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True).start()
+    try:
+        assert "watching" in proc.stderr.readline()  # the baseline is taken: stdout is JSON only
+        odoo.db.create("res.partner", {"name": "New", "email": "new@example.com",
+                                       "is_company": True})
+        odoo.db.write("res.partner", [1, 2], {"name": "Renamed"})
+        assert syncd(tmp_path, env, "once").returncode == 0
+        change = orjson.loads(lines.get(timeout=20))
+        assert change["model"] == "customers" and change["records"] == 13
+        assert (change["added"], change["updated"], change["removed"]) == (1, 2, 0)
+        assert change["ids"] == {"added": [13], "updated": [1, 2], "removed": []}
+        assert change["reset"] is False and change["seq"] == 4  # reset, then 3 upserts
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=15) == 0
+        assert lines.empty()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_watch_of_an_unknown_model_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    result = syncd(tmp_path, environment(tmp_path), "watch", "nosuch")
+    assert result.returncode == 2
+    assert "unknown model nosuch" in one_error_line(result)
