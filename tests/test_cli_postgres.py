@@ -91,6 +91,8 @@ def test_sigkill_during_a_rebuild_leaves_the_previous_pass_whole(tmp_path: Path,
             odoo.db.write("res.partner", record_id, {"name": f"Round {round_} #{n}"})
         resynced = committed(dsn)
         pages = odoo.stats.calls("res.partner", "search_read") + rng.randint(2, 30)
+        # Slow answers keep the pass inside its rebuild long enough to be killed there.
+        odoo.faults.add(kind="latency", times=10_000, seconds=0.05)
         proc = subprocess.Popen([SYNCD, "--config", str(cfg), "-q", "once"], cwd=tmp_path,
                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
@@ -101,6 +103,7 @@ def test_sigkill_during_a_rebuild_leaves_the_previous_pass_whole(tmp_path: Path,
         finally:
             proc.kill()
             proc.wait()
+            odoo.faults.clear()
         assert proc.returncode == -9, "the pass ended before it was killed: make it longer"
         assert copying == [(1,)]  # killed inside the rebuild's COPY
         assert committed(dsn) == resynced, f"round {round_}: not the previous pass"
