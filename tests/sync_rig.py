@@ -25,7 +25,7 @@ from syncd.sync.engine import run_pass, utc_now
 PROTOCOLS = [("jsonrpc", 17), ("xmlrpc", 17), ("json2", 19)]
 # Every sink the guarantee suites run on. A new sink adds its kind here and a case to
 # `sink_settings`; the default suite runs it on one transport, the full cross product is slow.
-SINKS = ["json"]
+SINKS = ["json", "sqlite"]
 
 
 def cases() -> list[Any]:
@@ -45,6 +45,8 @@ def sink_settings(kind: str, tmp_path: Path) -> SinkSettings:
     """Where a rig's sink writes (inside `tmp_path`, or a database the test fixture started)."""
     if kind == "json":
         return SinkSettings()
+    if kind == "sqlite":
+        return SinkSettings(kind="sqlite", path=tmp_path / "db" / "odoo.sqlite")
     raise ValueError(f"no test settings for sink {kind!r}")
 
 CUSTOMERS = ModelSpec(name="customers", model="res.partner",

@@ -15,4 +15,9 @@ def make_sink(settings: Settings) -> Sink:
     kind = settings.sink.kind
     if kind == "json":
         return JsonSink(data_dir)
+    if kind == "sqlite":
+        from syncd.sinks.sqlite import SqliteSink
+
+        return SqliteSink(settings.sink.path or data_dir.default_database,
+                          journal=settings.sync.journal)
     raise ConfigError(f"[sink].kind = {kind!r} is not available in this build")

@@ -4,8 +4,10 @@ HTTP."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -294,12 +296,29 @@ def test_transient_errors_are_retried_within_the_pass(tmp_path: Path) -> None:
 def test_corrupt_state_is_set_aside_and_everything_rebuilt(rig: Rig) -> None:
     ids = [rig.db.create("res.partner", partner(None, n)) for n in range(4)]
     assert rig.sync().ok
-    (rig.data_dir / STATE_FILE).write_bytes(b'{"last_sync": "2026-')
+    corrupt_state(rig)
     rig.db.unlink("res.partner", ids[1])
-    assert rig.sync().ok
+    report = rig.sync()
+    assert report.ok and all(m.full for m in report.models)  # everything rebuilt
     rig.assert_in_sync("after a corrupt state")
-    assert list(rig.data_dir.glob(f"{STATE_FILE}.corrupt-*"))
+    if rig.settings.sink.kind == "json":
+        assert list(rig.data_dir.glob(f"{STATE_FILE}.corrupt-*"))
     assert rig.sync().ok  # and no crash loop
+    # The new state was read back (products has no records, hence no watermark: always full).
+    assert not any(m.full for m in rig.reports[-1].models if m.name != "products")
+
+
+def corrupt_state(rig: Rig) -> None:
+    """Damage the committed state where the rig's sink keeps it."""
+    kind = rig.settings.sink.kind
+    if kind == "json":
+        (rig.data_dir / STATE_FILE).write_bytes(b'{"last_sync": "2026-')
+    elif kind == "sqlite":
+        assert rig.settings.sink.path is not None
+        with closing(sqlite3.connect(rig.settings.sink.path)) as db, db:
+            assert db.execute("UPDATE syncd_state SET state = '{\"watermark\": 5'").rowcount
+    else:
+        raise AssertionError(f"no way to corrupt the state of sink {kind!r} yet")
 
 
 def test_corrupt_snapshot_is_set_aside_and_rebuilt(tmp_path: Path) -> None:
