@@ -60,20 +60,51 @@ class Table:
             sql += f" ON CONFLICT(id) DO UPDATE SET {sets}"
         return sql
 
-    def row(self, record: dict[str, Any], text: str) -> tuple[Any, ...]:
-        return (record_id_of(record), *(value(record) for value in self._values), text)
+    def row(self, record_id: int, record: dict[str, Any], text: str) -> tuple[Any, ...]:
+        return (record_id, *[value(record) for value in self._values], text)
 
     def line(self, record: dict[str, Any]) -> str:
         return self.layout.line(record).decode()
 
 
 def _encoder(column: Column) -> Callable[[dict[str, Any]], Any]:
-    if column.kind in ("ids", "json"):
-        def encoded(record: dict[str, Any]) -> Any:
-            value = column.value(record)
-            return None if value is None else encode_json(value)
-        return encoded
-    return column.value  # booleans are ints in sqlite3: stored as 0/1
+    """``column.value`` for SQLite (ids and JSON encoded as text, booleans as 0/1), specialised
+    per kind: a full sync calls it for every column of every row, and the generic
+    ``Column.value`` made the SQLite sink's full sync 1.5x the JSON sink's. A test checks that
+    both give the same values."""
+    field = column.field
+    kind = column.kind
+    if kind in ("text", "date", "datetime"):
+        def text(record: dict[str, Any]) -> Any:
+            raw = record.get(field, False)
+            if type(raw) is str:
+                return raw
+            return None if raw is False or raw is None else str(raw)
+        return text
+    if kind == "boolean":
+        return lambda record: None if (raw := record.get(field, False)) is None else bool(raw)
+    if kind == "integer":
+        return lambda record: raw if type(raw := record.get(field, False)) is int else None
+    if kind == "float":
+        return lambda record: float(raw) if type(raw := record.get(field, False)) in (int, float) \
+            else None
+    if kind == "m2o_id":
+        def m2o_id(record: dict[str, Any]) -> Any:
+            raw = record.get(field, False)
+            if type(raw) is list:
+                return raw[0] if raw else None
+            return raw if type(raw) is int else None
+        return m2o_id
+    if kind == "m2o_name":
+        def m2o_name(record: dict[str, Any]) -> Any:
+            raw = record.get(field, False)
+            return raw[1] if type(raw) is list and len(raw) > 1 else None
+        return m2o_name
+
+    def encoded(record: dict[str, Any]) -> Any:  # ids and json
+        value = column.value(record)
+        return None if value is None else encode_json(value)
+    return encoded
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -139,7 +170,7 @@ class SqlitePassWriter:
             if record_id is None or (last is not None and record_id <= last):
                 raise ValueError(f"records out of id order: {record_id} after {last}")
             last = record_id
-            batch.append(table.row(record, table.line(record)))
+            batch.append(table.row(record_id, record, table.line(record)))
             if len(batch) >= BATCH:
                 db.executemany(insert, batch)
                 records += len(batch)
@@ -173,7 +204,7 @@ class SqlitePassWriter:
             if stored.get(record_id) == text:
                 continue  # unchanged: not touched
             inserted += record_id not in stored
-            rows.append(table.row(record, text))
+            rows.append(table.row(record_id, record, text))
             journal.append(("upsert", record_id, text))
         for batch in _chunks(rows, BATCH):
             db.executemany(table.insert(table.name, upsert=True), batch)
