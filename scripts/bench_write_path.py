@@ -11,8 +11,11 @@ system CPU of the whole process, interpreter start-up included):
   deletion check due   the same, with reconcile_interval = 0 (ids compared with the server)
   idle                 nothing changed
 
+Each pass runs once per sink (``--sinks json,sqlite`` by default), side by side: each sink has
+its own data directory and sees the same Odoo changes.
+
     .venv/bin/python scripts/bench_write_path.py                 # 1,000,000 partners
-    .venv/bin/python scripts/bench_write_path.py --records 100000
+    .venv/bin/python scripts/bench_write_path.py --records 100000 --sinks sqlite
 """
 
 from __future__ import annotations
@@ -59,14 +62,23 @@ def start_emulator(records: int, old: bool) -> tuple[subprocess.Popen[str], str]
     return proc, proc.stdout.readline().strip()
 
 
-def config(directory: Path, url: str, reconcile: int) -> Path:
-    path = directory / f"syncd-{reconcile}.toml"
+def config(directory: Path, url: str, reconcile: int, sink: str) -> Path:
+    path = directory / f"syncd-{sink}-{reconcile}.toml"
     path.write_text(f'[odoo]\nurl = "{url}"\ndatabase = "odoo"\nusername = "admin"\n'
                     f'password = "admin"\nprotocol = "jsonrpc"\n'
-                    f'[sync]\ndata_dir = "{directory / "data"}"\nreconcile_interval = {reconcile}\n'
-                    f'[log]\nfile = false\n'
+                    f'[sync]\ndata_dir = "{directory / sink}"\nreconcile_interval = {reconcile}\n'
+                    f'[log]\nfile = false\n[sink]\nkind = "{sink}"\n'
                     f'[models.customers]\nmodel = "res.partner"\nfields = {FIELDS}\n')
     return path
+
+
+def sizes(directory: Path) -> str:
+    """What a sink stored: the snapshot and state files, or the database file."""
+    database = directory / "odoo.sqlite"
+    if database.exists():
+        return f"database {database.stat().st_size / 1e6:.0f} MB"
+    return (f"snapshot {(directory / 'odoo_customers.json').stat().st_size / 1e6:.0f} MB, state "
+            f"{(directory / 'last_sync.json').stat().st_size / 1e6:.1f} MB")
 
 
 def measure(label: str, cfg: Path) -> None:
@@ -80,7 +92,7 @@ def measure(label: str, cfg: Path) -> None:
     rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", result.stderr)[1])
     user = float(re.search(r"User time \(seconds\): ([\d.]+)", result.stderr)[1])
     system = float(re.search(r"System time \(seconds\): ([\d.]+)", result.stderr)[1])
-    print(f"{label:<20} peak RSS {rss / 1024:7.1f} MB   CPU {user + system:6.2f} s "
+    print(f"{label:<28} peak RSS {rss / 1024:7.1f} MB   CPU {user + system:6.2f} s "
           f"(user {user:.2f}, sys {system:.2f})   wall {wall:6.2f} s", flush=True)
 
 
@@ -99,35 +111,41 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--sinks", default="json,sqlite", help="comma-separated sink kinds")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--old", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve is not None:
         serve(args.serve, args.old)
         return 0
-    print(f"{args.records:,} partners; emulator in its own process; `syncd once` per pass")
+    sinks = [kind for kind in args.sinks.split(",") if kind]
+    print(f"{args.records:,} partners; emulator in its own process; `syncd once` per pass; "
+          f"sinks {', '.join(sinks)}")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         proc, url = start_emulator(args.records, old=False)
         try:
-            cfg = config(work, url, 3600)
-            measure("full sync", cfg)
-            size = (work / "data" / "odoo_customers.json").stat().st_size
-            print(f"{'':<20} snapshot {size / 1e6:.0f} MB, state "
-                  f"{(work / 'data' / 'last_sync.json').stat().st_size / 1e6:.1f} MB")
-            measure("after the import", cfg)
+            for sink in sinks:
+                measure(f"full sync [{sink}]", config(work, url, 3600, sink))
+                print(f"{'':<28} {sizes(work / sink)}")
+            for sink in sinks:
+                measure(f"after the import [{sink}]", config(work, url, 3600, sink))
         finally:
             proc.communicate("")
-        shutil.rmtree(work / "data")
+        for sink in sinks:
+            shutil.rmtree(work / sink)
         proc, url = start_emulator(args.records, old=True)
         try:
-            cfg = config(work, url, 3600)
-            measure("full sync (old)", cfg)
+            for sink in sinks:
+                measure(f"full sync (old) [{sink}]", config(work, url, 3600, sink))
             write_ten(url)
-            measure("10 changes", cfg)
+            for sink in sinks:
+                measure(f"10 changes [{sink}]", config(work, url, 3600, sink))
             write_ten(url)
-            measure("deletion check due", config(work, url, 0))
-            measure("idle", cfg)
+            for sink in sinks:
+                measure(f"deletion check due [{sink}]", config(work, url, 0, sink))
+            for sink in sinks:
+                measure(f"idle [{sink}]", config(work, url, 3600, sink))
         finally:
             proc.communicate("")
     return 0

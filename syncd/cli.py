@@ -137,6 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seconds", type=float, default=0, help="stop after this long (0: Ctrl+C)")
     demo.add_argument("--interval", type=float, default=5, help="seconds between passes (5)")
     demo.add_argument("--odoo-version", type=int, default=17, choices=(16, 17, 18, 19))
+    demo.add_argument("--sink", choices=("json", "sqlite"), default="json",
+                      help="json files (default) or one SQLite file, odoo.sqlite")
     watch = command("watch")
     watch.add_argument("names", nargs="*", metavar="NAME", help="models to watch (default all)")
     watch.add_argument("--json", action="store_true", help="one JSON object per change")
@@ -372,7 +374,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     # [sync].data_dir), which holds the real snapshots.
     data_dir = Path(args.data_dir) if args.data_dir else DEFAULT_DEMO_DIR
     return run_demo(settings, data_dir=data_dir, seconds=args.seconds, interval=args.interval,
-                    version=args.odoo_version)
+                    version=args.odoo_version, sink=args.sink)
 
 
 def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:

@@ -25,7 +25,7 @@ from syncd.sync.engine import run_pass, utc_now
 PROTOCOLS = [("jsonrpc", 17), ("xmlrpc", 17), ("json2", 19)]
 # Every sink the guarantee suites run on. A new sink adds its kind here and a case to
 # `sink_settings`; the default suite runs it on one transport, the full cross product is slow.
-SINKS = ["json", "postgres"]
+SINKS = ["json", "sqlite", "postgres"]
 
 
 def cases() -> list[Any]:
@@ -49,6 +49,8 @@ def sink_settings(kind: str, tmp_path: Path) -> SinkSettings:
         from tests import pg_server
 
         return SinkSettings(kind="postgres", dsn=pg_server.server().database_for(str(tmp_path)))
+    if kind == "sqlite":
+        return SinkSettings(kind="sqlite", path=tmp_path / "db" / "odoo.sqlite")
     raise ValueError(f"no test settings for sink {kind!r}")
 
 CUSTOMERS = ModelSpec(name="customers", model="res.partner",

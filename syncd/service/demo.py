@@ -22,7 +22,7 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
-from syncd.config import DEFAULT_MODELS, OdooSettings, Settings, SyncSettings
+from syncd.config import DEFAULT_MODELS, OdooSettings, Settings, SinkSettings, SyncSettings
 from syncd.errors import ConfigError
 from syncd.sinks.datadir import DataDir
 from syncd.emulator import Emulator
@@ -55,9 +55,10 @@ def claim_demo_dir(data_dir: Path) -> None:
 
 def run_demo(settings: Settings, *, data_dir: Path = DEFAULT_DEMO_DIR, seconds: float = 0,
              interval: float = 5, version: int = 17, customers: int = 800,
-             products: int = 2000) -> int:
+             products: int = 2000, sink: str = "json") -> int:
     """The demo in `data_dir` (see claim_demo_dir); only the log settings of `settings` are
-    used: the Odoo, the sync settings and the models are the demo's own."""
+    used: the Odoo, the sync settings and the models are the demo's own. ``sink``: ``json``
+    (snapshot files) or ``sqlite`` (``<data_dir>/odoo.sqlite``)."""
     claim_demo_dir(data_dir)
     stop = threading.Event()
     emulator = Emulator(version=version)
@@ -73,15 +74,22 @@ def run_demo(settings: Settings, *, data_dir: Path = DEFAULT_DEMO_DIR, seconds: 
                           password=emulator.password,
                           api_key=emulator.api_key if version >= 19 else ""),
         sync=SyncSettings(data_dir=data_dir, interval=interval, reconcile_interval=RECONCILE_EVERY),
+        sink=SinkSettings(kind=sink),
         models=DEFAULT_MODELS,
     )
+    database = DataDir(data_dir).default_database
     say(f"syncd demo: an Odoo {version} emulator is serving {customers} customers and "
         f"{products} products at {url} (database {emulator.db.name}, "
         f"login {emulator.login} / {emulator.password})")
     say(f"syncing customers and products into {data_dir} every {interval:g} s (deletions "
         f"checked every {RECONCILE_EVERY:g} s); changing a few records every {CHURN_EVERY:g} s; "
         "Ctrl+C to stop")
-    say(f"watch them change from another terminal: {command_name()} --data-dir {data_dir} watch")
+    if sink == "sqlite":
+        say(f"query them from another terminal: sqlite3 {database} "
+            "'SELECT id, name, email FROM odoo_customers LIMIT 5'")
+    else:
+        say(f"watch them change from another terminal: {command_name()} --data-dir {data_dir} "
+            "watch")
 
     def change_records() -> None:
         rng = random.Random(1)
@@ -108,7 +116,8 @@ def run_demo(settings: Settings, *, data_dir: Path = DEFAULT_DEMO_DIR, seconds: 
     finally:
         stop.set()
         emulator.stop()
-        say("demo stopped; the snapshots stay in " + str(data_dir))
+        say(f"demo stopped; the tables stay in {database}" if sink == "sqlite"
+            else f"demo stopped; the snapshots stay in {data_dir}")
 
 
 def command_name() -> str:

@@ -1,6 +1,7 @@
-"""One writer per data directory.
+"""One writer per data directory (and per database file a sink writes beside it).
 
-An OS lock on ``<data_dir>/.syncd.lock``: ``fcntl.flock`` on POSIX, ``msvcrt.locking`` on
+``FileLock(path, target)``: an OS lock on the file ``path`` guarding ``target`` (what the
+messages name); ``DataDirLock`` is the one on ``<data_dir>/.syncd.lock``. Both use ``fcntl.flock`` on POSIX, ``msvcrt.locking`` on
 Windows. The OS releases it when the process dies, however it dies, so a lock file left by a
 killed syncd never blocks the next one; the pid inside is only for messages and is simply
 overwritten. The file itself is never deleted (deleting it would let two processes lock two
@@ -20,6 +21,7 @@ import os
 import sys
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 from loguru import logger
 
@@ -31,22 +33,22 @@ LOCK_NAME = ".syncd.lock"
 _WINDOWS_LOCK_OFFSET = 1 << 16
 
 
-class DataDirLock:
-    """Exclusive, non-blocking lock on a data directory; a context manager."""
+class FileLock:
+    """Exclusive, non-blocking lock on the file ``path`` (created, with its directory), held by
+    the one writer of ``target``; a context manager. Messages name ``target``."""
 
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.path = data_dir / LOCK_NAME
+    def __init__(self, path: Path, target: Path | None = None) -> None:
+        self.path = path
+        self.target = target if target is not None else path
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        """Take the lock or raise LockedError naming the holder's pid. Creates ``data_dir``.
-
-        Acquiring a lock this object already holds does nothing.
+        """Take the lock or raise LockedError naming the holder's pid. Creates the lock file's
+        directory. Acquiring a lock this object already holds does nothing.
         """
         if self._fd is not None:
             return
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o666)
         except PermissionError as exc:
@@ -59,8 +61,7 @@ class DataDirLock:
         if not locked:
             os.close(fd)
             pid = self.holder_pid()
-            who = f"pid {pid}" if pid is not None else "pid unknown"
-            raise LockedError(f"another syncd ({who}) is already syncing into {self.data_dir}")
+            raise LockedError(self._taken(f"pid {pid}" if pid is not None else "pid unknown"))
         try:
             os.lseek(fd, 0, os.SEEK_SET)
             os.ftruncate(fd, 0)
@@ -69,7 +70,7 @@ class DataDirLock:
             # The lock holds without the pid; only the message of a rival would suffer.
             logger.warning("could not write pid into lock file path={} error={}", self.path, exc)
         self._fd = fd
-        logger.debug("data directory locked path={} pid={}", self.data_dir, os.getpid())
+        logger.debug("locked path={} pid={}", self.path, os.getpid())
 
     def release(self) -> None:
         """Drop the lock (and the pid in the file). Releasing an unheld lock does nothing."""
@@ -84,15 +85,18 @@ class DataDirLock:
             _unlock(fd)
         finally:
             os.close(fd)
-        logger.debug("data directory unlocked path={}", self.data_dir)
+        logger.debug("unlocked path={}", self.path)
+
+    def _taken(self, who: str) -> str:
+        return f"another syncd ({who}) is already writing to {self.target}"
 
     def _refused(self, exc: PermissionError) -> str:
-        """What to do when the lock file (or the directory, to create it) is another user's."""
-        where, what = (self.path, "the lock file") if self.path.exists() \
-            else (self.data_dir, "the data directory, to create the lock file in it,")
-        owner = _owner(where)
-        return (f"cannot open {what} {where} (owned by {owner}): {exc.strerror or exc}; run syncd "
-                f"as that user, or fix the owner: chown {_me()} {where}")
+        """What to do when the lock file (or its directory) is another user's."""
+        where = self.path if self.path.exists() else self.path.parent
+        what = "the lock file" if where == self.path else "the lock file's directory"
+        return (f"cannot write to {self.target}: cannot create or open its lock file "
+                f"{self.path} ({what} is owned by {_owner(where)}): {exc.strerror or exc}; run "
+                f"syncd as that user, or fix the owner: chown {_me()} {where}")
 
     @property
     def held(self) -> bool:
@@ -109,7 +113,7 @@ class DataDirLock:
         except ValueError:
             return None
 
-    def __enter__(self) -> DataDirLock:
+    def __enter__(self) -> Self:
         self.acquire()
         return self
 
@@ -120,6 +124,25 @@ class DataDirLock:
         tb: TracebackType | None,
     ) -> None:
         self.release()
+
+
+class DataDirLock(FileLock):
+    """Exclusive, non-blocking lock on a data directory (``<data_dir>/.syncd.lock``)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        super().__init__(data_dir / LOCK_NAME, data_dir)
+        self.data_dir = data_dir
+
+    def _taken(self, who: str) -> str:
+        return f"another syncd ({who}) is already syncing into {self.data_dir}"
+
+    def _refused(self, exc: PermissionError) -> str:
+        """What to do when the lock file (or the directory, to create it) is another user's."""
+        where, what = (self.path, "the lock file") if self.path.exists() \
+            else (self.data_dir, "the data directory, to create the lock file in it,")
+        owner = _owner(where)
+        return (f"cannot open {what} {where} (owned by {owner}): {exc.strerror or exc}; run syncd "
+                f"as that user, or fix the owner: chown {_me()} {where}")
 
 
 def holder(data_dir: Path, *, proc_locks: Path = Path("/proc/locks")) -> int | None:

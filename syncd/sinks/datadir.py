@@ -7,6 +7,8 @@ there, for every sink (the files of the JSON sink are its snapshots and state):
 * ``odoo_<name>.changes.jsonl`` — the change journal of ``name`` (JSON sink, ``journal = true``),
   and its rotated files ``odoo_<name>.changes.<first seq>.jsonl`` (see syncd.sinks.journal);
 * ``last_sync.json`` — the state (JSON sink; a database sink keeps it in the database);
+* ``odoo.sqlite`` — the SQLite sink's database by default (``[sink].path`` may put it anywhere),
+  with SQLite's ``-wal`` and ``-shm`` files and syncd's ``.lock`` file beside it;
 * ``.syncd.lock`` — held by the running ``once``/``run`` (one writer);
 * ``.syncd-resync.json`` — a ``syncd resync`` left for a running daemon to apply;
 * ``.syncd-error.json`` — the last failed pass's error, for ``status``;
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 STATE_FILE = "last_sync.json"
 RESYNC_FILE = ".syncd-resync.json"
 ERROR_FILE = ".syncd-error.json"
+DEFAULT_DATABASE = "odoo.sqlite"
 DEMO_MARKER = ".syncd-demo"  # a directory `syncd demo` made: its snapshots hold fake data
 SNAPSHOT_PREFIX, SNAPSHOT_SUFFIX = "odoo_", ".json"
 JOURNAL_SUFFIX = ".changes"  # odoo_<name>.changes.jsonl, odoo_<name>.changes.<first seq>.jsonl
@@ -93,6 +96,16 @@ class DataDir:
     @property
     def error_file(self) -> Path:
         return self.path / ERROR_FILE
+
+    @property
+    def default_database(self) -> Path:
+        """The SQLite sink's database file when ``[sink].path`` is not set."""
+        return self.path / DEFAULT_DATABASE
+
+    @staticmethod
+    def lock_beside(database: Path) -> Path:
+        """The one-writer lock file of a database file, beside it (``<database>.lock``)."""
+        return database.with_name(database.name + ".lock")
 
     @property
     def demo_marker(self) -> Path:

@@ -26,4 +26,9 @@ def make_sink(settings: Settings) -> Sink:
         from syncd.sinks.postgres import PostgresSink
 
         return PostgresSink(settings.sink, journal=settings.sync.journal)
+    if kind == "sqlite":
+        from syncd.sinks.sqlite import SqliteSink
+
+        return SqliteSink(settings.sink.path or data_dir.default_database,
+                          journal=settings.sync.journal)
     raise ConfigError(f"[sink].kind = {kind!r} is not available in this build")

@@ -1,0 +1,255 @@
+"""The SQLite sink: one database file, one table per model, the state in the same file.
+
+Each model configured as ``name`` is the table ``odoo_<name>``: ``id`` (INTEGER PRIMARY KEY),
+one typed column per field (syncd.sinks.columns: booleans 0/1, dates and datetimes ISO text,
+x2many and JSON kinds as JSON text) and ``record``, the record as JSON text exactly as the JSON
+snapshot holds it (the same canonical bytes). The state is in ``syncd_state`` (one row per
+model: its ModelState as JSON) and ``syncd_meta`` (``last_sync``, ``version``); with
+``[sync] journal = true`` every change also goes to ``syncd_changes`` (syncd.sinks.sqlite_writer).
+
+A pass is ONE transaction (``BEGIN IMMEDIATE`` at its first write, ``COMMIT`` at ``commit``,
+state included), so a failed or killed pass leaves the previous one whole. The database runs in
+WAL mode (readers never block the writer, nor it them) with ``synchronous=FULL`` (a committed
+pass survives a power cut). One writer per file: an flock on ``<path>.lock`` beside it
+(``lock``), on top of the data directory's lock, since the database may live elsewhere.
+
+Surprise: readers (``status``, ``check``, ``records``) never create the file: a missing database
+reads as empty. ``changed_outside`` is always False: syncd owns its tables, and a row edited by
+hand is not detected (it is overwritten the next time Odoo changes that record).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from array import array
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from loguru import logger
+
+from syncd.errors import ConfigError, CorruptFileError, SyncdError
+from syncd.service.lock import FileLock
+from syncd.sinks.datadir import DataDir
+from syncd.sync.state import VERSION, ModelState, State
+
+if TYPE_CHECKING:
+    from syncd.sinks.sqlite_writer import SqlitePassWriter
+
+BUSY_TIMEOUT_MS = 10_000  # a reader's checkpoint or a `sqlite3` shell may hold the file briefly
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS syncd_state (model TEXT PRIMARY KEY, state TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS syncd_meta (key TEXT PRIMARY KEY, value TEXT);
+"""
+JOURNAL_SCHEMA = """
+CREATE TABLE IF NOT EXISTS syncd_changes (
+    seq INTEGER NOT NULL, model TEXT NOT NULL, at TEXT, op TEXT NOT NULL, id INTEGER,
+    record TEXT, PRIMARY KEY (model, seq));
+"""
+
+
+class DatabaseError(SyncdError, OSError):
+    """The database cannot be opened, read or written (an OSError: a failed pass, exit 1)."""
+
+
+def quoted(identifier: str) -> str:
+    """An SQL identifier, double-quoted (any name is safe: quotes are doubled)."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def table_of(name: str) -> str:
+    return f"odoo_{name}"
+
+
+class SqliteSink:
+    """The database file at ``path``; ``journal``: also write ``syncd_changes``."""
+
+    def __init__(self, path: Path, *, journal: bool = False) -> None:
+        self.path = path
+        self.journal = journal
+        self._db: sqlite3.Connection | None = None
+        self._ready = False  # the schema and pragmas of a writer are in place
+        self._lock = FileLock(DataDir.lock_beside(path), path)
+
+    def __repr__(self) -> str:
+        return f"SqliteSink({str(self.path)!r})"
+
+    # -- the connection ------------------------------------------------------------------------
+    def _check_path(self) -> None:
+        if self.path.is_dir():
+            raise ConfigError(f"[sink].path {self.path} is a directory: it must name the SQLite "
+                              "database file (e.g. odoo.sqlite inside it)")
+
+    @contextmanager
+    def guarded(self) -> Iterator[None]:
+        """Every sqlite3 error as one DatabaseError line naming the file."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"SQLite database {self.path}: {exc}") from exc
+
+    def connection(self, *, create: bool) -> sqlite3.Connection | None:
+        """The open connection; None when the file does not exist and ``create`` is False. A
+        writer's (``create``) also sets WAL mode, ``synchronous=FULL`` and the state tables."""
+        self._check_path()
+        if self._db is None:
+            if not create and not self.path.exists():
+                return None
+            if create:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.guarded():
+                # Autocommit: the writer issues BEGIN IMMEDIATE / COMMIT itself. Threads: the
+                # daemon may close from another thread than the one that ran the pass.
+                db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+                try:
+                    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                except BaseException:
+                    db.close()
+                    raise
+            self._db = db
+        if create and not self._ready:
+            with self.guarded():
+                mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    raise DatabaseError(f"SQLite database {self.path}: cannot use WAL mode "
+                                        f"(journal_mode is {mode})")
+                self._db.execute("PRAGMA synchronous = FULL")
+                self._db.execute("PRAGMA journal_size_limit = 67108864")  # 64 MB kept after use
+                self._db.executescript(SCHEMA + (JOURNAL_SCHEMA if self.journal else ""))
+            self._ready = True
+        return self._db
+
+    @property
+    def open_connection(self) -> sqlite3.Connection | None:
+        """The connection if one is open (nothing is opened)."""
+        return self._db
+
+    def writer_connection(self) -> sqlite3.Connection:
+        db = self.connection(create=True)
+        assert db is not None
+        return db
+
+    def has_table(self, db: sqlite3.Connection, table: str) -> bool:
+        return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                          (table,)).fetchone() is not None
+
+    # -- Stored --------------------------------------------------------------------------------
+    def exists(self, name: str) -> bool:
+        db = self.connection(create=False)
+        with self.guarded():
+            return db is not None and self.has_table(db, table_of(name))
+
+    def changed_outside(self, name: str, state: ModelState) -> bool:
+        return False  # syncd owns its tables (see the module docstring)
+
+    def stored_ids(self, name: str, state: ModelState) -> array[int]:
+        found: array[int] = array("q")
+        db = self.connection(create=False)
+        with self.guarded():
+            if db is None or not self.has_table(db, table_of(name)):
+                return found
+            cursor = db.execute(f"SELECT id FROM {quoted(table_of(name))} ORDER BY id")
+            while chunk := cursor.fetchmany(65536):
+                found.fromlist([row[0] for row in chunk])
+        return found
+
+    # -- Sink ----------------------------------------------------------------------------------
+    def lock(self) -> FileLock:
+        self._check_path()
+        return self._lock
+
+    def close(self) -> None:
+        db, self._db = self._db, None
+        self._ready = False
+        if db is not None:
+            try:
+                if db.in_transaction:
+                    db.rollback()
+            finally:
+                db.close()
+        self._lock.release()
+
+    def load_state(self) -> State:
+        db = self.writer_connection()
+        try:
+            return self._state(db)
+        except CorruptFileError as exc:
+            logger.error("corrupt state in {}; every model will be rebuilt: {}", self.path, exc)
+            return State()
+
+    def read_state(self) -> State:
+        db = self.connection(create=False)
+        return State() if db is None else self._state(db)
+
+    def _state(self, db: sqlite3.Connection) -> State:
+        state = State()
+        with self.guarded():
+            if not self.has_table(db, "syncd_state"):
+                return state
+            meta = dict(db.execute("SELECT key, value FROM syncd_meta").fetchall())
+            rows = db.execute("SELECT model, state FROM syncd_state ORDER BY model").fetchall()
+        state.last_sync = meta.get("last_sync")
+        for name, text in rows:
+            where = f"{self.path}: syncd_state row {name!r}"
+            try:
+                data = orjson.loads(text)
+                if not isinstance(data, dict):
+                    raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+                state.models[name] = ModelState.from_dict(data, "state")
+            except (orjson.JSONDecodeError, ValueError, TypeError) as exc:
+                raise CorruptFileError(f"{where}: {exc}") from None
+        return state
+
+    def begin(self, at: str | None = None) -> SqlitePassWriter:
+        from syncd.sinks.sqlite_writer import SqlitePassWriter
+
+        return SqlitePassWriter(self, at)
+
+    def set_aside(self, name: str) -> str | None:
+        """Rename the table to ``odoo_<name>.corrupt-<UTC time>`` (inside the pass's
+        transaction when one is open: an aborted pass puts it back)."""
+        db = self.writer_connection()
+        table = table_of(name)
+        with self.guarded():
+            if not self.has_table(db, table):
+                return None
+            aside = f"{table}.corrupt-{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
+            db.execute(f"ALTER TABLE {quoted(table)} RENAME TO {quoted(aside)}")
+        return aside
+
+    def count(self, name: str, state: State) -> int | None:
+        db = self.connection(create=False)
+        with self.guarded():
+            if db is None or not self.has_table(db, table_of(name)):
+                return None
+            return int(db.execute(f"SELECT count(*) FROM {quoted(table_of(name))}").fetchone()[0])
+
+    def records(self, name: str) -> Iterator[dict[str, Any]]:
+        db = self.connection(create=False)
+        with self.guarded():
+            if db is None or not self.has_table(db, table_of(name)):
+                return
+            cursor = db.execute(f"SELECT id, record FROM {quoted(table_of(name))} ORDER BY id")
+            while chunk := cursor.fetchmany(4096):
+                for record_id, text in chunk:
+                    try:
+                        record = orjson.loads(text)
+                    except (orjson.JSONDecodeError, TypeError) as exc:
+                        raise CorruptFileError(f"{self.path}: {table_of(name)} id {record_id}: "
+                                               f"record is not JSON ({exc})") from None
+                    if not isinstance(record, dict):
+                        raise CorruptFileError(f"{self.path}: {table_of(name)} id {record_id}: "
+                                               "record is not a JSON object")
+                    yield record
+
+
+def state_text(model: ModelState) -> str:
+    """A model's state row: compact, key-sorted JSON (as in the JSON sink's state file)."""
+    return orjson.dumps(model.to_dict(), option=orjson.OPT_SORT_KEYS).decode()
+
+
+def meta_rows(state: State) -> list[tuple[str, str | None]]:
+    return [("last_sync", state.last_sync), ("version", str(VERSION))]
