@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterator
+from typing import Any
 from contextlib import closing
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,8 +17,9 @@ import pytest
 from loguru import logger
 
 from syncd.config import ModelSpec
-from syncd.sinks.datadir import ERROR_FILE, STATE_FILE
-from tests.sync_rig import (COMPANIES, CUSTOMERS, EVERYONE, PRODUCTS, PROTOCOLS, Rig, cases,
+from syncd.sinks.datadir import ERROR_FILE, STATE_FILE, DataDir
+from syncd.sinks.factory import make_sink
+from tests.sync_rig import (COMPANIES, CUSTOMERS, EVERYONE, PRODUCTS, PROTOCOLS, SINKS, Rig, cases,
                             make_rig, partner)
 
 
@@ -199,9 +201,10 @@ def test_a_parent_this_user_may_not_read_is_dropped_not_a_failing_pass(tmp_path:
 
 
 # -- deletions -----------------------------------------------------------------------------------
-def test_deletions_disappear_within_the_reconcile_interval(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sink", SINKS)
+def test_deletions_disappear_within_the_reconcile_interval(tmp_path: Path, sink: str) -> None:
     clock = {"now": None}
-    rig = make_rig(tmp_path, models=(CUSTOMERS,), reconcile_interval=3600)
+    rig = make_rig(tmp_path, models=(CUSTOMERS,), reconcile_interval=3600, sink=sink)
     from syncd.sync.engine import utc_now
 
     start = utc_now()
@@ -255,14 +258,25 @@ def test_skewed_clocks_and_a_non_utc_timezone_change_nothing(tmp_path: Path,
 
 
 # -- a failed pass changes nothing (but .syncd-error.json) ---------------------------------------
+def stored(rig: Rig) -> dict[str, Any]:
+    """What a reader of the rig's sink sees: every model's records and the committed state."""
+    sink = make_sink(rig.settings)
+    try:
+        return {"state": sink.read_state().to_bytes(),
+                **{spec.name: list(sink.records(spec.name)) for spec in rig.settings.models}}
+    finally:
+        sink.close()
+
+
+@pytest.mark.parametrize("sink", SINKS)
 @pytest.mark.parametrize("kind", ["http_500", "http_503", "malformed", "html", "drop", "truncate"])
-def test_a_failed_pass_changes_no_file(tmp_path: Path, kind: str) -> None:
-    rig = make_rig(tmp_path, models=(CUSTOMERS, PRODUCTS), reconcile_interval=0)
+def test_a_failed_pass_changes_no_file(tmp_path: Path, kind: str, sink: str) -> None:
+    rig = make_rig(tmp_path, models=(CUSTOMERS, PRODUCTS), reconcile_interval=0, sink=sink)
     try:
         rig.db.create("res.partner", partner(None, 1))
         rig.db.create("product.product", {"name": "Chair", "list_price": 5.0})
         assert rig.sync().ok
-        before = files(rig)
+        before, contents = files(rig), stored(rig)
         rig.db.create("res.partner", partner(None, 2))
         rig.db.create("product.product", {"name": "Table", "list_price": 50.0})
         # customers succeed first; products then fail on every retry.
@@ -272,7 +286,8 @@ def test_a_failed_pass_changes_no_file(tmp_path: Path, kind: str) -> None:
         assert "products" in report.error
         after = files(rig)
         assert orjson.loads(after.pop(ERROR_FILE))["error"] == report.error  # for `status`
-        assert after == before  # and nothing else
+        assert after == before  # and nothing else in the data directory
+        assert stored(rig) == contents  # nor in the sink (customers were pulled, not committed)
         rig.emulator.faults.clear()
         assert rig.sync().ok
         rig.assert_in_sync("after recovery")
@@ -344,6 +359,28 @@ def test_corrupt_snapshot_is_set_aside_and_rebuilt(tmp_path: Path) -> None:
 
 
 # -- forced resync -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("sink", SINKS)
+def test_a_forced_resync_rebuilds_and_drops_what_odoo_deleted(tmp_path: Path, sink: str) -> None:
+    rig = make_rig(tmp_path, models=(CUSTOMERS, PRODUCTS), reconcile_interval=10**9, sink=sink)
+    try:
+        ids = [rig.db.create("res.partner", partner(None, n)) for n in range(5)]
+        assert rig.sync().ok
+        rig.db.unlink("res.partner", ids[2])  # no reconcile is due: only a rebuild sees it
+        assert rig.sync().ok and ids[2] in {r["id"] for r in rig.snapshot("customers")}
+        output = make_sink(rig.settings)
+        try:
+            assert DataDir(rig.data_dir).request_resync(output, ["customers"],
+                                                        ["customers", "products"])
+        finally:
+            output.close()
+        report = rig.sync()
+        assert report.ok and report.models[0].full  # (products, empty, has no watermark yet)
+        rig.assert_in_sync("after a forced resync")
+        assert not rig.sync().models[0].full  # the request was applied once
+    finally:
+        rig.close()
+
+
 def test_deleting_the_state_file_rebuilds_from_scratch(tmp_path: Path) -> None:
     rig = make_rig(tmp_path, models=(CUSTOMERS, PRODUCTS), reconcile_interval=86400)
     try:
@@ -484,10 +521,11 @@ def test_a_server_ignoring_the_id_keyset_fails_the_pass_instead_of_looping(tmp_p
 
 
 
+@pytest.mark.parametrize("sink", SINKS)
 @pytest.mark.parametrize("kind", ["full", "incremental"])
 @pytest.mark.parametrize("send_date", [True, False], ids=["server-date", "no-date-header"])
 def test_writes_committed_during_a_long_pass_are_caught_by_the_next(
-        tmp_path: Path, kind: str, send_date: bool) -> None:
+        tmp_path: Path, kind: str, send_date: bool, sink: str) -> None:
     """A pass that outlasts `lookback` (a full sync of a big model, a large catch-up) sees rows
     stamped long after it started. The next pass must still re-read from before that pass
     began, not from `lookback` before the newest stamp it saw, or a write to a page it had
@@ -496,7 +534,7 @@ def test_writes_committed_during_a_long_pass_are_caught_by_the_next(
     from syncd.sync.engine import run_pass
 
     rig = make_rig(tmp_path, models=(CUSTOMERS,), page_size=10, lookback=300,
-                   reconcile_interval=3600, emulator=Emulator(17, send_date=send_date))
+                   reconcile_interval=3600, emulator=Emulator(17, send_date=send_date), sink=sink)
     try:
         ids = rig.db.import_records("res.partner", [partner(None, n) for n in range(30)])
         if kind == "incremental":

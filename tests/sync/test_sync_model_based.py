@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 
 from syncd.emulator import Emulator
-from tests.sync_rig import COMPANIES, CUSTOMERS, EVERYONE, PRODUCTS, PROTOCOLS, Rig, make_rig
+from tests.sync_rig import (COMPANIES, CUSTOMERS, EVERYONE, PRODUCTS, PROTOCOLS, SINKS, Rig,
+                            make_rig)
 
 ROUNDS = int(os.environ.get("SYNCD_ROUNDS", "30"))
 # Seed 1 in the default run; `-m slow` runs ten more per transport (a few minutes on 2 cores).
@@ -122,22 +123,26 @@ class World:
 
 
 # Every transport with Odoo's clock known from the HTTP Date header, and one server without it.
-SERVERS = [(p, v, True) for p, v in PROTOCOLS] + [("jsonrpc", 17, False)]
+# And every other sink on one transport (the rest of the cross product with the slow seeds).
+SERVERS = [(p, v, True, "json") for p, v in PROTOCOLS] + [("jsonrpc", 17, False, "json")] + \
+    [(p, v, True, sink) for sink in SINKS[1:] for p, v in PROTOCOLS[:1]]
 
 
-@pytest.mark.parametrize("protocol, version, send_date", SERVERS,
-                         ids=[f"{p}-{v}" + ("" if d else "-no-date") for p, v, d in SERVERS])
+@pytest.mark.parametrize("protocol, version, send_date, sink", SERVERS,
+                         ids=[f"{p}-{v}" + ("" if d else "-no-date") + f"-{s}"
+                              for p, v, d, s in SERVERS])
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("deletions", [True, False], ids=["reconcile-every-pass", "no-reconcile"])
 def test_random_rounds_keep_every_snapshot_equal_to_odoo(tmp_path: Path, protocol: str,
                                                           version: int, send_date: bool,
-                                                          seed: int, deletions: bool) -> None:
+                                                          seed: int, deletions: bool,
+                                                          sink: str) -> None:
     """With deletions, the id check runs every pass; without, it never runs after the first
     pass, so archives and domain moves must be caught by the incremental query alone."""
     rng = random.Random(seed)
     rig = make_rig(tmp_path, protocol, version, models=(CUSTOMERS, COMPANIES, EVERYONE, PRODUCTS),
                    page_size=50, lookback=300, reconcile_interval=0 if deletions else 10**9,
-                   emulator=Emulator(version, send_date=send_date))
+                   emulator=Emulator(version, send_date=send_date), sink=sink)
     rig.db.clock.set_offset(rng.choice([-1, 1]) * rng.uniform(2, 9) * 3600)
     world = World(rig, rng, deletions)
     history: list[str] = []
