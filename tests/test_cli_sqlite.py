@@ -73,6 +73,8 @@ def test_once_fills_typed_tables_that_say_what_the_record_says(tmp_path: Path,
     assert f"last sync: {last} UTC" in status.stdout
     assert any(line.split()[:3] == ["customers", "res.partner", "12"]
                for line in status.stdout.splitlines())
+    listed = orjson.loads(syncd(tmp_path, env, "--config", str(cfg), "status", "--json").stdout)
+    assert listed["models"][0]["file"] == f"{database} table odoo_customers"  # not a JSON file
     check = syncd(tmp_path, env, "--config", str(cfg), "check", "--strict")
     assert check.returncode == 0, check.stdout + check.stderr
     assert "customers (res.partner): odoo 12, snapshot 12: in sync" in check.stdout

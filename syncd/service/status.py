@@ -102,7 +102,7 @@ def _model_entry(sink: Sink, data_dir: DataDir, name: str, model: str, state: St
         records = sink.count(name, state)
     except CorruptFileError:
         corrupt = True
-    return {"name": name, "model": model, "file": str(data_dir.snapshot(name)),
+    return {"name": name, "model": model, "file": sink.location(name),
             "records": records, "corrupt": corrupt,
             "watermark": model_state.watermark if model_state else None,
             "last_success": model_state.last_success if model_state else None,

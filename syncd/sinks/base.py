@@ -77,6 +77,9 @@ class Sink(Stored, Protocol):
         """Move a corrupt stored copy of ``name`` out of the way (reported, never deleted);
         returns where it went, if anywhere."""
 
+    def location(self, name: str) -> str:
+        """Where the stored copy of ``name`` is, for people (a file, a table)."""
+
     def count(self, name: str, state: State) -> int | None:
         """Records in the stored copy of ``name``; None when it does not exist."""
 

@@ -95,6 +95,9 @@ class JsonSink:
             return None
         return self.data_dir.set_aside(path).name
 
+    def location(self, name: str) -> str:
+        return str(self.data_dir.snapshot(name))
+
     def count(self, name: str, state: State) -> int | None:
         model = state.models.get(name)
         trusted = model is not None and self._trusted(name, model)

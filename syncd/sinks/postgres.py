@@ -211,6 +211,9 @@ class PostgresSink:
                 sql.Identifier(self.schema, key_of(table)), sql.Identifier(key_of(aside))))
         return aside
 
+    def location(self, name: str) -> str:
+        return f"table {self.schema}.odoo_{name}"
+
     def count(self, name: str, state: State) -> int | None:
         if not self.exists(name):
             return None

@@ -220,6 +220,9 @@ class SqliteSink:
             db.execute(f"ALTER TABLE {quoted(table)} RENAME TO {quoted(aside)}")
         return aside
 
+    def location(self, name: str) -> str:
+        return f"{self.path} table odoo_{name}"
+
     def count(self, name: str, state: State) -> int | None:
         db = self.connection(create=False)
         with self.guarded():
