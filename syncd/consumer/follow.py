@@ -34,7 +34,8 @@ from typing import Any
 from syncd.config import Settings
 from syncd.consumer.journal import JournalGap, JournalReader
 from syncd.consumer.load import Config, settings_of
-from syncd.consumer.marks import Change, Marks, diff, patch
+from syncd.consumer.marks import Change, diff, patch
+from syncd.sync.digests import Digests
 from syncd.errors import CorruptFileError, SyncdError
 from syncd.sinks.datadir import DataDir
 from syncd.sinks.factory import make_sink
@@ -77,7 +78,7 @@ class Follow:
         self._stopping = threading.Lock()
         self._observer: Any = None
         self._started = False
-        self._known: dict[str, Marks] = {n: Marks() for n in self.names}
+        self._known: dict[str, Digests] = {n: Digests() for n in self.names}
         self._seq: dict[str, int | None] = {n: None for n in self.names}
         self._resume = {n: s for n, s in (seq or {}).items() if n in self._known}
         self._stamps: dict[str, Stamp] = {}

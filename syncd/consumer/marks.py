@@ -10,13 +10,13 @@ bytes as the snapshot's line, so marks from either agree.
 from __future__ import annotations
 
 import hashlib
-from array import array
-from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+
+from syncd.sync.digests import Digests
 
 
 def mark_of(line: bytes) -> int:
@@ -51,27 +51,6 @@ class Change:
         return not (self.added or self.updated or self.removed or self.reset)
 
 
-class Marks:
-    """Marks by id, ids ascending (built in order with ``add``)."""
-
-    def __init__(self) -> None:
-        self.ids: array[int] = array("q")
-        self.marks: array[int] = array("Q")
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def add(self, record_id: int, value: int) -> None:
-        self.ids.append(record_id)
-        self.marks.append(value)
-
-    def get(self, record_id: int) -> int | None:
-        at = bisect_left(self.ids, record_id)
-        if at < len(self.ids) and self.ids[at] == record_id:
-            return self.marks[at]
-        return None
-
-
 def _decoded(line: bytes, records: bool) -> dict[str, Any]:
     if not records:
         return {}
@@ -79,11 +58,11 @@ def _decoded(line: bytes, records: bool) -> dict[str, Any]:
     return value
 
 
-def diff(old: Marks, lines: Iterable[tuple[int, bytes]], change: Change, *,
-         records: bool) -> Marks:
+def diff(old: Digests, lines: Iterable[tuple[int, bytes]], change: Change, *,
+         records: bool) -> Digests:
     """Fill ``change`` with how the stream of (id, line), ascending, differs from ``old``;
     return the marks of the stream."""
-    new = Marks()
+    new = Digests()
     i, n = 0, len(old)
     for record_id, line in lines:
         while i < n and old.ids[i] < record_id:
@@ -102,12 +81,12 @@ def diff(old: Marks, lines: Iterable[tuple[int, bytes]], change: Change, *,
     return new
 
 
-def patch(old: Marks, net: Mapping[int, bytes | None], change: Change, *, records: bool,
-          resumed: bool = False) -> Marks:
+def patch(old: Digests, net: Mapping[int, bytes | None], change: Change, *, records: bool,
+          resumed: bool = False) -> Digests:
     """Apply ``net`` (id: its last line, or None for removed) to ``old``, filling ``change``.
     An upsert equal to what ``old`` has is no change (a journal replayed over a snapshot that
     already had it); ``resumed`` reports every upsert and every removal as it is."""
-    new = Marks()
+    new = Digests()
     i, n = 0, len(old)
     for record_id in sorted(net):
         while i < n and old.ids[i] < record_id:
