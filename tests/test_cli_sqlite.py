@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import sqlite3
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -20,9 +18,9 @@ import pytest
 from syncd.emulator import Emulator
 from syncd.service.lock import FileLock
 from tests.test_cli import SYNCD, environment, one_error_line, syncd, wait_for
+from tests.unprivileged import as_nobody, shared_directory
 from tests.test_cli import odoo  # noqa: F401  (the fixture)
 
-NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
 
 
 def config(directory: Path, *, path: Path | None = None, page_size: int = 1000,
@@ -133,18 +131,8 @@ def test_a_path_that_is_a_directory_is_a_usage_error(tmp_path: Path,
 
 @pytest.fixture
 def shared() -> Iterator[Path]:
-    """A directory another user can reach (pytest's own tmp_path is root's alone, 0700)."""
-    if os.geteuid() != 0 or shutil.which("setpriv") is None:
-        pytest.skip("needs root and setpriv to run a command as another user")
-    directory = Path(tempfile.mkdtemp(prefix="syncd-sqlite-"))
-    directory.chmod(0o777)
-    yield directory
-    shutil.rmtree(directory, ignore_errors=True)
-
-
-def as_nobody(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*NOBODY, SYNCD, *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=60)
+    with shared_directory("syncd-sqlite-", 0o777) as directory:
+        yield directory
 
 
 def test_a_read_only_database_file_fails_the_pass_naming_it(shared: Path,

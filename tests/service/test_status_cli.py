@@ -3,10 +3,7 @@ command in a subprocess against the emulator over HTTP; "another user" is uid 65
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,25 +15,15 @@ from syncd.emulator import Emulator
 from syncd.service.lock import LOCK_NAME, DataDirLock
 from syncd.sinks.datadir import ERROR_FILE, STATE_FILE
 from tests.test_cli import SECRET, SYNCD, environment, one_error_line, syncd, wait_for
+from tests.unprivileged import as_nobody, shared_directory
 from tests.test_cli import odoo  # noqa: F401
 
-NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
 
 
 @pytest.fixture
 def shared(tmp_path: Path) -> Iterator[Path]:
-    """A directory another user can reach (pytest's own tmp_path is root's alone, 0700)."""
-    if os.geteuid() != 0 or shutil.which("setpriv") is None:
-        pytest.skip("needs root and setpriv to run a command as another user")
-    directory = Path(tempfile.mkdtemp(prefix="syncd-shared-"))
-    directory.chmod(0o755)
-    yield directory
-    shutil.rmtree(directory, ignore_errors=True)
-
-
-def as_nobody(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*NOBODY, SYNCD, *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=60)
+    with shared_directory("syncd-shared-", 0o755) as directory:
+        yield directory
 
 
 def test_another_user_sees_the_failed_pass_and_the_next_good_pass_clears_it(
