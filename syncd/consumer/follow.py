@@ -84,7 +84,8 @@ class Follow:
         self._stamps: dict[str, Stamp] = {}
         self._readers = {n: JournalReader(self.data_dir, n) for n in self.names}
         self._state = State()
-        self._state_stamp: Stamp | tuple[str | None] = None
+        self._state_stamp: Stamp = None  # the state file's signature (JSON sink)
+        self._state_bytes = b""  # the committed state as last read (database sinks)
         self.checks = 0  # how many checks ran (for tests and the curious)
 
     # -- life ----------------------------------------------------------------------------------
@@ -195,7 +196,7 @@ class Follow:
     def _read_state(self) -> bool:
         """Re-read the state if it changed; True when it did."""
         if self.json:
-            stamp: Stamp | tuple[str | None] = _stamp(self.data_dir.state_file)
+            stamp = _stamp(self.data_dir.state_file)
             if stamp == self._state_stamp:
                 return False
             try:
@@ -204,9 +205,12 @@ class Follow:
                 return False  # not ours to judge; the next pass sets it aside
             self._state_stamp = stamp
             return True
+        # Not last_sync alone: it moves by whole seconds, and two passes may share one. A pass
+        # that changed data changed its models' state (watermarks, marks, counts) with it.
         state = self._sink.read_state()
-        moved = (state.last_sync,) != self._state_stamp
-        self._state, self._state_stamp = state, (state.last_sync,)
+        committed = state.to_bytes()
+        moved = committed != self._state_bytes
+        self._state, self._state_bytes = state, committed
         return moved
 
     def _committed(self, name: str) -> int | None:

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from syncd.consumer import Change, Follow, follow, load, load_at
-from tests.sync_rig import CUSTOMERS, Rig, make_rig, partner, with_settings
+from tests.sync_rig import CUSTOMERS, SINKS, Rig, make_rig, partner, with_settings
 
 DEADLINE = 20.0  # seconds; events arrive in milliseconds, this only bounds a failure
 
@@ -220,3 +220,33 @@ def test_a_seq_rotated_away_is_told_to_reload(rig: Rig) -> None:
         assert consumer.records == by_id(rig.snapshot("customers"))
     finally:
         seen.close()
+
+
+@pytest.mark.parametrize("sink", [s for s in SINKS if s != "json"])
+def test_follow_on_a_database_sink_hands_out_each_pass_changes(tmp_path: Path, sink: str) -> None:
+    """On a database sink, follow polls the committed state and diffs the tables: the same
+    change sets as on the files."""
+    rig = make_rig(tmp_path, models=(CUSTOMERS,), reconcile_interval=0, sink=sink)
+    try:
+        rng = random.Random(5)
+        for n in range(20):
+            rig.db.create("res.partner", partner(rng, n))
+        assert rig.sync().ok
+        seen = Collected(follow(rig.settings, ["customers"], check_every=0.05))
+        try:
+            before = by_id(rig.snapshot("customers"))
+            for step in range(3):
+                churn(rig, rng, step)
+                assert rig.sync().ok
+                after = by_id(rig.snapshot("customers"))
+                change = seen.next()
+                assert change.added == {i: after[i] for i in after.keys() - before.keys()}
+                assert sorted(change.removed) == sorted(before.keys() - after.keys())
+                assert change.updated == {i: after[i] for i in after.keys() & before.keys()
+                                          if after[i] != before[i]}
+                assert change.added and change.updated and change.removed
+                before = after
+        finally:
+            seen.close()
+    finally:
+        rig.close()
