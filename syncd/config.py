@@ -31,7 +31,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "odoo": ("url", "database", "username", "password", "api_key", "protocol", "timeout",
              "retry_budget", "lang"),
     "sync": ("data_dir", "interval", "page_size", "lookback", "reconcile_interval", "journal",
-             "journal_max_bytes", "journal_keep"),
+             "journal_max_bytes", "journal_keep", "workers"),
     "log": ("file", "format", "rotation", "retention"),
     "sink": ("kind", "path", "dsn", "schema"),
     "models.<name>": ("model", "fields", "domain", "include_archived"),
@@ -91,6 +91,7 @@ class SyncSettings:
     journal: bool = False  # append each change to a journal (odoo_<name>.changes.jsonl)
     journal_max_bytes: int = 64 * 1024 * 1024  # rotate a journal file past this size
     journal_keep: int = 8  # rotated journal files kept per model
+    workers: int = 4  # concurrent requests: accepted and checked, not used yet (sequential)
 
 
 @dataclass(frozen=True)
@@ -355,10 +356,13 @@ def _sync_settings(raw: Mapping[str, Any]) -> SyncSettings:
         raise ConfigError("[sync].journal_max_bytes must be >= 1024")
     if journal_keep < 1:
         raise ConfigError("[sync].journal_keep must be >= 1")
+    workers = _get(raw, "workers", int, "sync", SyncSettings.workers)
+    if workers < 1:
+        raise ConfigError("[sync].workers must be >= 1")
     return SyncSettings(data_dir=Path(data_dir).expanduser(), interval=interval,
                         page_size=page_size, lookback=lookback, reconcile_interval=reconcile,
                         journal=journal, journal_max_bytes=journal_max_bytes,
-                        journal_keep=journal_keep)
+                        journal_keep=journal_keep, workers=workers)
 
 
 def _sink_settings(raw: Mapping[str, Any]) -> SinkSettings:

@@ -211,3 +211,13 @@ def test_json2_without_an_api_key_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="json2.*needs an API key.*ODOO_API_KEY"):
         require_login(load_settings(str(path), environ={"ODOO_PASSWORD": "p"}))
     require_login(load_settings(str(path), environ={"ODOO_API_KEY": "k"}))
+
+
+def test_workers_is_accepted_and_checked(tmp_path: Path) -> None:
+    """The contract's [sync] workers key: accepted (not yet used), a bad value is exit 2."""
+    config = tmp_path / "syncd.toml"
+    config.write_text("[sync]\nworkers = 2\n")
+    assert load_settings(str(config), None, {}).sync.workers == 2
+    config.write_text("[sync]\nworkers = 0\n")
+    with pytest.raises(ConfigError, match=r"\[sync\]\.workers"):
+        load_settings(str(config), None, {})
