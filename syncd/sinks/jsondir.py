@@ -165,7 +165,9 @@ class JsonPassWriter:
             except BaseException:
                 rebuild.discard()
                 raise
-            applied = Applied(changed=rebuild.records, removed=0, records=rebuild.records)
+            # A rebuild to the same bytes changes nothing (and the file is left alone).
+            applied = Applied(changed=rebuild.records if staged is not None else 0, removed=0,
+                              records=rebuild.records)
             if lines is not None and staged is not None:
                 lines.reset()
         elif change.empty:

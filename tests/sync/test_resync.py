@@ -52,3 +52,22 @@ def test_resync_while_a_daemon_holds_the_directory_leaves_a_request(tmp_path: Pa
         assert not any(m.full for m in rig.sync().models)
     finally:
         rig.close()
+
+
+def test_a_rebuild_to_the_same_content_leaves_the_snapshot_alone(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path, models=(CUSTOMERS,))
+    try:
+        for n in range(5):
+            rig.db.create("res.partner", partner(None, n))
+        assert rig.sync().ok
+        path = rig.data_dir / "odoo_customers.json"
+        before = path.stat()
+        assert DataDir(rig.data_dir).request_resync(JsonSink(DataDir(rig.data_dir)), [],
+                                                    ["customers"])
+        report = rig.sync()
+        assert report.ok and report.models[0].full
+        assert not report.models[0].written  # nothing changed: watchers are not woken
+        after = path.stat()
+        assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    finally:
+        rig.close()
