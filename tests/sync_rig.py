@@ -12,7 +12,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
 
 from syncd.config import (ModelSpec, OdooSettings, Settings, SinkSettings, SyncSettings,
                           domain_as_list)

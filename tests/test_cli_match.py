@@ -64,7 +64,7 @@ def test_json_lines_one_object_per_email_in_the_order_given(tmp_path: Path, shop
         ids(shop, "product.product", "Oak Desk")
     b = write_eml(tmp_path / "b.eml", "Zoë Müller <zoe@acme-widgets.com>", "Order",
                   f"Twenty of {MUG_BARCODE}, please.\n")
-    a = write_eml(tmp_path / "a.eml", "someone@gmail.com", "furn-0001?", "Is it in stock?\n")
+    write_eml(tmp_path / "a.eml", "someone@gmail.com", "furn-0001?", "Is it in stock?\n")  # given relative
     none = write_eml(tmp_path / "none.eml", "x@unknown.example", "Lunch", "Friday?\n")
     result = syncd(tmp_path, env, "match", "--json", str(b), "a.eml", str(none))
     assert result.returncode == 0 and result.stderr == "", result.stderr
