@@ -1,4 +1,5 @@
-"""The snapshot file ``odoo_<name>.json``: its layout, and reading and writing it as a stream.
+"""The snapshot file ``odoo_<name>.json``: its layout, and writing it as a stream (reading it:
+syncd.sinks.snapshot_read, re-exported here).
 
 The layout is a JSON array with one record per line, sorted by ``id``, UTF-8 (no ``\\u``
 escapes)::
@@ -28,9 +29,7 @@ from __future__ import annotations
 
 import mmap
 import os
-import re
-from array import array
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,13 +38,17 @@ import orjson
 
 from syncd.errors import CorruptFileError
 from syncd.sinks.atomic import Staged, StagedWriter
+from syncd.sinks.snapshot_read import EMPTY as _EMPTY
+from syncd.sinks.snapshot_read import HEAD as _HEAD
+from syncd.sinks.snapshot_read import (count_records, read_records, record_id_of, record_lines,
+                                       snapshot_ids)
 
-_HEAD = b"[\n"
-_EMPTY = b"[]\n"
+__all__ = ["Layout", "Merged", "Rebuild", "count_records", "encode", "merge", "read_records",
+           "record_id_of", "record_lines", "signature", "snapshot_ids"]
+
 _TAIL = b"\n]\n"
 _SEP = b",\n"
 _ID_PREFIX = b'{"id":'
-_LINE_ID = re.compile(rb'\{"id":(\d+)[,}]')
 
 
 class Layout:
@@ -70,14 +73,6 @@ class Layout:
             canonical[name] = record[name]
         # orjson's result keeps its whole output buffer (about 4 KB); an exact-size copy does not.
         return bytes(memoryview(orjson.dumps(canonical)))
-
-
-def record_id_of(record: Mapping[str, Any]) -> int | None:
-    value = record.get("id")
-    # bool is an int in Python, but true/false is not a record id.
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    return None
 
 
 def signature(path: Path) -> str | None:
@@ -354,151 +349,6 @@ class _OpenSource:
             if self.source.mm is not _NO_MAP:
                 self.source.mm.close()
             os.close(self.source.fd)
-
-
-def snapshot_ids(path: Path, *, trusted: bool) -> array[int]:
-    """The ids in the file, ascending, packed (8 bytes each). A trusted file is read a line at
-    a time without decoding its records (and without mapping it: a mapped file's pages would
-    count as this process's memory); any other is validated as ``read_records`` does."""
-    found: array[int] = array("q")
-    if trusted:
-        try:
-            handle = path.open("rb")
-        except FileNotFoundError:
-            return found
-        with handle:
-            first = handle.readline()
-            if first in (_HEAD, _EMPTY):
-                chunk: list[int] = []
-                for line in handle:
-                    match = _LINE_ID.match(line)
-                    if match is None:
-                        break  # the closing bracket (or not our layout: judged below)
-                    chunk.append(int(match[1]))
-                    if len(chunk) >= 65536:
-                        found.fromlist(chunk)
-                        chunk.clear()
-                found.fromlist(chunk)
-                if all(a < b for a, b in zip(found, found[1:])):
-                    return found
-        found = array("q")
-    found.fromlist(sorted(record["id"] for record in read_records(path)))
-    return found
-
-
-def read_records(path: Path) -> Iterator[dict[str, Any]]:
-    """The records of a snapshot file, validated as they are read; nothing if it does not
-    exist. Raises CorruptFileError naming the file.
-
-    A file in syncd's layout is decoded a line at a time; any other JSON array (edited by hand
-    or written by another tool) is parsed whole."""
-    try:
-        handle = path.open("rb")
-    except FileNotFoundError:
-        return
-    with handle:
-        first = handle.readline()
-        if first == _EMPTY and not handle.read(1):
-            return
-        if first == _HEAD:
-            lines = _our_lines(path, handle)
-            try:
-                yield from _checked(path, map(orjson.loads, lines))
-                return
-            except (orjson.JSONDecodeError, _NotOurs):
-                pass  # not one record per line after all: judge the file as a whole
-        handle.seek(0)
-        raw = handle.read()
-    try:
-        whole = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise CorruptFileError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(whole, list):
-        raise CorruptFileError(f"{path}: expected a JSON array of records, "
-                               f"got {type(whole).__name__}")
-    yield from _checked(path, iter(whole))
-
-
-class _NotOurs(Exception):
-    pass
-
-
-def _our_lines(path: Path, handle: Any) -> Iterator[bytes]:
-    previous: bytes | None = None
-    for line in handle:
-        if previous is not None:
-            if not previous.endswith(b"},\n"):
-                if previous == b"]\n" or not previous.endswith(b"}\n") or line != b"]\n":
-                    raise _NotOurs
-                yield previous[:-1]
-                if handle.read(1):
-                    raise _NotOurs
-                return
-            yield previous[:-2]
-        previous = line
-    raise _NotOurs  # no closing bracket line
-
-
-def _checked(path: Path, items: Iterator[Any]) -> Iterator[dict[str, Any]]:
-    seen: set[int] = set()
-    for position, record in enumerate(items):
-        if not isinstance(record, dict):
-            raise CorruptFileError(f"{path}: element {position} is not an object")
-        record_id = record_id_of(record)
-        if record_id is None:
-            raise CorruptFileError(f"{path}: element {position} has no integer id")
-        if record_id in seen:
-            raise CorruptFileError(f"{path}: duplicate id {record_id}")
-        seen.add(record_id)
-        yield record
-
-
-def record_lines(path: Path, layout: Layout) -> Iterator[tuple[int, bytes]]:
-    """(id, line) of each record of a snapshot file, ascending, the line in syncd's layout
-    (what the journal's ``record`` holds); nothing if the file does not exist. CorruptFileError
-    naming the file on anything unreadable.
-
-    A file in syncd's layout (it starts ``[\n{`` and ends ``}\n]\n``) is read a line at a time
-    and no line is decoded: only its id is read. Any other file is read whole, validated and
-    re-encoded with ``layout`` (so its lines equal what the next pass will write)."""
-    try:
-        handle = path.open("rb")
-    except FileNotFoundError:
-        return
-    with handle:
-        head = handle.read(3)
-        size = os.fstat(handle.fileno()).st_size
-        handle.seek(max(0, size - 4))
-        ours = head == b"[\n{" and handle.read(4) == b"}\n]\n"
-        if head == _EMPTY and size == len(_EMPTY):
-            return
-        if ours:
-            handle.seek(len(_HEAD))
-            last: int | None = None
-            for line in handle:
-                if line == b"]\n":
-                    return
-                match = _LINE_ID.match(line)
-                if match is None:
-                    raise CorruptFileError(f"{path}: a record line without an id")
-                record_id = int(match[1])
-                if last is not None and record_id <= last:
-                    raise CorruptFileError(f"{path}: id {record_id} after {last}")
-                last = record_id
-                yield record_id, line[:-2] if line.endswith(b",\n") else line[:-1]
-            return
-    found = sorted((record["id"], layout.line(record)) for record in read_records(path))
-    yield from found
-
-
-def count_records(path: Path, *, trusted: bool = False) -> int | None:
-    """Number of records in a snapshot file, None if missing; CorruptFileError if unparsable.
-    A trusted file (syncd's own, by its signature) is counted without decoding a record."""
-    if not path.exists():
-        return None
-    if trusted:
-        return len(snapshot_ids(path, trusted=True))
-    return sum(1 for _ in read_records(path))
 
 
 def _same_bytes(one: Path, two: Path, chunk: int = 1 << 20) -> bool:
