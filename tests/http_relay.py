@@ -1,10 +1,28 @@
-"""For tests that put a proxy between syncd and the emulator: relay one request upstream."""
+"""For tests that watch what goes between syncd and the emulator: a proxy's relay of one
+request upstream, and a count of the connections opened."""
 
 from __future__ import annotations
 
 import http.client
+import socket
 from collections.abc import Collection
 from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+import pytest
+
+
+def count_connections(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The addresses of every socket opened from now on, in order."""
+    opened: list[Any] = []
+    real = socket.create_connection
+
+    def counting(*args: Any, **kwargs: Any) -> socket.socket:
+        opened.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(socket, "create_connection", counting)
+    return opened
 
 
 def relay(handler: BaseHTTPRequestHandler, host: str, port: int, path: str, body: bytes,

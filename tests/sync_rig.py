@@ -157,5 +157,18 @@ def partner(rng: Any, n: int, company: bool = True, **extra: Any) -> dict[str, A
     return values
 
 
+def churn(rig: Rig, rng: Any, step: int, *, first_id: int = 1000, writes: int = 3,
+          field: str = "name") -> None:
+    """Odoo changes a little between two passes: one partner created, `writes` written (their
+    `field`), one deleted; each pass then has something to add, update and remove."""
+    ids = sorted(r["id"] for r in rig.expected("customers"))
+    rig.db.create("res.partner", partner(rng, first_id + step))
+    for record_id in rng.sample(ids, writes):
+        value = f"renamed {step} {record_id}" if field == "name" else \
+            f"e{step}.{record_id}@example.com"
+        rig.db.write("res.partner", [record_id], {field: value})
+    rig.db.unlink("res.partner", [rng.choice(ids)])
+
+
 def fixed(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%d %H:%M:%S")

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from syncd.consumer import Change, Follow, follow, load, load_at
-from tests.sync_rig import CUSTOMERS, SINKS, Rig, make_rig, partner, with_settings
+from tests.sync_rig import CUSTOMERS, SINKS, Rig, churn, make_rig, partner, with_settings
 
 DEADLINE = 20.0  # seconds; events arrive in milliseconds, this only bounds a failure
 
@@ -59,15 +59,6 @@ class Collected:
 
 def by_id(records: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
     return {r["id"]: r for r in records}
-
-
-def churn(rig: Rig, rng: random.Random, step: int) -> None:
-    """Add, change and remove a few partners (each pass changes something)."""
-    ids = sorted(r["id"] for r in rig.expected("customers"))
-    rig.db.create("res.partner", partner(rng, 1000 + step))
-    for record_id in rng.sample(ids, 3):
-        rig.db.write("res.partner", [record_id], {"name": f"renamed {step} {record_id}"})
-    rig.db.unlink("res.partner", [rng.choice(ids)])
 
 
 class Consumer:

@@ -20,6 +20,7 @@ from syncd.consumer import JournalGap, JournalReader
 from syncd.sinks.datadir import DataDir
 from syncd.sync.state import State
 from tests.sync_rig import CUSTOMERS, Rig, make_rig, partner, with_settings
+from tests.sync_rig import churn as rig_churn
 
 CHILD = Path(__file__).with_name("journal_child.py")
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,11 +39,7 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
 
 
 def churn(rig: Rig, rng: random.Random, step: int) -> None:
-    ids = sorted(r["id"] for r in rig.expected("customers"))
-    rig.db.create("res.partner", partner(rng, 500 + step))
-    for record_id in rng.sample(ids, 2):
-        rig.db.write("res.partner", [record_id], {"email": f"e{step}.{record_id}@example.com"})
-    rig.db.unlink("res.partner", [rng.choice(ids)])
+    rig_churn(rig, rng, step, first_id=500, writes=2, field="email")
 
 
 def committed(rig: Rig) -> int:

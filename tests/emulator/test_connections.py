@@ -7,7 +7,6 @@ connection per request in the first case, one reused connection in the second.
 
 from __future__ import annotations
 
-import socket
 import xmlrpc.client
 from typing import Any
 
@@ -15,6 +14,7 @@ import pytest
 
 from syncd.emulator import Emulator
 from syncd.odoo.http import HttpConnection
+from tests.http_relay import count_connections
 
 REQUESTS = 6
 
@@ -30,14 +30,7 @@ def test_the_client_works_whether_the_server_closes_or_keeps_the_connection(
         connections: int) -> None:
     em: Emulator = emulator(17, keep_alive=keep_alive)
     em.db.create("res.partner", {"name": "Azure"})
-    opened: list[Any] = []
-    real = socket.create_connection
-
-    def counting(*args: Any, **kwargs: Any) -> socket.socket:
-        opened.append(args[0])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(socket, "create_connection", counting)
+    opened = count_connections(monkeypatch)
     http = HttpConnection(em.url, timeout=10)
     body = xml_body("execute_kw", "odoo", 2, "admin", "res.partner", "search_count", [[]])
     try:

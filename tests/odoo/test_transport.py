@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import re
 import shutil
-import socket
 import ssl
 import subprocess
 import threading
@@ -22,6 +21,7 @@ from syncd.emulator import Emulator
 from syncd.errors import (AuthError, FaultError, InvalidFieldError, OdooError, TransientError,
                           UnknownModelError)
 from syncd.odoo.transport import Transport, make_transport
+from tests.http_relay import count_connections
 from tests.http_relay import relay as forward
 
 CASES = [("xmlrpc", 17), ("jsonrpc", 17), ("jsonrpc", 16), ("json2", 19), ("xmlrpc", 19)]
@@ -207,19 +207,6 @@ def test_values_are_identical_across_transports(emulator: Callable[..., Emulator
         t.close()
     assert seen[0] == seen[1] == seen[2]
     assert len(seen[0]) == len(ids)
-
-
-def count_connections(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """The addresses of every socket opened from now on, in order."""
-    opened: list[Any] = []
-    real = socket.create_connection
-
-    def counting(*args: Any, **kwargs: Any) -> socket.socket:
-        opened.append(args[0])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(socket, "create_connection", counting)
-    return opened
 
 
 def version_login_and_twenty_calls(case: Case) -> None:
