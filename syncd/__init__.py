@@ -32,7 +32,9 @@ _EXPORTS = {
     "ModelReport": "syncd.sync.report", "PassReport": "syncd.sync.report",
     "run_pass": "syncd.sync.engine",
 }
-__all__ = ["__version__", "consumer", *_EXPORTS]
+__all__ = ["ConfigError", "ModelReport", "ModelSpec", "OdooClient", "OdooError", "PassReport",
+           "Settings", "SyncdError", "__version__", "consumer", "load_settings", "run_daemon",
+           "run_pass", "sync_once"]
 
 
 def __getattr__(name: str) -> Any:

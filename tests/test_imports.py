@@ -29,3 +29,11 @@ def test_the_service_package_still_exports(name: str) -> None:
     import syncd.service
 
     assert callable(getattr(syncd.service, name))
+
+
+def test_the_library_exports_what_it_lists() -> None:
+    import syncd
+
+    assert set(syncd.__all__) == set(syncd._EXPORTS) | {"__version__", "consumer"}
+    for name in syncd.__all__:
+        assert getattr(syncd, name) is not None

@@ -36,7 +36,7 @@ from syncd.consumer.journal import JournalGap, JournalReader
 from syncd.consumer.load import Config, settings_of
 from syncd.consumer.marks import Change, diff, patch
 from syncd.sync.digests import Digests
-from syncd.errors import CorruptFileError, SyncdError
+from syncd.errors import CorruptFileError, SinkError, SyncdError
 from syncd.sinks.datadir import DataDir
 from syncd.sinks.factory import make_sink
 from syncd.sinks.snapshot import Layout, record_lines
@@ -276,7 +276,7 @@ class Follow:
             lines = ((r["id"], layout.line(r)) for r in self._sink.records(name))
         try:
             self._known[name] = diff(self._known[name], lines, change, records=self.records)
-        except (CorruptFileError, OSError):
+        except (CorruptFileError, SinkError, OSError):
             self._stamps.pop(name, None)  # try again at the next look
             return None
         return change

@@ -104,16 +104,19 @@ def encode_json(value: Any) -> str:
 
 
 def _free(wanted: str, taken: set[str]) -> str:
-    name = _short(wanted)
+    name = identifier(wanted)
     n = 0
     while name in taken:
         n += 1
-        name = _short(f"{wanted}_{n}")
+        name = identifier(f"{wanted}_{n}")
     taken.add(name)
     return name
 
 
-def _short(name: str) -> str:
+def identifier(name: str) -> str:
+    """``name`` as a PostgreSQL identifier: itself when it fits in 63 bytes, else cut to 54
+    bytes plus ``_`` and 8 hex digits of its BLAKE2b digest (PostgreSQL would cut it silently,
+    and two long names could then meet)."""
     if len(name.encode()) <= MAX_IDENTIFIER:
         return name
     digest = hashlib.blake2b(name.encode(), digest_size=4).hexdigest()

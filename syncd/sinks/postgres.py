@@ -42,9 +42,9 @@ from psycopg.conninfo import conninfo_to_dict
 
 from syncd.config import SinkSettings
 from syncd.errors import ConfigError, CorruptFileError, LockedError, SinkError, one_line, scrub
+from syncd.sinks.columns import identifier
 from syncd.sinks.postgres_pass import (CONNECT_TIMEOUT, LOCK_CLASS, PASS_ROW, STATE_TABLE,
-                                       PostgresPassWriter, identifier, key_of,
-                                       table_of)
+                                       PostgresPassWriter, key_of, table_of)
 from syncd.sync.state import VERSION, State, utc_now_text
 
 class PostgresSink:

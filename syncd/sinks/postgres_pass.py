@@ -20,7 +20,6 @@ error in the middle of a rebuild stream) undoes that model only and the pass may
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +29,7 @@ from psycopg import sql
 
 from syncd.errors import CorruptFileError
 from syncd.sinks.base import Applied
-from syncd.sinks.columns import Column, columns_for, encode_json
+from syncd.sinks.columns import Column, columns_for, encode_json, identifier
 from syncd.sinks.snapshot import Layout, record_id_of
 from syncd.sync.changes import ChangeSet
 from syncd.sync.state import State
@@ -44,7 +43,6 @@ CHANNEL = "syncd"
 PASS_ROW = ""  # the syncd_state row of the pass itself (no model can be named "")
 LOCK_CLASS = 0x7379_6E63  # "sync": the first key of syncd's advisory locks (the second: the target)
 CONNECT_TIMEOUT = 10  # seconds, unless the DSN or PGCONNECT_TIMEOUT says otherwise
-MAX_IDENTIFIER = 63
 SQL_TYPES = {"text": "text", "integer": "bigint", "float": "double precision",
              "boolean": "boolean", "date": "date", "datetime": "timestamp", "ids": "bigint[]",
              "json": "jsonb", "m2o_id": "bigint", "m2o_name": "text"}
@@ -52,16 +50,6 @@ SQL_TYPES = {"text": "text", "integer": "bigint", "float": "double precision",
 SHOWN_TYPES = {**SQL_TYPES, "datetime": "timestamp without time zone"}
 MAX_PARAMETERS = 30_000  # per INSERT statement (PostgreSQL's limit is 65,535)
 DELETE_BATCH = 10_000
-
-
-def identifier(name: str) -> str:
-    """``name`` as a PostgreSQL identifier: itself when it fits in 63 bytes, else cut to 54
-    bytes plus ``_`` and 8 hex digits of its BLAKE2b digest (PostgreSQL would cut it silently,
-    and two long names could then meet)."""
-    if len(name.encode()) <= MAX_IDENTIFIER:
-        return name
-    digest = hashlib.blake2b(name.encode(), digest_size=4).hexdigest()
-    return name.encode()[:54].decode(errors="ignore") + "_" + digest
 
 
 def table_of(name: str) -> str:

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from loguru import logger
 
-from syncd.errors import ConfigError, CorruptFileError, SyncdError
+from syncd.errors import ConfigError, CorruptFileError, SinkError
 from syncd.service.lock import FileLock
 from syncd.sinks.datadir import DataDir
 from syncd.sync.state import VERSION, ModelState, State
@@ -49,10 +49,6 @@ CREATE TABLE IF NOT EXISTS syncd_changes (
     seq INTEGER NOT NULL, model TEXT NOT NULL, at TEXT, op TEXT NOT NULL, id INTEGER,
     record TEXT, PRIMARY KEY (model, seq));
 """
-
-
-class DatabaseError(SyncdError, OSError):
-    """The database cannot be opened, read or written (an OSError: a failed pass, exit 1)."""
 
 
 def quoted(identifier: str) -> str:
@@ -85,11 +81,11 @@ class SqliteSink:
 
     @contextmanager
     def guarded(self) -> Iterator[None]:
-        """Every sqlite3 error as one DatabaseError line naming the file."""
+        """Every sqlite3 error as one SinkError line naming the file."""
         try:
             yield
         except sqlite3.Error as exc:
-            raise DatabaseError(f"SQLite database {self.path}: {exc}") from exc
+            raise SinkError(f"SQLite database {self.path}: {exc}") from exc
 
     def connection(self, *, create: bool) -> sqlite3.Connection | None:
         """The open connection; None when the file does not exist and ``create`` is False. A
@@ -114,7 +110,7 @@ class SqliteSink:
             with self.guarded():
                 mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
                 if str(mode).lower() != "wal":
-                    raise DatabaseError(f"SQLite database {self.path}: cannot use WAL mode "
+                    raise SinkError(f"SQLite database {self.path}: cannot use WAL mode "
                                         f"(journal_mode is {mode})")
                 self._db.execute("PRAGMA synchronous = FULL")
                 self._db.execute("PRAGMA journal_size_limit = 67108864")  # 64 MB kept after use

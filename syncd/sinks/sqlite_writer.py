@@ -23,11 +23,11 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from syncd.errors import CorruptFileError
+from syncd.errors import CorruptFileError, SinkError
 from syncd.sinks.base import Applied
 from syncd.sinks.columns import Column, columns_for, encode_json
 from syncd.sinks.snapshot import Layout, record_id_of
-from syncd.sinks.sqlite import DatabaseError, SqliteSink, meta_rows, quoted, state_text, table_of
+from syncd.sinks.sqlite import SqliteSink, meta_rows, quoted, state_text, table_of
 from syncd.sync.changes import ChangeSet
 from syncd.sync.state import State
 
@@ -263,4 +263,4 @@ class SqlitePassWriter:
             try:
                 db.execute("ROLLBACK")
             except sqlite3.Error as exc:
-                raise DatabaseError(f"SQLite database {self.sink.path}: {exc}") from exc
+                raise SinkError(f"SQLite database {self.sink.path}: {exc}") from exc
