@@ -14,7 +14,8 @@ from pathlib import Path
 
 from syncd.config import ModelSpec, Settings, SyncSettings
 from syncd.consumer.follow import Follow
-from syncd.sinks.snapshot import Layout, Rebuild
+from syncd.sinks.json.snapshot import Rebuild
+from syncd.sinks.record import Layout
 
 FIELDS = ("name", "email", "phone", "is_company", "parent_id", "write_date")
 

@@ -31,12 +31,14 @@ from loguru import logger
 
 from syncd.config import OdooSettings, Settings, SyncSettings
 from syncd.consumer.index import Index
+from syncd.consumer.load import records
 from syncd.consumer.matcher import match_email
 from syncd.emulator import Emulator
 from syncd.emulator.demo_data import populate
 from syncd.odoo.client import OdooClient
 from syncd.sinks.datadir import DataDir
-from syncd.sinks.jsondir import JsonSink
+from syncd.sinks.json.sink import JsonSink
+from syncd.sinks.factory import opened
 from syncd.sync.engine import run_pass
 
 FILLER = ("thanks for the quick reply yesterday we discussed the delivery schedule for next "
@@ -94,7 +96,8 @@ def main() -> None:
                                 sync=SyncSettings(data_dir=Path(tmp), page_size=5000))
             started = time.perf_counter()
             with OdooClient(settings.odoo) as client:
-                report = run_pass(settings, client)
+                with opened(settings) as sink:
+                    report = run_pass(settings, client, sink, DataDir(settings.sync.data_dir))
             assert report.ok, report.error
             print(f"synced in {time.perf_counter() - started:.1f} s (one full pass over HTTP)")
             bench(JsonSink(DataDir(Path(tmp))), args.emails)
@@ -104,7 +107,7 @@ def main() -> None:
 
 def bench(sink: JsonSink, emails: int) -> None:
     started = time.perf_counter()
-    customers, products = list(sink.records("customers")), list(sink.records("products"))
+    customers, products = list(records(sink, "customers")), list(records(sink, "products"))
     read = time.perf_counter() - started
     started = time.perf_counter()
     index = Index.build(customers, products)

@@ -23,6 +23,8 @@ from pathlib import Path
 from syncd.config import ModelSpec, OdooSettings, Settings, SyncSettings
 from syncd.emulator import Emulator
 from syncd.odoo.client import OdooClient
+from syncd.sinks.datadir import DataDir
+from syncd.sinks.factory import opened
 from syncd.sync.engine import run_pass
 
 SPEC = ModelSpec(name="customers", model="res.partner",
@@ -50,7 +52,8 @@ def settings_for(em: Emulator, protocol: str, data_dir: Path, page_size: int) ->
 def timed_pass(settings: Settings, client: OdooClient, em: Emulator) -> tuple[float, int, int]:
     em.stats.reset()
     started = time.perf_counter()
-    report = run_pass(settings, client)
+    with opened(settings) as sink:
+        report = run_pass(settings, client, sink, DataDir(settings.sync.data_dir))
     seconds = time.perf_counter() - started
     assert report.ok, report.error
     return seconds, em.stats.requests, em.stats.bytes_sent

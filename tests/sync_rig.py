@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 
+from syncd.consumer.load import records as stored_records
 from syncd.config import (ModelSpec, OdooSettings, Settings, SinkSettings, SyncSettings,
                           domain_as_list)
 from syncd.emulator import Emulator
 from syncd.odoo.client import OdooClient
-from syncd.sinks.factory import make_sink
+from syncd.sinks.datadir import DataDir
+from syncd.sinks.factory import make_sink, opened
 from syncd.sync.report import PassReport
 from syncd.sync.engine import run_pass, utc_now
 
@@ -84,7 +86,9 @@ class Rig:
             if meanwhile is not None:
                 meanwhile()
             return False
-        report = run_pass(self.settings, self.client, now=self.now, should_stop=should_stop)
+        with opened(self.settings) as sink:
+            report = run_pass(self.settings, self.client, sink, DataDir(self.data_dir),
+                              now=self.now, should_stop=should_stop)
         self.reports.append(report)
         return report
 
@@ -95,7 +99,7 @@ class Rig:
         """The stored records of `name`, through the configured sink, in id order."""
         sink = make_sink(self.settings)
         try:
-            return list(sink.records(name))
+            return list(stored_records(sink, name))
         finally:
             sink.close()
 

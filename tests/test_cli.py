@@ -17,7 +17,7 @@ import pytest
 
 from syncd.cli import COMMANDS, build_parser
 from syncd.emulator import Emulator
-from syncd.service.lock import DataDirLock
+from syncd.sinks.lock import DataDirLock
 
 SYNCD = str(Path(sys.executable).with_name("syncd"))
 SECRET = "S3cr3t-Pa55-zq9"
@@ -262,7 +262,8 @@ def test_watch_prints_one_line_per_snapshot_change(tmp_path: Path) -> None:
     import threading
 
     from syncd.sinks.atomic import write_atomic
-    from syncd.sinks.snapshot import Layout, encode
+    from syncd.sinks.json.snapshot import encode
+    from syncd.sinks.record import Layout
 
     data = tmp_path / "data"
     data.mkdir()

@@ -17,7 +17,7 @@ import pytest
 
 from syncd.config import SinkSettings
 from syncd.emulator import Emulator
-from syncd.sinks.postgres import PostgresSink
+from syncd.sinks.postgres.sink import PostgresSink
 from tests import pg_server
 from tests.sync_rig import sink_settings
 from tests.test_cli import SYNCD, environment, one_error_line, syncd, wait_for

@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from syncd.emulator import Emulator
-from syncd.service.lock import FileLock
+from syncd.sinks.lock import FileLock
 from tests.test_cli import SYNCD, environment, one_error_line, syncd, wait_for
 from tests.unprivileged import as_nobody, shared_directory
 from tests.test_cli import odoo  # noqa: F401  (the fixture)

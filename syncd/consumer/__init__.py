@@ -16,9 +16,9 @@ Opened from a configuration (a config file path, or ``Settings``), so it works o
 from __future__ import annotations
 
 from syncd.consumer.follow import Follow, follow
-from syncd.consumer.journal import Entry, JournalGap, JournalReader
 from syncd.consumer.load import Loaded, load, load_at, settings_of
 from syncd.consumer.marks import Change
+from syncd.sync.seam import Entry, JournalGap
 
-__all__ = ["Change", "Entry", "Follow", "JournalGap", "JournalReader", "Loaded", "follow", "load",
-           "load_at", "settings_of"]
+__all__ = ["Change", "Entry", "Follow", "JournalGap", "Loaded", "follow", "load", "load_at",
+           "settings_of"]

@@ -1,56 +1,42 @@
-"""Following the stored models: each change set as it lands, from the journal or by diffing.
+"""Following the stored models: each change set as it lands, on every sink alike.
 
 ``follow(config, ["customers"])`` is an iterator of ``Change`` (and ``run(callback)`` the
-callback form); ``stop()`` or leaving its ``with`` block ends it. How it learns what changed:
+callback form); ``stop()`` or leaving its ``with`` block ends it. It uses the sink's read half
+only (syncd.sync.seam.Reader), so the same code follows the JSON files, SQLite and PostgreSQL:
 
-* JSON sink with ``journal = true``: after each committed pass (the state file is replaced
-  last), the journal lines between the ``seq`` it has and the one the state commits, netted
-  per id. ``reset`` lines, a journal rotated past its ``seq`` or a state that went back make it
-  diff the snapshot instead, with ``Change.reset`` set.
-* JSON sink without a journal: when a snapshot file is replaced, a streaming diff of it
-  against the marks of the previous one (syncd.consumer.marks): memory is 16 bytes a record
-  plus the changed records, whatever the file's size.
-* A database sink: the state is polled every ``check_every`` seconds; when its ``last_sync``
-  moved (each pass), every followed model is diffed through ``sink.records`` (a full read of
-  each model per pass: fine for thousands of records, slow for millions).
+* It waits (``Reader.wait``: file events, PostgreSQL's ``LISTEN``, a poll of SQLite's pass
+  counter) and looks at the sink's ``stamp`` at least every ``check_every`` seconds. An idle
+  look costs one stamp: nothing is decoded.
+* When the stamp moved, the models' ``heads`` say which moved. With a journal (``[sync] journal
+  = true``) the entries between the ``seq`` it has and the committed one are netted per id: the
+  cost is the change's, not the table's. A ``reset`` entry, entries no longer there (rotated
+  away) or a journal that went back make it re-read the stored copy, with ``Change.reset``.
+* Without a journal, a model whose head moved is diffed: its lines streamed against the marks of
+  the previous copy (syncd.consumer.marks: 16 bytes a record, whatever the copy's size).
 
-Files are watched with watchdog (moved, created, closed-after-write and deleted events;
-``observer="polling"`` where inotify does not work, as on network shares; ``"none"``: only the
-periodic check), events are debounced, and every ``check_every`` seconds a check runs anyway,
-so a lost event delays a change, never loses it. A half-written file is never handed out: a
-snapshot is read whole once it is in place, and journal lines only up to the committed ``seq``.
-A missing snapshot (deleted, being rebuilt) is skipped until it is back.
+``seq={name: saved}`` resumes: the first change of that model is exactly the netted entries
+since ``saved`` (``resumed=True``), or ``reset=True`` when the journal no longer covers it (the
+journal rotated past it, turned off and on again, a forced resync, a deleted state): never a
+silent gap. Heads are read before lines, so a copy read is at least as new as the ``seq``
+reported with it, and a replayed entry that is already in it is no change. A copy being
+rebuilt is never seen half-built: every sink hands out committed passes only.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 
 from syncd.config import Settings
-from syncd.consumer.journal import JournalGap, JournalReader
 from syncd.consumer.load import Config, settings_of
 from syncd.consumer.marks import Change, diff, patch
-from syncd.sync.digests import Digests
-from syncd.errors import CorruptFileError, SinkError, SyncdError
-from syncd.sinks.datadir import DataDir
+from syncd.errors import CorruptFileError, SinkError
 from syncd.sinks.factory import make_sink
-from syncd.sinks.snapshot import Layout, record_lines
-from syncd.sync.state import State
+from syncd.sync.digests import Digests
+from syncd.sync.seam import Head, JournalGap, Reader
 
-Stamp = tuple[int, int, int, int] | None  # inode, size, mtime_ns, ctime_ns of a file
-
-
-def _stamp(path: Path) -> Stamp:
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+OBSERVERS = ("native", "polling", "none")
 
 
 class Follow:
@@ -59,113 +45,82 @@ class Follow:
 
     def __init__(self, settings: Settings, names: Sequence[str] | None = None, *,
                  seq: Mapping[str, int] | None = None, records: bool = True,
-                 observer: str = "native", debounce: float = 0.2,
-                 check_every: float = 5.0) -> None:
-        if observer not in ("native", "polling", "none"):
+                 observer: str = "native", debounce: float = 0.0,
+                 check_every: float = 5.0, reader: Reader | None = None) -> None:
+        if observer not in OBSERVERS:
             raise ValueError(f"observer must be native, polling or none, not {observer!r}")
         self.settings = settings
         self.names = list(names) if names else [spec.name for spec in settings.models]
-        self.data_dir = DataDir(settings.sync.data_dir)
         self.records = records
         self.observer_kind = observer
         self.debounce = debounce
         self.check_every = check_every
-        self.json = settings.sink.kind == "json"
-        self.journaled = self.json and settings.sync.journal
-        self._sink = make_sink(settings)
+        self.reader: Reader = reader if reader is not None else make_sink(settings)
         self._wake = threading.Event()
         self._stopped = threading.Event()
-        self._stopping = threading.Lock()
-        self._observer: Any = None
         self._started = False
         self._known: dict[str, Digests] = {n: Digests() for n in self.names}
         self._seq: dict[str, int | None] = {n: None for n in self.names}
+        self._version: dict[str, str | None] = {}
         self._resume = {n: s for n, s in (seq or {}).items() if n in self._known}
-        self._stamps: dict[str, Stamp] = {}
-        self._readers = {n: JournalReader(self.data_dir, n) for n in self.names}
-        self._state = State()
-        self._state_stamp: Stamp = None  # the state file's signature (JSON sink)
-        self._state_bytes = b""  # the committed state as last read (database sinks)
-        self.checks = 0  # how many checks ran (for tests and the curious)
+        self._stamp: Hashable = object()  # never equal to a sink's: the first look reads heads
+        self.checks = 0  # how many looks ran (for tests and the curious)
+        self.reads = 0  # how many stored copies were read whole (idem)
 
     # -- life ----------------------------------------------------------------------------------
     def start(self) -> Follow:
-        """Take the baseline (what is stored now is no change) and start watching."""
+        """Take the baseline (what is stored now is no change) and start listening."""
         if self._started:
             return self
-        if self.json and not self.data_dir.path.is_dir():
-            raise SyncdError(f"no data directory at {self.data_dir.path} (run 'syncd once' "
-                             "first, or check --data-dir / sync.data_dir / SYNCD_DATA_DIR)")
+        self.reader.stamp()  # a missing data directory is an error now, not a silent wait
         self._started = True
-        self._read_state()
+        self.reader.wait(0.0, self._wake, events=self.observer_kind)  # listening from here on
+        self._stamp = self.reader.stamp()
+        heads = self.reader.heads()
         for name in self.names:
-            if name in self._resume and self.journaled:
-                self._seq[name] = self._resume[name]
-            else:
-                self._seq[name] = self._committed(name)
-                self._stamps[name] = _stamp(self.data_dir.snapshot(name))
-                self._diff(name, Change(name))
-        if self.json and self.observer_kind != "none":
-            self._watch()
+            head = heads.get(name)
+            if name in self._resume or head is None:
+                continue  # resumed at the first look; not stored yet: all of it is news
+            self._seq[name], self._version[name] = head.seq, head.version
+            self._diff(name, Change(name))
         return self
 
-    def _watch(self) -> None:
-        from watchdog.events import FileSystemEvent, FileSystemEventHandler
-        from watchdog.observers import Observer
-        from watchdog.observers.polling import PollingObserver
-
-        follow = self
-
-        class Wake(FileSystemEventHandler):
-            def on_any_event(self, event: FileSystemEvent) -> None:
-                if event.event_type not in ("moved", "created", "closed", "deleted"):
-                    return  # opened, closed_no_write, modified: a reader's, or half-way
-                target = Path(str(getattr(event, "dest_path", "") or event.src_path))
-                if follow.relevant(target):
-                    follow._wake.set()
-
-        observer: Any = PollingObserver(timeout=max(self.debounce, 0.1)) \
-            if self.observer_kind == "polling" else Observer()
-        observer.schedule(Wake(), str(self.data_dir.path), recursive=False)
-        observer.start()
-        self._observer = observer
-
-    def relevant(self, path: Path) -> bool:
-        """Whether an event on ``path`` may mean a change landed."""
-        return path.name == self.data_dir.state_file.name or DataDir.is_snapshot(path) \
-            or DataDir.is_journal(path)
+    @property
+    def where(self) -> str:
+        """Where the followed copies are, for people."""
+        return self.reader.where()
 
     def stop(self) -> None:
-        """End the iteration (from any thread); the observer is stopped."""
+        """End the iteration (from any thread); the sink's watchers are closed."""
         self._stopped.set()
         self._wake.set()
-        with self._stopping:  # the iterating thread and another may both stop it
-            observer, self._observer = self._observer, None
-        if observer is not None:
-            observer.stop()
-            if observer is not threading.current_thread():
-                observer.join(timeout=5)
-        self._sink.close()
 
     def __enter__(self) -> Follow:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+        self.reader.close()
 
     def __iter__(self) -> Iterator[Change]:
         self.start()
         try:
+            first = True
             while not self._stopped.is_set():
-                self._wake.clear()  # before the check: an event during it wakes the next one
-                for change in self.check():
+                for change in self.check(force=first):
                     if self._stopped.is_set():
                         return
                     yield change
-                if self._wake.wait(self.check_every) and not self._stopped.is_set():
+                first = False
+                self._wake.clear()
+                if self._stopped.is_set():
+                    return
+                if self.reader.wait(self.check_every, self._wake, events=self.observer_kind) \
+                        and self.debounce > 0:
                     self._settle()
         finally:
             self.stop()
+            self.reader.close()
 
     def run(self, callback: Callable[[Change], object]) -> None:
         """Call ``callback`` with each change until ``stop``."""
@@ -175,120 +130,111 @@ class Follow:
     def _settle(self) -> None:
         """Debounce: wait until events stop for ``debounce`` seconds (at most 20 times that)."""
         deadline = time.monotonic() + 20 * self.debounce
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not self._stopped.is_set():
             self._wake.clear()
-            if not self._wake.wait(self.debounce):
+            if not self.reader.wait(self.debounce, self._wake, events=self.observer_kind):
                 return
 
-    # -- checking ------------------------------------------------------------------------------
-    def check(self) -> list[Change]:
+    # -- looking -------------------------------------------------------------------------------
+    def check(self, *, force: bool = False) -> list[Change]:
         """One look at every followed model (the periodic check runs this): the changes that
-        landed since the last look, non-empty ones only."""
+        landed since the last look, non-empty ones only. Costs one stamp when nothing moved."""
         self.checks += 1
-        moved = self._read_state()
+        try:
+            stamp = self.reader.stamp()
+            if stamp == self._stamp and not (force and self._resume):
+                return []
+            heads = self.reader.heads()
+        except (CorruptFileError, SinkError):
+            return []  # not ours to judge (the next pass sets a corrupt state aside)
         found: list[Change] = []
+        complete = True
         for name in self.names:
-            change = self._check(name, moved)
-            if change is not None and not change.empty:
+            head = heads.get(name)
+            if head is None:
+                continue  # nothing stored (yet, or being put back): looked at when it is
+            change = self._look(name, head)
+            if change is None:
+                complete = False  # unreadable now: the same stamp is looked at again
+            elif not change.empty:
                 found.append(change)
+        if complete:
+            self._stamp = stamp
         return found
 
-    def _read_state(self) -> bool:
-        """Re-read the state if it changed; True when it did."""
-        if self.json:
-            stamp = _stamp(self.data_dir.state_file)
-            if stamp == self._state_stamp:
-                return False
-            try:
-                self._state = self._sink.read_state()
-            except CorruptFileError:
-                return False  # not ours to judge; the next pass sets it aside
-            self._state_stamp = stamp
-            return True
-        # Not last_sync alone: it moves by whole seconds, and two passes may share one. A pass
-        # that changed data changed its models' state (watermarks, marks, counts) with it.
-        state = self._sink.read_state()
-        committed = state.to_bytes()
-        moved = committed != self._state_bytes
-        self._state, self._state_bytes = state, committed
-        return moved
+    def _look(self, name: str, head: Head) -> Change | None:
+        resume = self._resume.pop(name, None)
+        have = resume if resume is not None else self._seq[name]
+        if have is not None and head.seq is not None:
+            if head.seq == have and resume is not None:  # nothing landed while it was away
+                self._seq[name], self._version[name] = have, head.version
+                if self._diff(name, Change(name)) is None:  # learn the copy: later are exact
+                    self._resume[name] = resume
+                    return None
+                return Change(name, seq=have)
+            if head.seq == have and head.version == self._version.get(name):
+                return Change(name, seq=have)
+            if head.seq > have:
+                change = self._replay(name, have, head, resumed=resume is not None)
+                if change is not None:
+                    return change
+            change = Change(name, seq=head.seq, reset=True)
+        elif resume is not None:  # nothing to resume from: reload
+            change = Change(name, seq=head.seq, reset=True)
+        elif head.version == self._version.get(name) and head.seq == have:
+            return Change(name, seq=have)
+        else:
+            change = Change(name, seq=head.seq)
+        self._seq[name], self._version[name] = head.seq, head.version
+        result = self._diff(name, change)
+        if result is None and resume is not None:
+            self._resume[name] = resume  # could not read: resume again at the next look
+        return result
 
-    def _committed(self, name: str) -> int | None:
-        model = self._state.models.get(name)
-        return model.journal_seq if model is not None and self.journaled else None
-
-    def _check(self, name: str, state_moved: bool) -> Change | None:
-        if not self.json:
-            return self._diff(name, Change(name)) if state_moved else None
-        committed, have = self._committed(name), self._seq[name]
-        if committed is None or have is None:
-            stamp = _stamp(self.data_dir.snapshot(name))
-            if stamp is None or stamp == self._stamps.get(name):
-                if stamp is not None and name not in self._resume:
-                    self._seq[name] = committed  # what is known is that snapshot: the state's
-                return None
-            self._stamps[name] = stamp
-            change = self._diff(name, Change(name, reset=name in self._resume))
-            self._resume.pop(name, None)
-            self._seq[name] = committed
-            return change
-        if committed == have:
+    def _replay(self, name: str, have: int, head: Head, *, resumed: bool) -> Change | None:
+        """The journal's entries since ``have``, netted per id; None when they say to reload
+        (a reset among them, or they are gone)."""
+        assert head.seq is not None
+        net: dict[int, bytes | None] = {}
+        try:
+            for entry in self.reader.changes(name, have, head.seq):
+                if entry.op == "reset":
+                    return None
+                assert entry.id is not None
+                net[entry.id] = entry.line
+        except JournalGap:
             return None
-        change = Change(name, seq=committed)
-        if committed > have:
-            try:
-                net: dict[int, bytes | None] = {}
-                for entry in self._readers[name].entries(have, committed):
-                    if entry.op == "reset":
-                        raise JournalGap("reset")
-                    assert entry.id is not None
-                    net[entry.id] = entry.line
-            except JournalGap:
-                pass
-            else:
-                resumed = self._resume.pop(name, None) is not None
-                change.resumed = resumed
-                self._known[name] = patch(self._known[name], net, change, records=self.records,
-                                          resumed=resumed)
-                self._seq[name] = committed
-                if resumed:  # learn the whole snapshot now: later changes are exact
-                    self._diff(name, Change(name))
-                return change
-        change.reset = True
-        self._seq[name] = committed
-        self._stamps[name] = _stamp(self.data_dir.snapshot(name))
-        self._resume.pop(name, None)
-        return self._diff(name, change)
+        change = Change(name, seq=head.seq, resumed=resumed)
+        self._known[name] = patch(self._known[name], net, change, records=self.records,
+                                  resumed=resumed)
+        self._seq[name], self._version[name] = head.seq, head.version
+        if resumed:  # learn the whole copy now: later changes are exact
+            self._diff(name, Change(name))
+        return change
 
     def _diff(self, name: str, change: Change) -> Change | None:
         """Fill ``change`` with the stored copy's differences from what is known (None: the
-        copy cannot be read now; tried again on the next event or check)."""
-        model = self._state.models.get(name)
-        fields = model.fields if model is not None and model.fields else \
-            next((s.fields for s in self.settings.models if s.name == name), ())
-        layout = Layout(fields)
-        if self.json:
-            path = self.data_dir.snapshot(name)
-            if not path.exists():
-                return None
-            lines: Iterator[tuple[int, bytes]] = record_lines(path, layout)
-        else:
-            lines = ((r["id"], layout.line(r)) for r in self._sink.records(name))
+        copy cannot be read now; tried again at the next look)."""
+        self.reads += 1
         try:
-            self._known[name] = diff(self._known[name], lines, change, records=self.records)
+            self._known[name] = diff(self._known[name], self.reader.lines(name), change,
+                                     records=self.records)
         except (CorruptFileError, SinkError, OSError):
-            self._stamps.pop(name, None)  # try again at the next look
+            self._version.pop(name, None)
             return None
         return change
 
 
 def follow(config: Config | None = None, names: Sequence[str] | None = None, *,
            seq: Mapping[str, int] | None = None, records: bool = True,
-           observer: str = "native", debounce: float = 0.2,
+           observer: str = "native", debounce: float = 0.0,
            check_every: float = 5.0) -> Follow:
     """Follow ``names`` (default: every configured model) of the configuration ``config`` (a
     file path or ``Settings``). ``seq``: per model, the journal position to resume from (as
     saved from ``Change.seq`` or ``load_at``); ``records=False``: ids only (nothing decoded).
+    ``observer``: how a sink that watches files does (``native``, ``polling`` for network
+    shares, ``none``: only the periodic look every ``check_every`` seconds); ``debounce``:
+    after a wake-up, wait until the sink is quiet that long before looking.
     """
     return Follow(settings_of(config), names, seq=seq, records=records, observer=observer,
                   debounce=debounce, check_every=check_every)

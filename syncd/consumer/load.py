@@ -1,10 +1,10 @@
 """Loading a model's stored records, from a configuration, on whichever sink it names.
 
-``load(config, "customers")`` reads through ``make_sink(settings).records(name)``, so it works
-the same on the JSON files and on a database sink. A JSON snapshot is replaced atomically, so a
-file opened once is always whole; on a platform or a share where a replace can still catch a
-reader half-way (it sees the file change under it and fails to parse it), the read is retried
-from the start on the new file, a few times, before the error is raised.
+``load(config, "customers")`` reads the sink's canonical lines (``Reader.lines``) and decodes
+each once, so it works the same on the JSON files and on a database sink. Every sink hands out
+one committed pass; where a replace can still catch a reader half-way (a platform or a share
+on which a JSON file seen changing under it fails to parse), the read is retried from the
+start when the sink's stamp moved meanwhile, a few times, before the error is raised.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from syncd.config import Settings, load_settings
-from syncd.errors import CorruptFileError
-from syncd.sinks.datadir import DataDir
-from syncd.sinks.factory import make_sink
-from syncd.sinks.snapshot import signature
+from syncd.errors import CorruptFileError, SinkError
+from syncd.sinks.factory import opened
+from syncd.sync.seam import Reader
 
 ATTEMPTS = 5
 
@@ -36,10 +37,14 @@ def settings_of(config: Config | None = None) -> Settings:
 @dataclass
 class Loaded:
     """The records of one model by id, and the journal ``seq`` they are at least as new as
-    (None without a journal): follow from it (``follow(..., seq={name: loaded.seq})``)."""
+    (None without a journal): follow from it (``follow(..., seq={name: loaded.seq})``).
+    Unpacks as a pair: ``records, seq = load_at(config, name)``."""
 
     records: dict[int, dict[str, Any]]
     seq: int | None
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.records, self.seq))
 
 
 def load(config: Config | None, name: str) -> dict[int, dict[str, Any]]:
@@ -48,29 +53,43 @@ def load(config: Config | None, name: str) -> dict[int, dict[str, Any]]:
 
 
 def load_at(config: Config | None, name: str) -> Loaded:
-    """``load``, with the journal ``seq`` to resume following from. The state is read before
-    the records: the records are then at least that new (the state is written last), so
-    replaying the journal from that ``seq`` may repeat changes already in them, never miss one.
-    """
-    settings = settings_of(config)
-    sink = make_sink(settings)
-    try:
-        state = sink.read_state()
-        model = state.models.get(name)
-        seq = model.journal_seq if model is not None and settings.sync.journal else None
-        return Loaded(_records(settings, sink.records, name), seq)
-    finally:
-        sink.close()
+    """``load``, with the journal ``seq`` to resume following from (on every sink with
+    ``[sync] journal = true``). The model's head is read before its records: the records are
+    then at least that new, so replaying the journal from that ``seq`` may repeat a change
+    already in them, never miss one."""
+    with opened(settings_of(config)) as sink:
+        return read_at(sink, name)
 
 
-def _records(settings: Settings, read: Any, name: str) -> dict[int, dict[str, Any]]:
-    path = DataDir(settings.sync.data_dir).snapshot(name)
+def read_at(reader: Reader, name: str) -> Loaded:
+    """``load_at`` on an open sink."""
     for attempt in range(ATTEMPTS):
-        before = signature(path) if settings.sink.kind == "json" else None
+        before = reader.stamp()
+        head = reader.heads().get(name)
         try:
-            found: Iterator[dict[str, Any]] = read(name)
-            return {record["id"]: record for record in found}
-        except (CorruptFileError, OSError):
-            if before is None or signature(path) == before or attempt == ATTEMPTS - 1:
-                raise  # not a file replaced while it was read: a real error
+            records = records_of(reader, name)
+        except (CorruptFileError, SinkError, OSError):
+            if reader.stamp() == before or attempt == ATTEMPTS - 1:
+                raise  # not a copy replaced while it was read: a real error
+            continue
+        return Loaded(records, head.seq if head is not None else None)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def records_of(reader: Reader, name: str) -> dict[int, dict[str, Any]]:
+    """The stored records of ``name`` by id, each line decoded once."""
+    return {record["id"]: record for record in records(reader, name)}
+
+
+def records(reader: Reader, name: str) -> Iterator[dict[str, Any]]:
+    """The stored records of ``name`` in id order, decoded one at a time."""
+    for record_id, line in reader.lines(name):
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            raise CorruptFileError(f"{reader.location(name)}: id {record_id}: the record is "
+                                   f"not JSON ({exc})") from None
+        if not isinstance(record, dict):
+            raise CorruptFileError(f"{reader.location(name)}: id {record_id}: the record is "
+                                   "not a JSON object")
+        yield record

@@ -32,7 +32,6 @@ from __future__ import annotations
 import heapq
 import re
 from collections.abc import Iterable
-from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,8 +41,8 @@ from syncd.config import Settings
 from syncd.consumer.index import FREE_MAIL_DOMAINS, Index, valid_ean13
 from syncd.consumer.mail import Mail, parse_mail
 from syncd.errors import ConfigError, SyncdError
-from syncd.sinks.base import Sink
-from syncd.sinks.factory import make_sink
+from syncd.consumer.load import records
+from syncd.sync.seam import Reader
 
 LIMIT = 5
 THRESHOLD = 0.5
@@ -169,34 +168,21 @@ def check_models(settings: Settings, *names: str) -> None:
                               f"{', '.join(known)}; see --customers/--products)")
 
 
-def load_index(sink: Sink, customers: str, products: str) -> Index:
-    """The index of the records ``sink`` stores for the two models. SyncdError when one has
-    no stored copy yet (nothing synced)."""
+def load_index(reader: Reader, customers: str, products: str) -> Index:
+    """The index of the records ``reader``'s sink stores for the two models. SyncdError when
+    one has no stored copy yet (nothing synced)."""
+    heads = reader.heads()
     for name in (customers, products):
-        if not sink.exists(name):
+        if name not in heads:
             raise SyncdError(f"no stored copy of {name!r} yet (run 'syncd once' first)")
-    return Index.build(sink.records(customers), sink.records(products))
+    return Index.build(records(reader, customers), records(reader, products))
 
 
-def data_version(sink: Sink, names: Iterable[str]) -> tuple[object, ...]:
-    """What changes whenever a pass changed the stored records of ``names``: the last pass's
-    time and, per model, its watermark, record count and stored-file signature (a JSON
-    snapshot's size and mtime). Cheap: one read of the state, no records."""
-    state = sink.read_state()
-    version: list[object] = [state.last_sync]
-    for name in names:
-        model = state.models.get(name)
-        version.append(None if model is None else
-                       (model.watermark, model.records, model.snapshot_stat, model.last_success))
-    return tuple(version)
-
-
-def index_from_settings(settings: Settings, customers: str = "customers",
-                        products: str = "products") -> Index:
-    """The index of what the configured sink holds now (the sink is closed again)."""
-    check_models(settings, customers, products)
-    with closing(make_sink(settings)) as sink:
-        return load_index(sink, customers, products)
+def data_version(reader: Reader, names: Iterable[str]) -> tuple[object, ...]:
+    """What changes whenever a pass changed the stored records of ``names``: their heads.
+    Cheap: the sink's stamp and heads, no records."""
+    heads = reader.heads()
+    return tuple(heads.get(name) for name in names)
 
 
 # -- output -------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import signal
 import sys
 import threading
 from datetime import datetime
+from collections.abc import Iterable
 from typing import Any, TextIO
 
 import orjson
@@ -19,8 +20,8 @@ import orjson
 from syncd.config import Settings
 from syncd.consumer.follow import Follow
 from syncd.consumer.marks import Change
-from syncd.errors import ConfigError, SyncdError
-from syncd.sinks.datadir import DataDir
+from syncd.sinks.factory import make_sink
+from syncd.errors import ConfigError
 
 FEW = 5  # ids shown per kind in a text line
 FEW_JSON = 20
@@ -51,13 +52,13 @@ def _few(values: list[int]) -> str:
     return shown + (f",… ({len(values)})" if len(values) > FEW else "")
 
 
-def names_to_watch(settings: Settings, names: list[str]) -> list[str]:
+def names_to_watch(settings: Settings, names: list[str], stored: Iterable[str] = ()) -> list[str]:
     """The configured models (all by default); ConfigError for a name that is neither
-    configured nor stored in the data directory."""
+    configured nor ``stored``."""
     configured = [spec.name for spec in settings.models]
     if not names:
         return configured
-    stored = set(DataDir(settings.sync.data_dir).snapshot_names())
+    stored = set(stored)
     unknown = [name for name in names if name not in configured and name not in stored]
     if unknown:
         raise ConfigError(f"unknown model {', '.join(unknown)} (configured: "
@@ -70,16 +71,18 @@ def watch(settings: Settings, names: list[str] | None = None, *, as_json: bool =
           err: TextIO | None = None, check_every: float = 5.0) -> int:
     """Print a line per change until ``stop`` is set (or SIGINT/SIGTERM); returns 0.
 
-    A missing data directory is an error (SyncdError), not created: waiting on a mistyped
+    A missing data directory is an error (SinkError), not created: waiting on a mistyped
     ``--data-dir`` would print nothing, ever. The greeting ``watching ...`` is printed once
     the baseline is taken (on stderr with ``as_json``): a change after it makes a line."""
     stream = out or sys.stdout
-    data_dir = settings.sync.data_dir
-    if settings.sink.kind == "json" and not data_dir.is_dir():
-        raise SyncdError(f"no data directory at {data_dir} (run 'syncd once' first, or check "
-                         "--data-dir / sync.data_dir / SYNCD_DATA_DIR)")
-    chosen = names_to_watch(settings, names or [])
-    follower = Follow(settings, chosen, records=False, check_every=check_every)
+    sink = make_sink(settings)
+    try:
+        sink.stamp()  # a missing data directory: an error now, not a silent wait
+        chosen = names_to_watch(settings, names or [], sink.heads() if names else ())
+    except BaseException:
+        sink.close()
+        raise
+    follower = Follow(settings, chosen, records=False, check_every=check_every, reader=sink)
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: follower.stop())
@@ -90,7 +93,7 @@ def watch(settings: Settings, names: list[str] | None = None, *, as_json: bool =
 
         threading.Thread(target=stopper, daemon=True).start()
     with follower:
-        where = data_dir if settings.sink.kind == "json" else settings.sink.kind
+        where = follower.where
         # With --json stdout is only objects: the greeting goes to stderr.
         greeting = (err or sys.stderr) if as_json else stream
         greeting.write(f"watching {where} ({', '.join(chosen)}); Ctrl+C to stop\n")

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit
 
-from syncd import __version__
+from syncd.version import __version__
 from syncd.errors import OdooError, TransientError, scrub
 from syncd.odoo.interrupt import waiting
 

@@ -1,7 +1,7 @@
 """Running syncd: the daemon loop, the data-directory lock, systemd notifications, logging,
 progress, ``status``/``check`` and the demo. Public face: ``sync_once`` and ``run_daemon``.
 
-Exported lazily: the pass (``syncd.sync.engine``) imports ``syncd.service.lock``, and an eager
+Exported lazily: the pass (``syncd.sync.engine``) imports ``syncd.sinks.lock``, and an eager
 import of the runner here would import the half-initialised engine back (an import cycle that
 broke ``import syncd.sync`` in a fresh interpreter)."""
 

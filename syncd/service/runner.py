@@ -12,7 +12,7 @@ from syncd.odoo.interrupt import clear_stop
 from syncd.service.notify import Notifier
 from syncd.odoo.client import OdooClient
 from syncd.service.progress import make_progress
-from syncd.sinks.base import Sink
+from syncd.sync.seam import Sink
 from syncd.sinks.datadir import DataDir
 from syncd.sinks.factory import make_sink
 from syncd.sync.engine import run_pass
@@ -38,7 +38,7 @@ def writing(settings: Settings) -> Iterator[Sink]:
 def sync_once(settings: Settings, *, should_stop: Callable[[], bool] | None = None) -> PassReport:
     """One pass under the locks (LockedError if another syncd holds one)."""
     with writing(settings) as sink, OdooClient(settings.odoo) as client:
-        return run_pass(settings, client, sink=sink, progress=progress_factory,
+        return run_pass(settings, client, sink, DataDir(settings.sync.data_dir), progress=progress_factory,
                         should_stop=should_stop)
 
 
@@ -53,7 +53,7 @@ def run_daemon(settings: Settings, *, stop: threading.Event | None = None,
             return daemon.stopping.is_set()
 
         def one_pass() -> PassReport:
-            report = run_pass(settings, client, sink=sink, progress=progress_factory,
+            report = run_pass(settings, client, sink, DataDir(settings.sync.data_dir), progress=progress_factory,
                               should_stop=should_stop)
             if on_pass is not None:
                 on_pass(report)

@@ -5,7 +5,7 @@ there, for every sink (the files of the JSON sink are its snapshots and state):
 
 * ``odoo_<name>.json`` — the snapshot of the model configured as ``name`` (JSON sink);
 * ``odoo_<name>.changes.jsonl`` — the change journal of ``name`` (JSON sink, ``journal = true``),
-  and its rotated files ``odoo_<name>.changes.<first seq>.jsonl`` (see syncd.sinks.journal);
+  and its rotated files ``odoo_<name>.changes.<first seq>.jsonl`` (see syncd.sinks.json.journal);
 * ``last_sync.json`` — the state (JSON sink; a database sink keeps it in the database);
 * ``odoo.sqlite`` — the SQLite sink's database by default (``[sink].path`` may put it anywhere),
   with SQLite's ``-wal`` and ``-shm`` files and syncd's ``.lock`` file beside it;
@@ -28,13 +28,13 @@ import orjson
 from loguru import logger
 
 from syncd.errors import ConfigError, CorruptFileError, LockedError, SyncdError
-from syncd.service.lock import DataDirLock, holder
+from syncd.sinks.lock import DataDirLock, holder
 from syncd.sinks.atomic import (Staged, prune_set_aside, set_aside, stage, sweep_temp_files,
                                 write_atomic)
 from syncd.sync.state import State, utc_now_text
 
 if TYPE_CHECKING:
-    from syncd.sinks.base import Sink
+    from syncd.sync.seam import Sink
 
 STATE_FILE = "last_sync.json"
 RESYNC_FILE = ".syncd-resync.json"

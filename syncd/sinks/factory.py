@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from syncd.config import Settings
 from syncd.errors import ConfigError
-from syncd.sinks.base import Sink
+from syncd.sync.seam import Sink
 from syncd.sinks.datadir import DataDir
-from syncd.sinks.jsondir import JournalSettings, JsonSink
+from syncd.sinks.json.sink import JournalSettings, JsonSink
 
 
 def make_sink(settings: Settings) -> Sink:
@@ -23,12 +26,23 @@ def make_sink(settings: Settings) -> Sink:
         except ImportError:
             raise ConfigError('[sink].kind = "postgres" needs psycopg: '
                               "pip install 'syncd[postgres]'") from None
-        from syncd.sinks.postgres import PostgresSink
+        from syncd.sinks.postgres.sink import PostgresSink
 
         return PostgresSink(settings.sink, journal=settings.sync.journal)
     if kind == "sqlite":
-        from syncd.sinks.sqlite import SqliteSink
+        from syncd.sinks.sqlite.sink import SqliteSink
 
         return SqliteSink(settings.sink.path or data_dir.default_database,
                           journal=settings.sync.journal)
     raise ConfigError(f"[sink].kind = {kind!r} is not available in this build")
+
+
+@contextmanager
+def opened(settings: Settings) -> Iterator[Sink]:
+    """The sink for ``settings``, closed on the way out (no lock taken: a writer also takes the
+    data directory's lock and ``Sink.lock``, as ``syncd.service.runner.writing`` does)."""
+    sink = make_sink(settings)
+    try:
+        yield sink
+    finally:
+        sink.close()

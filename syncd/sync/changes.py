@@ -1,13 +1,12 @@
-"""What one model's pull hands to the output side: a change set, and what the pull may ask of
-the copy it changes (``Stored``). The pull opens no file: every sink answers ``Stored``."""
+"""What one model's pull hands to the output side: a change set (the pull opens no file: what it
+asks of the stored copy is ``syncd.sync.seam.Stored``, which every sink answers)."""
 
 from __future__ import annotations
 
 import enum
-from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from syncd.sync.report import ModelReport
 from syncd.sync.state import ModelState
@@ -51,16 +50,3 @@ class ChangeSet:
         """Nothing to write (the stored copy stays exactly as it is)."""
         return self.rebuild is None and not self.upserts and not self.removals \
             and not self.distrusted
-
-
-class Stored(Protocol):
-    """What a pull may ask about the stored copy of a model (every sink answers it)."""
-
-    def exists(self, name: str) -> bool:
-        """False when the model has never been written (or its copy was removed)."""
-
-    def changed_outside(self, name: str, state: ModelState) -> bool:
-        """True when the copy is not the one syncd last wrote (edited by someone else)."""
-
-    def stored_ids(self, name: str, state: ModelState) -> array[int]:
-        """The ids in the stored copy, ascending (CorruptFileError if unreadable)."""

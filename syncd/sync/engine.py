@@ -20,12 +20,10 @@ from syncd.config import ModelSpec, Settings
 from syncd.errors import (CorruptFileError, InvalidFieldError, OdooError, PassInterrupted,
                           SinkError, SyncdError, one_line, scrub)
 from syncd.odoo import OdooClient
-from syncd.sinks.base import Applied, PassWriter, Sink
-from syncd.sinks.datadir import DataDir
-from syncd.sinks.factory import make_sink
 from syncd.sync.changes import ChangeSet, Rebuild
 from syncd.sync.pull import pull
 from syncd.sync.report import PassReport, ProgressFactory
+from syncd.sync.seam import Applied, PassWriter, Sink, Workdir
 from syncd.sync.state import ModelState, utc_now_text
 
 
@@ -38,21 +36,21 @@ def source_of(settings: Settings) -> str:
     return f"{settings.odoo.url}|{settings.odoo.database}"
 
 
-def run_pass(settings: Settings, client: OdooClient, *, sink: Sink | None = None,
+def run_pass(settings: Settings, client: OdooClient, sink: Sink, workdir: Workdir, *,
              now: Callable[[], datetime] = utc_now, progress: ProgressFactory | None = None,
              should_stop: Callable[[], bool] | None = None) -> PassReport:
-    """Pull every model and commit the result atomically. Odoo and local-file problems come
-    back as a failed report (nothing committed); only bugs raise."""
+    """Pull every model into ``sink`` and commit the result atomically. The caller opens the
+    sink (and holds the writer's locks) and closes it; ``workdir`` is the data directory
+    (its resync request, and where a failed pass leaves its error). Odoo and local-file
+    problems come back as a failed report (nothing committed); only bugs raise."""
     started = time.monotonic()
-    data_dir = DataDir(settings.sync.data_dir)
-    output = sink if sink is not None else make_sink(settings)
     report = PassReport()
     current: str | None = None
     writer: PassWriter | None = None
     try:
-        data_dir.prepare()
-        state = output.load_state()
-        requested = data_dir.resync_request()
+        workdir.prepare()
+        state = sink.load_state()
+        requested = workdir.resync_request()
         if requested is not None:
             state.request_resync(requested, [spec.name for spec in settings.models])
         client.begin_pass()
@@ -60,11 +58,11 @@ def run_pass(settings: Settings, client: OdooClient, *, sink: Sink | None = None
             info = client.connect()
             logger.info("connected server={} protocol={} uid={}", info.version, info.protocol,
                         info.uid)
-        writer = output.begin(at=utc_now_text(now()))
+        writer = sink.begin(at=utc_now_text(now()))
         for spec in settings.models:
             current = spec.name
             previous = state.models.get(spec.name) or ModelState(model=spec.model)
-            change, applied = _pull_and_write(spec, previous, settings, client, output, writer,
+            change, applied = _pull_and_write(spec, previous, settings, client, sink, writer,
                                               now=now, progress=progress,
                                               should_stop=should_stop)
             change.state.records = applied.records
@@ -80,8 +78,8 @@ def run_pass(settings: Settings, client: OdooClient, *, sink: Sink | None = None
             state.models[spec.name].last_success = stamp
         state.last_sync = stamp
         writer.commit(state)
-        data_dir.clear_resync_request(requested)
-        data_dir.clear_error()
+        workdir.clear_resync_request(requested)
+        workdir.clear_error()
     except PassInterrupted as exc:
         _abort(writer)
         report.interrupted = True
@@ -89,11 +87,11 @@ def run_pass(settings: Settings, client: OdooClient, *, sink: Sink | None = None
         logger.warning("pass stopped: {}", exc)
     except (OdooError, SinkError, CorruptFileError, OSError) as exc:
         _abort(writer)
-        report.error = failed(data_dir, current, error_text(exc), now(), settings)
+        report.error = failed(workdir, current, error_text(exc), now(), settings)
     except Exception as exc:  # noqa: BLE001 - an answer we did not expect must not kill the daemon
         _abort(writer)
         logger.opt(exception=exc).debug("unexpected error during the pass")
-        report.error = failed(data_dir, current, f"unexpected {type(exc).__name__}: {exc} "
+        report.error = failed(workdir, current, f"unexpected {type(exc).__name__}: {exc} "
                               "(a malformed answer from Odoo, or a bug: run with -v)", now(),
                               settings)
     report.seconds = time.monotonic() - started
@@ -138,12 +136,12 @@ def _abort(writer: PassWriter | None) -> None:
         writer.abort()
 
 
-def failed(data_dir: DataDir, model: str | None, message: str, when: datetime,
+def failed(workdir: Workdir, model: str | None, message: str, when: datetime,
            settings: Settings) -> str:
     """Record a failed pass for `status`; returns the one-line error naming the model, with
     every secret scrubbed (an Odoo fault may echo what it was sent)."""
     text = scrub(f"{model}: {message}" if model else message, settings.secrets())
-    data_dir.record_error(model, text, when)
+    workdir.record_error(model, text, when)
     return text
 
 

@@ -41,7 +41,8 @@ from syncd.config import ModelSpec, SyncSettings, domain_as_list
 from syncd.errors import FaultError, PassInterrupted
 from syncd.odoo import OdooClient
 from syncd.sync import keyset
-from syncd.sync.changes import ChangeSet, Rebuild, Stored
+from syncd.sync.changes import ChangeSet, Rebuild
+from syncd.sync.seam import Stored
 from syncd.sync.digests import Digests, mark
 from syncd.sync.fields import resolve_fields
 from syncd.sync.related import changed_parents

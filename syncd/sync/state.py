@@ -19,7 +19,6 @@ from typing import Any
 
 import orjson
 
-from syncd.sinks.atomic import write_atomic
 from syncd.errors import CorruptFileError
 from syncd.sync.digests import Digests
 
@@ -190,10 +189,6 @@ class State:
             where = f"models.{name}"
             state.models[name] = ModelState.from_dict(_typed(entry, dict, where), where)
         return state
-
-    def save(self, path: Path) -> None:
-        """Replace the state file atomically with deterministic, compact, key-sorted JSON."""
-        write_atomic(path, self.to_bytes())
 
     def to_bytes(self) -> bytes:
         return orjson.dumps(self.to_dict(), option=orjson.OPT_SORT_KEYS) + b"\n"

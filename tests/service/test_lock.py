@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from syncd.errors import LockedError
-from syncd.service.lock import LOCK_NAME, DataDirLock
+from syncd.sinks.lock import LOCK_NAME, DataDirLock
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HOLDER = """
 import sys
 from pathlib import Path
-from syncd.service.lock import DataDirLock
+from syncd.sinks.lock import DataDirLock
 lock = DataDirLock(Path(sys.argv[1]))
 lock.acquire()
 print("locked", flush=True)

@@ -19,9 +19,11 @@ import pytest
 from syncd.config import Settings, SyncSettings
 from syncd.consumer.watch import watch
 from syncd.errors import FaultError, SyncdError
-from syncd.service.lock import LOCK_NAME, DataDirLock, holder
+from syncd.sinks.lock import LOCK_NAME, DataDirLock, holder
 from syncd.service.status import status_of
 from syncd.sinks.datadir import ERROR_FILE, STATE_FILE
+from syncd.sinks.datadir import DataDir
+from syncd.sinks.factory import opened
 from syncd.sync.engine import run_pass
 from tests.service.test_lock import HOLDER, ROOT
 from tests.sync_rig import CUSTOMERS, PRODUCTS, Rig, make_rig, partner
@@ -86,7 +88,9 @@ class RefusingClient:
 
 def test_the_error_record_never_holds_the_password(rig: Rig) -> None:
     settings = replace(rig.settings, odoo=replace(rig.settings.odoo, password="S3cr3t-Pa55-zq9"))
-    report = run_pass(settings, RefusingClient(settings))  # type: ignore[arg-type]
+    with opened(settings) as sink:
+        report = run_pass(settings, RefusingClient(settings), sink,  # type: ignore[arg-type]
+                          DataDir(settings.sync.data_dir))
     raw = (rig.data_dir / ERROR_FILE).read_text()
     assert "refused" in raw and "***" in raw
     assert "S3cr3t-Pa55-zq9" not in raw and "S3cr3t-Pa55-zq9" not in (report.error or "")

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from syncd.emulator import Emulator
-from syncd.service.lock import LOCK_NAME, DataDirLock
+from syncd.sinks.lock import LOCK_NAME, DataDirLock
 from syncd.sinks.datadir import ERROR_FILE, STATE_FILE
 from tests.test_cli import SECRET, SYNCD, environment, one_error_line, syncd, wait_for
 from tests.unprivileged import as_nobody, shared_directory

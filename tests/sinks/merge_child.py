@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from syncd.sinks.snapshot import Layout, Rebuild, merge
+from syncd.sinks.json.snapshot import Rebuild, merge
+from syncd.sinks.record import Layout
 
 LAYOUT = Layout(["name"])
 

@@ -196,7 +196,7 @@ def test_sigkill_mid_streaming_rebuild_or_merge_leaves_a_whole_snapshot(tmp_path
     complete versions, and the leftover temp is swept."""
     from merge_child import LAYOUT, versions
 
-    from syncd.sinks.snapshot import encode
+    from syncd.sinks.json.snapshot import encode
 
     base, changes = versions(20_000)
     first = encode(LAYOUT.line(r) for r in base)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from syncd.sinks.columns import Column, columns_for
+from syncd.sinks.database import Column, columns_for
 
 TYPES = {"name": "char", "qty": "integer", "price": "monetary", "active": "boolean",
          "day": "date", "write_date": "datetime", "partner_id": "many2one",

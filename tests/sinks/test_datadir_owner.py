@@ -10,7 +10,7 @@ from syncd.sinks.datadir import DataDir
 
 ROOT = Path(syncd.__file__).resolve().parent
 # atomic.py names the temp files it writes beside any target, in the data directory or not.
-OWNERS = {ROOT / "sinks" / "datadir.py", ROOT / "service" / "lock.py", ROOT / "sinks" / "atomic.py"}
+OWNERS = {ROOT / "sinks" / "datadir.py", ROOT / "sinks" / "lock.py", ROOT / "sinks" / "atomic.py"}
 # What building a path in the data directory looks like: a file name of it in a string, or a
 # path joined onto a data directory.
 PATTERNS = [

@@ -14,11 +14,12 @@ import orjson
 import psycopg
 import pytest
 
+from syncd.consumer.load import records as stored_records
 from syncd.config import ModelSpec, Settings, SinkSettings, SyncSettings, dsn_secrets
 from syncd.errors import CorruptFileError, LockedError
-from syncd.sinks.columns import columns_for
+from syncd.sinks.database import columns_for
 from syncd.sinks.factory import make_sink
-from syncd.sinks.postgres import PostgresSink
+from syncd.sinks.postgres.sink import PostgresSink
 from syncd.sync.changes import ChangeSet, Rebuild
 from syncd.sync.report import ModelReport
 from syncd.sync.state import ModelState, State
@@ -124,7 +125,7 @@ def test_typed_columns_hold_what_record_says(sink: PostgresSink, dsn: str) -> No
                 assert float(shown) == want
             else:
                 assert shown == str(want), (column.name, shown, want)
-    assert [r for r in sink.records("things")] == records  # record: exactly the snapshot object
+    assert [r for r in stored_records(sink, "things")] == records  # record: exactly the snapshot object
     assert query(dsn, "SELECT data FROM odoo_things ORDER BY id") == [
         ({"k": [1, "x"]},), (None,), ([1, 2.5, None],)]
 

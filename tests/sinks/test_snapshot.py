@@ -11,9 +11,10 @@ import orjson
 import pytest
 
 from syncd.errors import CorruptFileError
-from syncd.sinks import snapshot
-from syncd.sinks.snapshot import (Layout, Rebuild, count_records, encode, merge, read_records,
-                                  snapshot_ids)
+from syncd.sinks.json import snapshot
+from syncd.sinks.json.snapshot import (Rebuild, count_records, encode, merge, read_records,
+                                       snapshot_ids)
+from syncd.sinks.record import Layout
 
 FIELDS = ["name", "email", "write_date"]
 

@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
+from syncd.consumer.load import records as stored_records
 from syncd.errors import CorruptFileError, LockedError
-from syncd.sinks.snapshot import Layout
-from syncd.sinks.sqlite import SqliteSink
+from syncd.sinks.record import Layout
+from syncd.sinks.sqlite.sink import SqliteSink
 from syncd.sync.changes import ChangeSet, Rebuild
 from syncd.sync.report import ModelReport
 from syncd.sync.state import ModelState, State
@@ -121,10 +122,10 @@ def test_a_reader_sees_the_old_table_until_the_rebuild_commits(sink: SqliteSink,
         writer = sink.begin(at="2026-01-02 10:00:00")
         writer.write(change(state.models["things"], rebuild=[record(n) for n in range(10, 20)]))
         # Mid-pass, WAL: another connection reads at once (no busy wait), the whole old table.
-        assert [r["id"] for r in reader.records("things")] == [1, 2]
+        assert [r["id"] for r in stored_records(reader, "things")] == [1, 2]
         assert query(path, "PRAGMA journal_mode") == [("wal",)]
         writer.commit(state)
-        assert [r["id"] for r in reader.records("things")] == list(range(10, 20))
+        assert [r["id"] for r in stored_records(reader, "things")] == list(range(10, 20))
     finally:
         reader.close()
     assert sink.open_connection is not None
@@ -150,7 +151,7 @@ def test_set_aside_and_forget(sink: SqliteSink, path: Path) -> None:
 
 def test_readers_create_nothing(path: Path) -> None:
     reader = SqliteSink(path)
-    assert reader.read_state() == State() and list(reader.records("x")) == []
+    assert reader.read_state() == State() and list(stored_records(reader, "x")) == []
     assert reader.count("x", State()) is None and not reader.exists("x")
     reader.close()
     assert not path.exists()
@@ -214,8 +215,8 @@ def test_a_failed_pass_changes_nothing_in_the_database(tmp_path: Path) -> None:
 def test_the_fast_encoders_give_what_columns_say(value: Any) -> None:
     """The writer's per-kind encoders (a full sync's hot loop) agree with Column.value, for
     every kind and for values of every shape, even ones Odoo would not send for that type."""
-    from syncd.sinks.columns import columns_for, encode_json
-    from syncd.sinks.sqlite_writer import _encoder
+    from syncd.sinks.database import columns_for, encode_json
+    from syncd.sinks.sqlite.writer import _encoder
 
     for column in columns_for(FIELDS, TYPES):
         # "missing": the field is not in the record at all (read as Odoo's false).

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import orjson
 
-from syncd.service.lock import DataDirLock
+from syncd.sinks.lock import DataDirLock
 from syncd.sinks.datadir import RESYNC_FILE, STATE_FILE, DataDir
-from syncd.sinks.jsondir import JsonSink
+from syncd.sinks.json.sink import JsonSink
 from tests.sync_rig import CUSTOMERS, PRODUCTS, make_rig, partner
 
 

@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from syncd.errors import CorruptFileError
+from syncd.sinks.atomic import write_atomic
 from syncd.sync.digests import Digests, mark
 from syncd.sync.state import ModelState, State, utc_now_text
 
@@ -43,7 +44,7 @@ def digests(marks: dict[int, int]) -> Digests:
 def test_round_trip_including_packed_digests(tmp_path: Path) -> None:
     path = tmp_path / "last_sync.json"
     state = sample()
-    state.save(path)
+    write_atomic(path, state.to_bytes())
     loaded = State.load(path)
     assert loaded == state
     recent = loaded.models["customers"].recent
@@ -84,7 +85,7 @@ def test_a_version_1_file_is_read_and_keeps_recognising_rows(tmp_path: Path) -> 
     assert recent.get(10) == mark(row)  # the same row is recognised: no re-read, no resync
     assert recent.get(11) == mark(row, member=False)
     assert state.models["customers"].parents[0].seen.get(3) == mark(row)
-    state.save(path)
+    write_atomic(path, state.to_bytes())
     assert orjson.loads(path.read_bytes())["version"] == 2
     assert State.load(path) == state
 
@@ -163,8 +164,8 @@ def test_bytes_are_deterministic(tmp_path: Path) -> None:
     b.models["products"] = a.models["products"]
     b.models["customers"] = ModelState(**{**a.models["customers"].__dict__})
     b.models["customers"].recent = digests(dict(reversed(list(a.models["customers"].recent.items()))))
-    a.save(tmp_path / "a.json")
-    b.save(tmp_path / "b.json")
+    write_atomic(tmp_path / "a.json", a.to_bytes())
+    write_atomic(tmp_path / "b.json", b.to_bytes())
     raw = (tmp_path / "a.json").read_bytes()
     assert raw == (tmp_path / "b.json").read_bytes()
     assert raw.endswith(b"}\n")
@@ -223,7 +224,7 @@ def test_a_data_directory_of_the_previous_format_is_upgraded_without_a_resync(
         data["version"] = 1
         path.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
         snapshot = (rig.data_dir / "odoo_customers.json").stat().st_mtime_ns
-        import syncd.sinks.jsondir as jsondir
+        import syncd.sinks.json.sink as jsondir
 
         merges: list[object] = []
         monkeypatch.setattr(jsondir, "merge", lambda *a, **k: merges.append(a))

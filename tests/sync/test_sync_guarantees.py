@@ -16,9 +16,10 @@ import orjson
 import pytest
 from loguru import logger
 
+from syncd.consumer.load import records as stored_records
 from syncd.config import ModelSpec
 from syncd.sinks.datadir import ERROR_FILE, STATE_FILE, DataDir
-from syncd.sinks.factory import make_sink
+from syncd.sinks.factory import make_sink, opened
 from tests.sync_rig import (COMPANIES, CUSTOMERS, EVERYONE, PRODUCTS, PROTOCOLS, SINKS, Rig, cases,
                             make_rig, partner)
 
@@ -263,7 +264,7 @@ def stored(rig: Rig) -> dict[str, Any]:
     sink = make_sink(rig.settings)
     try:
         return {"state": sink.read_state().to_bytes(),
-                **{spec.name: list(sink.records(spec.name)) for spec in rig.settings.models}}
+                **{spec.name: list(stored_records(sink, spec.name)) for spec in rig.settings.models}}
     finally:
         sink.close()
 
@@ -409,7 +410,7 @@ def test_a_pass_without_changes_is_one_request_per_model_and_writes_nothing(
         assert rig.sync().ok  # the lookback window now holds only known records
         stats = {p.name: p.stat().st_mtime_ns for p in rig.data_dir.glob("*.json")}
         loads: list[str] = []
-        import syncd.sinks.jsondir as jsondir
+        import syncd.sinks.json.sink as jsondir
 
         for name in ("merge", "snapshot_ids", "read_records", "Rebuild"):
             original = getattr(jsondir, name)
@@ -553,7 +554,9 @@ def test_writes_committed_during_a_long_pass_are_caught_by_the_next(
                 changed.append(True)
             return False
 
-        report = run_pass(rig.settings, rig.client, should_stop=meanwhile)
+        with opened(rig.settings) as sink:
+            report = run_pass(rig.settings, rig.client, sink, DataDir(rig.data_dir),
+                              should_stop=meanwhile)
         assert report.ok and changed
         first = {r["id"]: r["name"] for r in rig.snapshot("customers")}
         assert first[ids[0]] == "Partner 0"  # its page was read before the write

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from syncd.sinks.datadir import DataDir
-from syncd.sinks.jsondir import JournalSettings, JsonSink
+from syncd.sinks.json.sink import JournalSettings, JsonSink
 from syncd.sync.changes import ChangeSet
 from syncd.sync.report import ModelReport
 

@@ -21,21 +21,19 @@ error in the middle of a rebuild stream) undoes that model only and the pass may
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
 
 import orjson
 import psycopg
 from psycopg import sql
 
 from syncd.errors import CorruptFileError
-from syncd.sinks.base import Applied
-from syncd.sinks.columns import Column, columns_for, encode_json, identifier
-from syncd.sinks.snapshot import Layout, record_id_of
+from syncd.sync.seam import Applied
+from syncd.sinks.database import Column, columns_for, encode_heads, encode_json, identifier
+from syncd.sinks.record import Layout, record_id_of
 from syncd.sync.changes import ChangeSet
-from syncd.sync.state import State
-
-if TYPE_CHECKING:
-    from syncd.sinks.postgres import PostgresSink
+from syncd.sync.state import ModelState, State
 
 STATE_TABLE = "syncd_state"
 JOURNAL_TABLE = "syncd_changes"
@@ -78,10 +76,25 @@ def row_of(columns: Sequence[Column], layout: Layout, record: dict[str, Any]) ->
     return row
 
 
+class Database(Protocol):
+    """What a pass needs of the PostgreSQL sink (``PostgresSink`` is one)."""
+
+    schema: str
+    journal: bool
+
+    def connection(self) -> psycopg.Connection[Any]: ...
+
+    def errors(self, doing: str = "") -> AbstractContextManager[None]: ...
+
+    def relation_exists(self, table: str) -> bool: ...
+
+    def exists(self, name: str) -> bool: ...
+
+
 class PostgresPassWriter:
     """The pass's transaction (see the module docstring); opened by ``PostgresSink.begin``."""
 
-    def __init__(self, sink: PostgresSink, at: str | None) -> None:
+    def __init__(self, sink: Database, at: str | None) -> None:
         self.sink = sink
         self.at = at
         self.schema = sink.schema
@@ -89,6 +102,8 @@ class PostgresPassWriter:
         self.changed: set[str] = set()  # names to NOTIFY at commit
         self.forgotten: set[str] = set()
         self.savepoints = 0
+        self._seq: dict[str, int] = {}  # each model's last journal seq written by this pass
+        self._reset_only: set[str] = set()  # journals starting again: one reset, nothing else
         self.conn = sink.connection()
         with sink.errors("starting the pass"):
             self.conn.execute("BEGIN")
@@ -123,11 +138,24 @@ class PostgresPassWriter:
     def write(self, change: ChangeSet) -> Applied:
         self.savepoints += 1
         savepoint = sql.Identifier(f"model_{self.savepoints}")
-        with self.sink.errors(f"writing {table_of(change.name)}"):
+        name = change.name
+        seq = self._seq.pop(name, None)
+        self._reset_only.discard(name)
+        with self.sink.errors(f"writing {table_of(name)}"):
             self._run(sql.SQL("SAVEPOINT {}").format(savepoint))
             try:
+                # A journal that starts again after passes that kept none: what changed
+                # meanwhile is not in it, so it says reset (alone): a reader resuming reloads.
+                if self.sink.journal and change.state.journal_seq is None \
+                        and self.sink.exists(name):
+                    self._journal(name, [("reset", None, None)])
+                    self._reset_only.add(name)
                 applied = self._write(change)
             except BaseException:
+                self._seq.pop(name, None)
+                if seq is not None:
+                    self._seq[name] = seq
+                self._reset_only.discard(name)
                 try:
                     self._run(sql.SQL("ROLLBACK TO SAVEPOINT {}").format(savepoint))
                 except psycopg.Error:
@@ -247,7 +275,7 @@ class PostgresPassWriter:
         return len(removed)
 
     def _journal(self, name: str, entries: list[tuple[str, int | None, str | None]]) -> None:
-        if not self.sink.journal or not entries:
+        if not self.sink.journal or not entries or name in self._reset_only:
             return
         row = self._run(sql.SQL("SELECT coalesce(max(seq), 0) FROM {} WHERE model = %s").format(
             self._q(JOURNAL_TABLE)), (name,)).fetchone()
@@ -257,6 +285,7 @@ class PostgresPassWriter:
                              .format(self._q(JOURNAL_TABLE))) as copy:
                 for n, (op, record_id, text) in enumerate(entries, seq + 1):
                     copy.write_row((n, name, self.at, op, record_id, text))
+        self._seq[name] = seq + len(entries)
 
     def commit(self, state: State) -> None:
         """Swap the new tables in, drop the forgotten, replace the state rows, NOTIFY, commit."""
@@ -282,12 +311,30 @@ class PostgresPassWriter:
             raise
         self.staged.clear()
 
+    def _committed_seq(self, name: str, model: ModelState) -> int | None:
+        """The model's last journal seq after this pass (None without a journal)."""
+        if not self.sink.journal:
+            return None
+        if name in self._seq:
+            return self._seq[name]
+        if model.journal_seq is None:
+            return None  # nothing stored yet: nothing to resume from
+        row = self._run(sql.SQL("SELECT max(seq) FROM {} WHERE model = %s").format(
+            self._q(JOURNAL_TABLE)), (name,)).fetchone()
+        return int(row[0]) if row and row[0] is not None else model.journal_seq
+
     def _write_state(self, state: State) -> None:
+        row = self._run(sql.SQL("SELECT state::text FROM {} WHERE name = %s").format(
+            self._q(STATE_TABLE)), (PASS_ROW,)).fetchone()
+        for name, model in state.models.items():
+            model.journal_seq = self._committed_seq(name, model)
+        # The pass row: the reader's stamp (a counter) and each model's head.
+        heads = encode_heads(row[0] if row else None, state, self.changed)
         self._run(sql.SQL("DELETE FROM {}").format(self._q(STATE_TABLE)))
         with self.conn.cursor() as cursor:
             with cursor.copy(sql.SQL("COPY {} (name, state, last_sync) FROM STDIN").format(
                     self._q(STATE_TABLE))) as copy:
-                copy.write_row((PASS_ROW, '{"pass":true}', state.last_sync))
+                copy.write_row((PASS_ROW, heads, state.last_sync))
                 for name, model in sorted(state.models.items()):
                     copy.write_row((name, orjson.dumps(model.to_dict()).decode(),
                                     state.last_sync))

@@ -1,5 +1,5 @@
 """The snapshot file ``odoo_<name>.json``: its layout, and writing it as a stream (reading it:
-syncd.sinks.snapshot_read, re-exported here).
+syncd.sinks.json.snapshot_read, re-exported here).
 
 The layout is a JSON array with one record per line, sorted by ``id``, UTF-8 (no ``\\u``
 escapes)::
@@ -38,10 +38,10 @@ import orjson
 
 from syncd.errors import CorruptFileError
 from syncd.sinks.atomic import Staged, StagedWriter
-from syncd.sinks.snapshot_read import EMPTY as _EMPTY
-from syncd.sinks.snapshot_read import HEAD as _HEAD
-from syncd.sinks.snapshot_read import (count_records, read_records, record_id_of, record_lines,
-                                       snapshot_ids)
+from syncd.sinks.json.snapshot_read import EMPTY as _EMPTY
+from syncd.sinks.json.snapshot_read import HEAD as _HEAD
+from syncd.sinks.json.snapshot_read import count_records, read_records, record_lines, snapshot_ids
+from syncd.sinks.record import Layout, record_id_of
 
 __all__ = ["Layout", "Merged", "Rebuild", "count_records", "encode", "merge", "read_records",
            "record_id_of", "record_lines", "signature", "snapshot_ids"]
@@ -49,30 +49,6 @@ __all__ = ["Layout", "Merged", "Rebuild", "count_records", "encode", "merge", "r
 _TAIL = b"\n]\n"
 _SEP = b",\n"
 _ID_PREFIX = b'{"id":'
-
-
-class Layout:
-    """The canonical encoding of one model's records (see the module docstring)."""
-
-    def __init__(self, fields: Sequence[str]) -> None:
-        self.fields: tuple[str, ...] = tuple(f for f in fields if f != "id")
-
-    def line(self, record: Mapping[str, Any]) -> bytes:
-        """The record's line, without separator. ValueError if it has no integer ``id``.
-
-        Equality of lines is equality of content as JSON: ``0``, ``0.0`` and ``false`` differ.
-        """
-        record_id = record_id_of(record)
-        if record_id is None:
-            raise ValueError(f"record without an integer id: keys={sorted(record)}")
-        canonical: dict[str, Any] = {"id": record_id}
-        for name in self.fields:
-            if name in record:
-                canonical[name] = record[name]
-        for name in sorted(record.keys() - canonical.keys()):
-            canonical[name] = record[name]
-        # orjson's result keeps its whole output buffer (about 4 KB); an exact-size copy does not.
-        return bytes(memoryview(orjson.dumps(canonical)))
 
 
 def signature(path: Path) -> str | None:

@@ -4,12 +4,12 @@ one schema of one database, written by one transaction per pass.
 In ``schema`` (created if missing):
 
 * ``odoo_<name>`` per model: ``id`` (the primary key), one typed column per field
-  (syncd.sinks.columns), and ``record`` (jsonb): the record exactly as the JSON snapshot holds it;
+  (syncd.sinks.database), and ``record`` (jsonb): the record exactly as the JSON snapshot holds it;
 * ``syncd_state``: one row per model (``name``, ``state`` jsonb: its ModelState, ``last_sync``),
   and the row named ``''`` for the pass itself (no model can be named ``''``);
-* ``syncd_changes`` with ``[sync] journal = true``: the change journal (syncd.sinks.postgres_pass).
+* ``syncd_changes`` with ``[sync] journal = true``: the change journal (syncd.sinks.postgres.writer).
 
-A pass is ONE transaction, state included (syncd.sinks.postgres_pass): a failed, aborted or killed
+A pass is ONE transaction, state included (syncd.sinks.postgres.writer): a failed, aborted or killed
 pass leaves the previous one whole, and readers never see a half-built table. After a commit that
 changed tables, ``NOTIFY syncd, '<name>'`` once per table (sent by the commit itself), so
 consumers can ``LISTEN syncd`` instead of polling.
@@ -29,8 +29,10 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
+import time
 from array import array
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -42,10 +44,15 @@ from psycopg.conninfo import conninfo_to_dict
 
 from syncd.config import SinkSettings
 from syncd.errors import ConfigError, CorruptFileError, LockedError, SinkError, one_line, scrub
-from syncd.sinks.columns import identifier
-from syncd.sinks.postgres_pass import (CONNECT_TIMEOUT, LOCK_CLASS, PASS_ROW, STATE_TABLE,
-                                       PostgresPassWriter, key_of, table_of)
+from syncd.sinks.database import decode_heads, identifier, journal_entries
+from syncd.sinks.postgres.writer import (CHANNEL, CONNECT_TIMEOUT, JOURNAL_TABLE, LOCK_CLASS,
+                                         PASS_ROW, STATE_TABLE, PostgresPassWriter, key_of,
+                                         table_of)
+from syncd.sync.seam import Entry, Head
 from syncd.sync.state import VERSION, State, utc_now_text
+
+SLICE = 0.25  # seconds: how soon a waiting follower sees its stop
+
 
 class PostgresSink:
     """Tables of one schema of the database ``settings.dsn`` names (see the module docstring)."""
@@ -62,6 +69,7 @@ class PostgresSink:
                                           f"{one_line(str(exc))}")) from None
         self._conn: psycopg.Connection[Any] | None = None
         self._lock_conn: psycopg.Connection[Any] | None = None
+        self._listen: psycopg.Connection[Any] | None = None
 
     def __repr__(self) -> str:
         return f"PostgresSink(schema={self.schema!r})"  # never the DSN: it may hold a password
@@ -161,10 +169,10 @@ class PostgresSink:
         return f" ({row[0] or 'application unknown'}, server pid {row[1]})" if row else ""
 
     def close(self) -> None:
-        for conn in (self._conn, self._lock_conn):
+        for conn in (self._conn, self._lock_conn, self._listen):
             if conn is not None:
                 conn.close()
-        self._conn = self._lock_conn = None
+        self._conn = self._lock_conn = self._listen = None
 
     def load_state(self) -> State:
         try:
@@ -211,6 +219,9 @@ class PostgresSink:
                 sql.Identifier(self.schema, key_of(table)), sql.Identifier(key_of(aside))))
         return aside
 
+    def where(self) -> str:
+        return f"PostgreSQL schema {self.schema}"
+
     def location(self, name: str) -> str:
         return f"table {self.schema}.odoo_{name}"
 
@@ -222,18 +233,73 @@ class PostgresSink:
                 sql.Identifier(self.schema, table_of(name)))).fetchone()
         return int(row[0]) if row else 0
 
-    def records(self, name: str) -> Iterator[dict[str, Any]]:
-        """The records in id order, as one COPY on a connection of its own: one snapshot of the
-        table (a commit during the read is not half seen), whatever the caller does meanwhile."""
+    # -- Reader --------------------------------------------------------------------------------
+    def _pass_row(self) -> str | None:
+        if not self.relation_exists(STATE_TABLE):
+            return None
+        with self.errors(f"reading {STATE_TABLE}"):
+            row = self.connection().execute(sql.SQL("SELECT state::text FROM {} WHERE name = %s")
+                                            .format(sql.Identifier(self.schema, STATE_TABLE)),
+                                            (PASS_ROW,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def stamp(self) -> Hashable:
+        """The pass counter in the pass row of ``syncd_state`` (one row by its key)."""
+        return decode_heads(self._pass_row())[0] or None
+
+    def heads(self) -> dict[str, Head]:
+        text = self._pass_row()
+        if text is not None and '"heads"' not in text:  # written before syncd kept heads
+            return {name: Head(model.journal_seq, f"{model.watermark}|{model.records}")
+                    for name, model in self.read_state().models.items()}
+        return decode_heads(text)[1]
+
+    def lines(self, name: str) -> Iterator[tuple[int, bytes]]:
+        """The ``record`` column as stored (jsonb's text), as one COPY on a connection of its
+        own: one committed pass's rows, whatever the caller does meanwhile."""
         if not self.exists(name):
             return
-        query = sql.SQL("COPY (SELECT record FROM {} ORDER BY id) TO STDOUT").format(
+        query = sql.SQL("COPY (SELECT id, record::text FROM {} ORDER BY id) TO STDOUT").format(
             sql.Identifier(self.schema, table_of(name)))
         conn = self.connect()
         try:
             with self.errors(f"reading {table_of(name)}"), conn.cursor() as cursor:
                 with cursor.copy(query) as copy:
-                    for (text,) in copy.rows():
-                        yield orjson.loads(text)
+                    copy.set_types(["int8", "text"])
+                    for record_id, text in copy.rows():
+                        yield int(record_id), text.encode()
         finally:
             conn.close()
+
+    def changes(self, name: str, after: int, upto: int) -> Iterator[Entry]:
+        if upto <= after:
+            return iter(())
+        rows: list[Any] = []
+        if self.relation_exists(JOURNAL_TABLE):
+            query = sql.SQL("SELECT seq, to_char(at, 'YYYY-MM-DD HH24:MI:SS'), op, id, "
+                            "record::text FROM {} WHERE model = %s AND seq > %s AND seq <= %s "
+                            "ORDER BY seq").format(sql.Identifier(self.schema, JOURNAL_TABLE))
+            with self.errors(f"reading {JOURNAL_TABLE}"):
+                rows = self.connection().execute(query, (name, after, upto)).fetchall()
+        return journal_entries(name, rows, after, upto)
+
+    def wait(self, timeout: float, wake: threading.Event, *, events: str = "native") -> bool:
+        """``LISTEN syncd`` on a connection of its own (opened by the first call, which is
+        best made before the first look: a commit after it is never missed); the commit of a
+        pass that changed tables sends a notification. Looks at ``wake`` every ``SLICE``."""
+        if events == "none":
+            wake.wait(timeout)
+            return False
+        if self._listen is None or self._listen.closed or self._listen.broken:
+            self._listen = self.connect()
+            with self.errors("listening"):
+                self._listen.execute(sql.SQL("LISTEN {}").format(sql.Identifier(CHANNEL)))
+        deadline = time.monotonic() + timeout
+        while not wake.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            with self.errors("listening"):
+                for _ in self._listen.notifies(timeout=min(SLICE, left), stop_after=1):
+                    return True
+        return False

@@ -1,11 +1,11 @@
 """The SQLite sink: one database file, one table per model, the state in the same file.
 
 Each model configured as ``name`` is the table ``odoo_<name>``: ``id`` (INTEGER PRIMARY KEY),
-one typed column per field (syncd.sinks.columns: booleans 0/1, dates and datetimes ISO text,
+one typed column per field (syncd.sinks.database: booleans 0/1, dates and datetimes ISO text,
 x2many and JSON kinds as JSON text) and ``record``, the record as JSON text exactly as the JSON
 snapshot holds it (the same canonical bytes). The state is in ``syncd_state`` (one row per
 model: its ModelState as JSON) and ``syncd_meta`` (``last_sync``, ``version``); with
-``[sync] journal = true`` every change also goes to ``syncd_changes`` (syncd.sinks.sqlite_writer).
+``[sync] journal = true`` every change also goes to ``syncd_changes`` (syncd.sinks.sqlite.writer).
 
 A pass is ONE transaction (``BEGIN IMMEDIATE`` at its first write, ``COMMIT`` at ``commit``,
 state included), so a failed or killed pass leaves the previous one whole. The database runs in
@@ -21,43 +21,29 @@ hand is not detected (it is overwritten the next time Odoo changes that record).
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 from array import array
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from loguru import logger
 
 from syncd.errors import ConfigError, CorruptFileError, SinkError
-from syncd.service.lock import FileLock
+from syncd.sinks.database import decode_heads, journal_entries
 from syncd.sinks.datadir import DataDir
-from syncd.sync.state import VERSION, ModelState, State
-
-if TYPE_CHECKING:
-    from syncd.sinks.sqlite_writer import SqlitePassWriter
+from syncd.sinks.lock import FileLock
+from syncd.sinks.sqlite.writer import (HEADS, JOURNAL_SCHEMA, SCHEMA, SqlitePassWriter, quoted,
+                                       table_of)
+from syncd.sync.seam import Entry, Head
+from syncd.sync.state import ModelState, State
 
 BUSY_TIMEOUT_MS = 10_000  # a reader's checkpoint or a `sqlite3` shell may hold the file briefly
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS syncd_state (model TEXT PRIMARY KEY, state TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS syncd_meta (key TEXT PRIMARY KEY, value TEXT);
-"""
-JOURNAL_SCHEMA = """
-CREATE TABLE IF NOT EXISTS syncd_changes (
-    seq INTEGER NOT NULL, model TEXT NOT NULL, at TEXT, op TEXT NOT NULL, id INTEGER,
-    record TEXT, PRIMARY KEY (model, seq));
-"""
-
-
-def quoted(identifier: str) -> str:
-    """An SQL identifier, double-quoted (any name is safe: quotes are doubled)."""
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def table_of(name: str) -> str:
-    return f"odoo_{name}"
+POLL = 0.1  # seconds between two looks at the pass counter while a follower waits
 
 
 class SqliteSink:
@@ -200,8 +186,6 @@ class SqliteSink:
         return state
 
     def begin(self, at: str | None = None) -> SqlitePassWriter:
-        from syncd.sinks.sqlite_writer import SqlitePassWriter
-
         return SqlitePassWriter(self, at)
 
     def set_aside(self, name: str) -> str | None:
@@ -216,6 +200,9 @@ class SqliteSink:
             db.execute(f"ALTER TABLE {quoted(table)} RENAME TO {quoted(aside)}")
         return aside
 
+    def where(self) -> str:
+        return str(self.path)
+
     def location(self, name: str) -> str:
         return f"{self.path} table odoo_{name}"
 
@@ -226,7 +213,32 @@ class SqliteSink:
                 return None
             return int(db.execute(f"SELECT count(*) FROM {quoted(table_of(name))}").fetchone()[0])
 
-    def records(self, name: str) -> Iterator[dict[str, Any]]:
+    # -- Reader --------------------------------------------------------------------------------
+    def _meta(self, db: sqlite3.Connection, key: str) -> str | None:
+        if not self.has_table(db, "syncd_meta"):
+            return None
+        row = db.execute("SELECT value FROM syncd_meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def stamp(self) -> Hashable:
+        """The pass counter in ``syncd_meta`` (one indexed row; None before the first pass)."""
+        db = self.connection(create=False)
+        with self.guarded():
+            return None if db is None else decode_heads(self._meta(db, HEADS))[0] or None
+
+    def heads(self) -> dict[str, Head]:
+        db = self.connection(create=False)
+        if db is None:
+            return {}
+        with self.guarded():
+            text = self._meta(db, HEADS)
+            if text is None:  # written before syncd kept heads: one look at the state
+                return {name: Head(model.journal_seq, state_text_of(model))
+                        for name, model in self._state(db).models.items()}
+            return decode_heads(text)[1]
+
+    def lines(self, name: str) -> Iterator[tuple[int, bytes]]:
+        """The ``record`` column as stored (one SELECT: one committed pass's rows)."""
         db = self.connection(create=False)
         with self.guarded():
             if db is None or not self.has_table(db, table_of(name)):
@@ -234,21 +246,40 @@ class SqliteSink:
             cursor = db.execute(f"SELECT id, record FROM {quoted(table_of(name))} ORDER BY id")
             while chunk := cursor.fetchmany(4096):
                 for record_id, text in chunk:
-                    try:
-                        record = orjson.loads(text)
-                    except (orjson.JSONDecodeError, TypeError) as exc:
+                    if not isinstance(text, str):
                         raise CorruptFileError(f"{self.path}: {table_of(name)} id {record_id}: "
-                                               f"record is not JSON ({exc})") from None
-                    if not isinstance(record, dict):
-                        raise CorruptFileError(f"{self.path}: {table_of(name)} id {record_id}: "
-                                               "record is not a JSON object")
-                    yield record
+                                               "record is not JSON text")
+                    yield record_id, text.encode()
+
+    def changes(self, name: str, after: int, upto: int) -> Iterator[Entry]:
+        if upto <= after:
+            return iter(())
+        db = self.connection(create=False)
+        with self.guarded():
+            if db is None or not self.has_table(db, "syncd_changes"):
+                rows: list[Any] = []
+            else:
+                rows = db.execute("SELECT seq, at, op, id, record FROM syncd_changes "
+                                  "WHERE model = ? AND seq > ? AND seq <= ? ORDER BY seq",
+                                  (name, after, upto)).fetchall()
+        return journal_entries(name, rows, after, upto)
+
+    def wait(self, timeout: float, wake: threading.Event, *, events: str = "native") -> bool:
+        """Polls the pass counter every ``POLL`` seconds (SQLite has no notifications)."""
+        if events == "none":
+            wake.wait(timeout)
+            return False
+        before = self.stamp()
+        deadline = time.monotonic() + timeout
+        while not wake.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            wake.wait(min(POLL, left))
+            if self.stamp() != before:
+                return True
+        return False
 
 
-def state_text(model: ModelState) -> str:
-    """A model's state row: compact, key-sorted JSON (as in the JSON sink's state file)."""
-    return orjson.dumps(model.to_dict(), option=orjson.OPT_SORT_KEYS).decode()
-
-
-def meta_rows(state: State) -> list[tuple[str, str | None]]:
-    return [("last_sync", state.last_sync), ("version", str(VERSION))]
+def state_text_of(model: ModelState) -> str:
+    return f"{model.watermark}|{model.records}|{model.last_success}"

@@ -1,4 +1,5 @@
-"""Typed columns for the database sinks: one per configured field, from its Odoo type.
+"""What the database sinks share: typed columns (one per configured field, from its Odoo type),
+the pass record (counter and heads) and the journal table's entries.
 
 Each table ``odoo_<name>`` has ``id`` (the primary key), one typed column per field, and
 ``record``: the record exactly as the JSON snapshot holds it. The types:
@@ -32,11 +33,15 @@ mapping is a pure function of the field list and types, so it is the same on eve
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
+
+from syncd.errors import CorruptFileError
+from syncd.sync.seam import Entry, Head, JournalGap
+from syncd.sync.state import State
 
 RESERVED = frozenset({"id", "record"})
 MAX_IDENTIFIER = 63
@@ -125,3 +130,52 @@ def identifier(name: str) -> str:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+# -- What the two database sinks share besides columns: the pass counter and heads, and the
+# journal table's entries. Both keep {"passes": n, "heads": {name: [seq, version]}} with the
+# state (SQLite: the syncd_meta row "heads"; PostgreSQL: the pass row of syncd_state), written
+# in the pass's transaction: ``passes`` is the reader's stamp, ``heads`` what moved.
+
+def decode_heads(text: str | bytes | None) -> tuple[int, dict[str, Head]]:
+    """The pass counter and each model's Head, as ``encode_heads`` wrote them ((0, {}) when
+    nothing was written yet)."""
+    if not text:
+        return 0, {}
+    try:
+        data = orjson.loads(text)
+        heads = {str(name): Head(None if seq is None else int(seq),
+                                 None if version is None else str(version))
+                 for name, (seq, version) in data.get("heads", {}).items()}
+        return int(data.get("passes", 0)), heads
+    except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError) as exc:
+        raise CorruptFileError(f"the pass record is not syncd's ({exc})") from None
+
+
+def encode_heads(previous: str | bytes | None, state: State, touched: set[str]) -> str:
+    """The pass record after a commit of ``state``: the counter one up; a model's version moves
+    to the new counter when the pass ``touched`` its stored copy (or it is new)."""
+    passes, before = decode_heads(previous)
+    passes += 1
+    heads = {}
+    for name, model in sorted(state.models.items()):
+        old = before.get(name)
+        version = old.version if old is not None and name not in touched else str(passes)
+        heads[name] = [model.journal_seq, version]
+    return orjson.dumps({"passes": passes, "heads": heads}).decode()
+
+
+def journal_entries(name: str, rows: Iterable[tuple[int, Any, str, int | None, Any]],
+                    after: int, upto: int) -> Iterator[Entry]:
+    """The journal table's rows (seq, at, op, id, record text) of ``after < seq <= upto`` as
+    entries, checked to be every seq in turn: JournalGap when one is missing."""
+    want = after + 1
+    for seq, at, op, record_id, record in rows:
+        if seq != want:
+            raise JournalGap(f"{name}: journal jumps from {want - 1} to {seq}")
+        line = record.encode() if isinstance(record, str) else record
+        yield Entry(seq=seq, at=str(at) if at is not None else "", op=op, id=record_id,
+                    line=line)
+        want += 1
+    if want <= upto:
+        raise JournalGap(f"{name}: journal entries after seq {want - 1} are gone")

@@ -7,35 +7,34 @@ whose signature is the one syncd last wrote is changed by copying its unchanged 
 other (edited by hand, another layout) is read whole, validated and rewritten in syncd's layout.
 
 With a journal (``journal = true``), each pass also appends what it changed to
-``odoo_<name>.changes.jsonl`` (syncd.sinks.journal): the upserts and removals the merge actually
+``odoo_<name>.changes.jsonl`` (syncd.sinks.json.journal): the upserts and removals the merge actually
 made (compared as bytes), or ``reset`` alone when the file was rebuilt or rewritten from a copy
-syncd did not write. Commit order: the journal (fsynced), the snapshots, the state with each
-model's last ``seq``.
+syncd did not write, or when the journal starts again after passes that kept none. Commit order:
+the journal (fsynced), the snapshots, the state with each model's last ``seq`` (None for every
+model while the journal is off).
+
+Reading: the state file is the commit point, so its signature is the ``stamp``, and a watcher
+on the data directory wakes ``wait`` when it is replaced.
 """
 
 from __future__ import annotations
 
+import os
+import threading
 from array import array
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
 from syncd.sinks.atomic import Staged
-from syncd.sinks.base import Applied
 from syncd.sinks.datadir import DataDir
-from syncd.sinks.journal import Appending, Journal
-from syncd.sinks.snapshot import (
-    Layout,
-    Rebuild,
-    count_records,
-    merge,
-    read_records,
-    record_id_of,
-    signature,
-    snapshot_ids,
-)
+from syncd.errors import CorruptFileError, SinkError
+from syncd.sinks.json.journal import Appending, Journal, JournalReader
+from syncd.sinks.json.snapshot import Rebuild, count_records, merge, record_lines, signature, snapshot_ids
+from syncd.sinks.record import Layout, record_id_of
 from syncd.sync.changes import ChangeSet
+from syncd.sync.seam import Applied, Entry, Head
 from syncd.sync.state import ModelState, State, utc_now_text
 
 
@@ -54,6 +53,12 @@ class JsonSink:
     def __init__(self, data_dir: DataDir, journal: JournalSettings | None = None) -> None:
         self.data_dir = data_dir
         self.journal = journal or JournalSettings()
+        self._readers: dict[str, JournalReader] = {}
+        self._seen: tuple[Hashable, State] | None = None  # the state as of a stamp
+        self._observer: Any = None
+        self._events = ""
+        self._fired = threading.Event()
+        self._target: threading.Event | None = None
 
     def journal_of(self, name: str) -> Journal:
         return Journal(self.data_dir, name, max_bytes=self.journal.max_bytes,
@@ -78,7 +83,11 @@ class JsonSink:
         return nullcontext()  # the data directory's own lock covers its files
 
     def close(self) -> None:
-        pass
+        observer, self._observer = self._observer, None
+        if observer is not None:
+            observer.stop()
+            if observer is not threading.current_thread():
+                observer.join(timeout=5)
 
     def load_state(self) -> State:
         return self.data_dir.load_state()
@@ -95,6 +104,9 @@ class JsonSink:
             return None
         return self.data_dir.set_aside(path).name
 
+    def where(self) -> str:
+        return str(self.data_dir.path)
+
     def location(self, name: str) -> str:
         return str(self.data_dir.snapshot(name))
 
@@ -103,8 +115,84 @@ class JsonSink:
         trusted = model is not None and self._trusted(name, model)
         return count_records(self.data_dir.snapshot(name), trusted=trusted)
 
-    def records(self, name: str) -> Iterator[dict[str, Any]]:
-        return read_records(self.data_dir.snapshot(name))
+    # -- Reader --------------------------------------------------------------------------------
+    def stamp(self) -> Hashable:
+        """The state file's signature (inode, size, times): it is replaced by every commit.
+        SinkError when the data directory does not exist."""
+        try:
+            st = os.stat(self.data_dir.state_file)
+        except FileNotFoundError:
+            if not self.data_dir.path.is_dir():
+                raise SinkError(f"no data directory at {self.data_dir.path} (run 'syncd once' "
+                                "first, or check --data-dir / sync.data_dir / SYNCD_DATA_DIR)")
+            return None
+        return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+    def _state_at(self) -> State:
+        """The committed state, read again only when its stamp moved."""
+        stamp = self.stamp()
+        if self._seen is None or self._seen[0] != stamp:
+            self._seen = (stamp, self.data_dir.read_state())
+        return self._seen[1]
+
+    def heads(self) -> dict[str, Head]:
+        state = self._state_at()
+        return {name: Head(model.journal_seq, model.snapshot_stat)
+                for name, model in state.models.items()
+                if self.data_dir.snapshot(name).exists()}
+
+    def lines(self, name: str) -> Iterator[tuple[int, bytes]]:
+        # The layout only matters for a file syncd did not write (it is re-encoded in it).
+        try:
+            model = self._state_at().models.get(name)
+        except (SinkError, CorruptFileError):
+            model = None
+        return record_lines(self.data_dir.snapshot(name), Layout(model.fields if model else ()))
+
+    def changes(self, name: str, after: int, upto: int) -> Iterator[Entry]:
+        reader = self._readers.get(name)
+        if reader is None:
+            reader = self._readers[name] = JournalReader(self.data_dir, name)
+        return reader.entries(after, upto)
+
+    def wait(self, timeout: float, wake: threading.Event, *, events: str = "native") -> bool:
+        """Woken when the state file is replaced (watchdog: ``native`` inotify and the like,
+        ``polling`` for network shares, ``none``: only the timeout)."""
+        if events != "none" and self._observer is None and self.data_dir.path.is_dir():
+            self._watch(events)
+        self._target = wake
+        try:
+            if self._fired.is_set():
+                wake.set()
+            wake.wait(timeout)
+        finally:
+            self._target = None
+        fired = self._fired.is_set()
+        self._fired.clear()
+        return fired
+
+    def _watch(self, events: str) -> None:
+        from watchdog.events import FileSystemEvent, FileSystemEventHandler
+        from watchdog.observers import Observer
+        from watchdog.observers.polling import PollingObserver
+
+        sink, state_file = self, self.data_dir.state_file.name
+
+        class Wake(FileSystemEventHandler):
+            def on_any_event(self, event: FileSystemEvent) -> None:
+                if event.event_type not in ("moved", "created", "closed", "deleted"):
+                    return  # opened, closed_no_write, modified: a reader's, or half-way
+                target = Path(str(getattr(event, "dest_path", "") or event.src_path))
+                if target.name == state_file:
+                    sink._fired.set()
+                    waiting = sink._target
+                    if waiting is not None:
+                        waiting.set()
+
+        observer: Any = PollingObserver(timeout=0.1) if events == "polling" else Observer()
+        observer.schedule(Wake(), str(self.data_dir.path), recursive=False)
+        observer.start()
+        self._observer = observer
 
 
 class JsonPassWriter:
@@ -138,7 +226,9 @@ class JsonPassWriter:
             raise
 
     def _journal(self, change: ChangeSet) -> Appending | None:
-        """This pass's journal lines of the model, begun afresh (a retry starts over)."""
+        """This pass's journal lines of the model, begun afresh (a retry starts over). A journal
+        that starts again after passes that kept none begins with ``reset``, alone: what changed
+        meanwhile is not in it, so a reader that resumes from an older ``seq`` must reload."""
         earlier = self.journals.pop(change.name, None)
         if earlier is not None:
             earlier.rollback()
@@ -148,6 +238,8 @@ class JsonPassWriter:
         after = journal.resume(change.state.journal_seq)
         lines = journal.start(self.at or utc_now_text(), after)
         self.journals[change.name] = lines
+        if change.state.journal_seq is None and self.sink.exists(change.name):
+            lines.reset()
         return lines
 
     def _write(self, change: ChangeSet, path: Path, layout: Layout,
@@ -168,7 +260,7 @@ class JsonPassWriter:
             # A rebuild to the same bytes changes nothing (and the file is left alone).
             applied = Applied(changed=rebuild.records if staged is not None else 0, removed=0,
                               records=rebuild.records)
-            if lines is not None and staged is not None:
+            if lines is not None and staged is not None and lines.seq == lines.after:
                 lines.reset()
         elif change.empty:
             return Applied(changed=0, removed=0, records=change.state.records)
@@ -176,7 +268,8 @@ class JsonPassWriter:
             trusted = not change.distrusted and self.sink._trusted(name, change.state)
             merged = merge(path, layout, change.upserts, change.removals, trusted=trusted)
             staged = merged.staged
-            if lines is not None and (staged is not None or change.distrusted):
+            if lines is not None and lines.seq == lines.after \
+                    and (staged is not None or change.distrusted):
                 if not trusted:  # what the journal said last may not be what the file held
                     lines.reset()
                 else:
@@ -207,9 +300,10 @@ class JsonPassWriter:
         for name in self.written:
             if name in state.models:
                 state.models[name].snapshot_stat = signature(self.sink.data_dir.snapshot(name))
-        for name, lines in self.journals.items():
-            if name in state.models:
-                state.models[name].journal_seq = lines.seq
+        for name, model in state.models.items():
+            lines = self.journals.get(name)
+            model.journal_seq = lines.seq if lines is not None else \
+                (model.journal_seq if self.sink.journal.enabled else None)
         self.journals.clear()  # committed: an abort after this must not cut them
         self.sink.data_dir.stage_state(state).commit()
         for name in sorted(self.forgotten):  # after the state: a crash leaves only a file

@@ -21,21 +21,64 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any, Protocol
+
+import orjson
 
 from syncd.errors import CorruptFileError, SinkError
-from syncd.sinks.base import Applied
-from syncd.sinks.columns import Column, columns_for, encode_json
-from syncd.sinks.snapshot import Layout, record_id_of
-from syncd.sinks.sqlite import SqliteSink, meta_rows, quoted, state_text, table_of
+from syncd.sinks.database import Column, columns_for, encode_heads, encode_json
+from syncd.sinks.record import Layout, record_id_of
 from syncd.sync.changes import ChangeSet
-from syncd.sync.state import State
+from syncd.sync.seam import Applied
+from syncd.sync.state import VERSION, ModelState, State
 
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS syncd_state (model TEXT PRIMARY KEY, state TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS syncd_meta (key TEXT PRIMARY KEY, value TEXT);
+"""
+JOURNAL_SCHEMA = """
+CREATE TABLE IF NOT EXISTS syncd_changes (
+    seq INTEGER NOT NULL, model TEXT NOT NULL, at TEXT, op TEXT NOT NULL, id INTEGER,
+    record TEXT, PRIMARY KEY (model, seq));
+"""
+HEADS = "heads"  # the syncd_meta row of the pass counter and heads (syncd.sinks.database)
 BATCH = 5000  # rows per executemany
 IDS_PER_STATEMENT = 500  # ids in one IN (...) list: far below SQLite's variable limit
 SQL_TYPES = {"text": "TEXT", "integer": "INTEGER", "float": "REAL", "boolean": "INTEGER",
              "date": "TEXT", "datetime": "TEXT", "ids": "TEXT", "json": "TEXT",
              "m2o_id": "INTEGER", "m2o_name": "TEXT"}
+
+
+def quoted(identifier: str) -> str:
+    """An SQL identifier, double-quoted (any name is safe: quotes are doubled)."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def table_of(name: str) -> str:
+    return f"odoo_{name}"
+
+
+def state_text(model: ModelState) -> str:
+    """A model's state row: compact, key-sorted JSON (as in the JSON sink's state file)."""
+    return str(orjson.dumps(model.to_dict(), option=orjson.OPT_SORT_KEYS).decode())
+
+
+class Database(Protocol):
+    """What a pass needs of the SQLite sink (``SqliteSink`` is one)."""
+
+    path: Path
+    journal: bool
+
+    def writer_connection(self) -> sqlite3.Connection: ...
+
+    def guarded(self) -> AbstractContextManager[None]: ...
+
+    @property
+    def open_connection(self) -> sqlite3.Connection | None: ...
+
+    def exists(self, name: str) -> bool: ...
 
 
 class Table:
@@ -121,11 +164,13 @@ def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 class SqlitePassWriter:
     """See the module docstring."""
 
-    def __init__(self, sink: SqliteSink, at: str | None) -> None:
+    def __init__(self, sink: Database, at: str | None) -> None:
         self.sink = sink
         self.at = at
         self.forgotten: set[str] = set()
+        self.touched: set[str] = set()  # models whose stored copy this pass changed
         self._seq: dict[str, int] = {}
+        self._reset_only: set[str] = set()  # journals starting again: one reset, nothing else
 
     def _begin(self) -> sqlite3.Connection:
         db = self.sink.writer_connection()
@@ -137,22 +182,37 @@ class SqlitePassWriter:
         self.forgotten.add(name)
 
     def write(self, change: ChangeSet) -> Applied:
-        if change.empty:
+        name = change.name
+        self._seq.pop(name, None)
+        self._reset_only.discard(name)
+        # A journal that starts again after passes that kept none: what changed meanwhile is
+        # not in it, so it says reset (alone) and a reader resuming from before reloads.
+        restart = self.sink.journal and change.state.journal_seq is None \
+            and self.sink.exists(name)
+        if change.empty and not restart:
             return Applied(changed=0, removed=0, records=change.state.records)
         with self.sink.guarded():
             db = self._begin()
             db.execute("SAVEPOINT model")
             try:
-                if change.rebuild is not None:
+                if restart:
+                    self._journal(db, name, [("reset", None, None)])
+                    self._reset_only.add(name)
+                if change.empty:
+                    applied = Applied(changed=0, removed=0, records=change.state.records)
+                elif change.rebuild is not None:
                     applied = self._rebuild(db, change)
                 else:
                     applied = self._in_place(db, change)
             except BaseException:
                 db.execute("ROLLBACK TO model")
                 db.execute("RELEASE model")
-                self._seq.pop(change.name, None)
+                self._seq.pop(name, None)
+                self._reset_only.discard(name)
                 raise
             db.execute("RELEASE model")
+        if applied.changed or applied.removed or change.rebuild is not None:
+            self.touched.add(name)
         return applied
 
     def _rebuild(self, db: sqlite3.Connection, change: ChangeSet) -> Applied:
@@ -221,7 +281,7 @@ class SqlitePassWriter:
 
     def _journal(self, db: sqlite3.Connection, name: str,
                  entries: list[tuple[str, int | None, str | None]]) -> None:
-        if not self.sink.journal or not entries:
+        if not self.sink.journal or not entries or name in self._reset_only:
             return
         seq = self._seq.get(name)
         if seq is None:
@@ -245,17 +305,35 @@ class SqlitePassWriter:
                 stored = dict(db.execute("SELECT model, state FROM syncd_state").fetchall())
                 for name in sorted(stored.keys() - state.models.keys()):
                     db.execute("DELETE FROM syncd_state WHERE model = ?", (name,))
+                previous = self._heads(db)
                 for name, model in sorted(state.models.items()):
+                    model.journal_seq = self._committed_seq(db, name, model)
                     text = state_text(model)
                     if stored.get(name) != text:
                         db.execute("INSERT OR REPLACE INTO syncd_state (model, state) "
                                    "VALUES (?, ?)", (name, text))
                 db.executemany("INSERT OR REPLACE INTO syncd_meta (key, value) VALUES (?, ?)",
-                               meta_rows(state))
+                               [("last_sync", state.last_sync), ("version", str(VERSION)),
+                                (HEADS, encode_heads(previous, state, self.touched))])
                 db.execute("COMMIT")
         except BaseException:
             self.abort()
             raise
+
+    def _heads(self, db: sqlite3.Connection) -> str | None:
+        row = db.execute("SELECT value FROM syncd_meta WHERE key = ?", (HEADS,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _committed_seq(self, db: sqlite3.Connection, name: str, model: ModelState) -> int | None:
+        """The model's last journal seq after this pass (None without a journal)."""
+        if not self.sink.journal:
+            return None
+        if name in self._seq:
+            return self._seq[name]
+        if model.journal_seq is None:
+            return None  # nothing stored yet: nothing to resume from
+        row = db.execute("SELECT max(seq) FROM syncd_changes WHERE model = ?", (name,)).fetchone()
+        return int(row[0]) if row and row[0] is not None else model.journal_seq
 
     def abort(self) -> None:
         db = self.sink.open_connection

@@ -1,6 +1,6 @@
 """Reading a snapshot file as a stream: its records (validated), its ids (packed, not decoded
 when the file is syncd's own), its lines (what the journal holds). The layout is described in
-syncd.sinks.snapshot, which re-exports these.
+syncd.sinks.json.snapshot, which re-exports these.
 
 A file in syncd's layout is read a line at a time, so a big snapshot never exists as a whole
 tree of Python objects; any other JSON array (edited by hand, written by another tool) is parsed
@@ -20,21 +20,12 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from syncd.errors import CorruptFileError
+from syncd.sinks.record import Layout, record_id_of
 
-if TYPE_CHECKING:
-    from syncd.sinks.snapshot import Layout
 
 HEAD = b"[\n"
 EMPTY = b"[]\n"
 LINE_ID = re.compile(rb'\{"id":(\d+)[,}]')
-
-
-def record_id_of(record: Mapping[str, Any]) -> int | None:
-    value = record.get("id")
-    # bool is an int in Python, but true/false is not a record id.
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    return None
 
 
 def snapshot_ids(path: Path, *, trusted: bool) -> array[int]:

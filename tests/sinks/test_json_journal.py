@@ -16,8 +16,10 @@ from typing import Any
 import orjson
 import pytest
 
-from syncd.consumer import JournalGap, JournalReader
 from syncd.sinks.datadir import DataDir
+from syncd.sinks.factory import opened
+from syncd.sinks.json.journal import JournalReader
+from syncd.sync.seam import JournalGap
 from syncd.sync.state import State
 from tests.sync_rig import CUSTOMERS, Rig, make_rig, partner, with_settings
 from tests.sync_rig import churn as rig_churn
@@ -88,12 +90,26 @@ def test_replaying_from_any_pass_onto_its_snapshot_gives_the_current_one(rig: Ri
             assert orjson.dumps(last[record["id"]]["record"]) == raw.rstrip(b",")
 
 
-def test_a_rebuild_that_changes_nothing_writes_no_line_and_seq_survives_a_deleted_state(
-        rig: Rig) -> None:
+def test_a_forced_resync_that_changes_nothing_writes_no_line(rig: Rig) -> None:
+    before = lines(rig)
+    snapshot = (rig.data_dir / "odoo_customers.json").stat()
+    with opened(rig.settings) as sink:
+        DataDir(rig.data_dir).request_resync(sink, [], ["customers"])
+    assert rig.sync().ok and rig.sync().ok
+    assert lines(rig) == before  # the same bytes: nothing for a reader to reload
+    after = (rig.data_dir / "odoo_customers.json").stat()
+    assert (after.st_ino, after.st_mtime_ns) == (snapshot.st_ino, snapshot.st_mtime_ns)
+
+
+def test_a_deleted_state_says_reset_once_and_seq_survives_it(rig: Rig) -> None:
     before = lines(rig)
     (rig.data_dir / "last_sync.json").unlink()  # the next pass rebuilds from scratch
     assert rig.sync().ok
-    assert lines(rig) == before  # same bytes: nothing changed, no reset
+    # The state is the journal's commit record: without it nothing says the journal is whole,
+    # so a reader resuming from an older seq must reload (one reset, seq continuing).
+    assert lines(rig)[:-1] == before and lines(rig)[-1]["op"] == "reset"
+    assert lines(rig)[-1]["seq"] == before[-1]["seq"] + 1
+    assert rig.sync().ok and len(lines(rig)) == len(before) + 1  # once
     rig.db.create("res.partner", partner(random.Random(2), 900))
     assert rig.sync().ok
     after = lines(rig)

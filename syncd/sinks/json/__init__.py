@@ -1,0 +1,1 @@
+"""The JSON sink: snapshot files, the state file and the change journal in the data directory."""
