@@ -172,7 +172,7 @@ class Follow:
                     self._resume[name] = resume
                     return None
                 return Change(name, seq=have)
-            if head.seq == have and head.version == self._version.get(name):
+            if head.seq == have and self._same(name, head):
                 return Change(name, seq=have)
             if head.seq > have:
                 change = self._replay(name, have, head, resumed=resume is not None)
@@ -181,7 +181,7 @@ class Follow:
             change = Change(name, seq=head.seq, reset=True)
         elif resume is not None:  # nothing to resume from: reload
             change = Change(name, seq=head.seq, reset=True)
-        elif head.version == self._version.get(name) and head.seq == have:
+        elif head.seq == have and self._same(name, head):
             return Change(name, seq=have)
         else:
             change = Change(name, seq=head.seq)
@@ -190,6 +190,10 @@ class Follow:
         if result is None and resume is not None:
             self._resume[name] = resume  # could not read: resume again at the next look
         return result
+
+    def _same(self, name: str, head: Head) -> bool:
+        """The copy is the one last looked at (a model never looked at is always news)."""
+        return name in self._version and self._version[name] == head.version
 
     def _replay(self, name: str, have: int, head: Head, *, resumed: bool) -> Change | None:
         """The journal's entries since ``have``, netted per id; None when they say to reload

@@ -22,6 +22,7 @@ from syncd.errors import FaultError, SyncdError
 from syncd.sinks.lock import LOCK_NAME, DataDirLock, holder
 from syncd.service.status import status_of
 from syncd.sinks.datadir import ERROR_FILE, STATE_FILE
+from syncd.sync.state import ModelState, State
 from syncd.sinks.datadir import DataDir
 from syncd.sinks.factory import opened
 from syncd.sync.engine import run_pass
@@ -160,7 +161,7 @@ def test_status_of_a_missing_data_directory_creates_nothing(rig: Rig, tmp_path: 
     assert not (tmp_path / "typo").exists()
 
 
-def test_watch_reacts_to_snapshots_only(tmp_path: Path) -> None:
+def test_watch_reacts_to_committed_passes_only(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
     out = io.StringIO()
@@ -170,9 +171,12 @@ def test_watch_reacts_to_snapshots_only(tmp_path: Path) -> None:
     thread.start()
     try:
         wait_for(lambda: "watching" in out.getvalue(), what="the watcher to start")
-        for name in (ERROR_FILE, STATE_FILE, "odoo_customers.json.corrupt-20240101T000000"):
+        for name in (ERROR_FILE, "odoo_customers.json.corrupt-20240101T000000"):
             (data / name).write_bytes(b'[{"id": 1}]\n')
         (data / "odoo_customers.json").write_bytes(b'[{"id": 1}, {"id": 2}]\n')
+        # A snapshot is news once a state commits it (the state file is replaced last).
+        state = State(last_sync="2026-01-01 00:00:00", models={"customers": ModelState()})
+        DataDir(data).stage_state(state).commit()
         wait_for(lambda: "customers:" in out.getvalue(), what="the snapshot line")
     finally:
         stop.set()
