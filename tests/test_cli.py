@@ -257,13 +257,20 @@ def test_demo_produces_snapshots_that_change(tmp_path: Path) -> None:
             proc.kill()
 
 
-def test_watch_prints_one_line_per_snapshot_change(tmp_path: Path) -> None:
+def test_watch_prints_one_line_per_committed_snapshot_change(tmp_path: Path) -> None:
     import queue
     import threading
 
     from syncd.sinks.atomic import write_atomic
+    from syncd.sinks.datadir import DataDir
     from syncd.sinks.json.snapshot import encode
     from syncd.sinks.record import Layout
+    from syncd.sync.state import ModelState, State
+
+    def commit(records: list[dict[str, object]]) -> None:
+        """What a pass does: the snapshot in place, then the state that commits it."""
+        write_atomic(data / "odoo_customers.json", encode(map(Layout(["name"]).line, records)))
+        DataDir(data).stage_state(State(models={"customers": ModelState()})).commit()
 
     data = tmp_path / "data"
     data.mkdir()
@@ -276,13 +283,12 @@ def test_watch_prints_one_line_per_snapshot_change(tmp_path: Path) -> None:
     threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True).start()
     try:
         assert "watching" in lines.get(timeout=20)
-        records = [{"id": 1, "name": "A"}, {"id": 2, "name": "B"}]
-        write_atomic(data / "odoo_customers.json", encode(map(Layout(["name"]).line, records)))
+        commit([{"id": 1, "name": "A"}, {"id": 2, "name": "B"}])
         assert "customers: 2 records (+2 added, ~0 updated, -0 removed)" in lines.get(timeout=20)
-        records = [{"id": 2, "name": "B2"}, {"id": 3, "name": "C"}]
-        write_atomic(data / "odoo_customers.json", encode(map(Layout(["name"]).line, records)))
+        commit([{"id": 2, "name": "B2"}, {"id": 3, "name": "C"}])
         assert "customers: 2 records (+1 added, ~1 updated, -1 removed)" in lines.get(timeout=20)
-        write_atomic(data / "last_sync.json", b"{}")  # not a snapshot: no line
+        write_atomic(data / "odoo_customers.json", b"[]\n")  # no state commits it: no line
+        write_atomic(data / "last_sync.json", b"{}")  # a state without the model: no line
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=15) == 0
         assert lines.empty()

@@ -30,7 +30,7 @@ from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 
 from syncd.config import Settings
 from syncd.consumer.load import Config, settings_of
-from syncd.consumer.marks import Change, diff, patch
+from syncd.consumer.marks import Change, diff, marks_of, patch
 from syncd.errors import CorruptFileError, SinkError
 from syncd.sinks.factory import make_sink
 from syncd.sync.digests import Digests
@@ -82,7 +82,7 @@ class Follow:
             if name in self._resume or head is None:
                 continue  # resumed at the first look; not stored yet: all of it is news
             self._seq[name], self._version[name] = head.seq, head.version
-            self._diff(name, Change(name))
+            self._learn(name)
         return self
 
     @property
@@ -168,7 +168,7 @@ class Follow:
         if have is not None and head.seq is not None:
             if head.seq == have and resume is not None:  # nothing landed while it was away
                 self._seq[name], self._version[name] = have, head.version
-                if self._diff(name, Change(name)) is None:  # learn the copy: later are exact
+                if not self._learn(name):  # learn the copy: later changes are exact
                     self._resume[name] = resume
                     return None
                 return Change(name, seq=have)
@@ -213,8 +213,19 @@ class Follow:
                                   resumed=resumed)
         self._seq[name], self._version[name] = head.seq, head.version
         if resumed:  # learn the whole copy now: later changes are exact
-            self._diff(name, Change(name))
+            self._learn(name)
         return change
+
+    def _learn(self, name: str) -> bool:
+        """Read the stored copy's marks (nothing decoded, nothing handed out); False when the
+        copy cannot be read now."""
+        self.reads += 1
+        try:
+            self._known[name] = marks_of(self.reader.lines(name))
+        except (CorruptFileError, SinkError, OSError):
+            self._version.pop(name, None)
+            return False
+        return True
 
     def _diff(self, name: str, change: Change) -> Change | None:
         """Fill ``change`` with the stored copy's differences from what is known (None: the

@@ -10,6 +10,7 @@ bytes as the snapshot's line, so marks from either agree.
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,6 +59,14 @@ def _decoded(line: bytes, records: bool) -> dict[str, Any]:
     return value
 
 
+def marks_of(lines: Iterable[tuple[int, bytes]]) -> Digests:
+    """The marks of a stream of (id, line), ascending: what a follower remembers of a copy."""
+    known = Digests()
+    for record_id, line in lines:
+        known.add(record_id, mark_of(line))
+    return known
+
+
 def diff(old: Digests, lines: Iterable[tuple[int, bytes]], change: Change, *,
          records: bool) -> Digests:
     """Fill ``change`` with how the stream of (id, line), ascending, differs from ``old``;
@@ -83,31 +92,33 @@ def diff(old: Digests, lines: Iterable[tuple[int, bytes]], change: Change, *,
 
 def patch(old: Digests, net: Mapping[int, bytes | None], change: Change, *, records: bool,
           resumed: bool = False) -> Digests:
-    """Apply ``net`` (id: its last line, or None for removed) to ``old``, filling ``change``.
-    An upsert equal to what ``old`` has is no change (a journal replayed over a snapshot that
-    already had it); ``resumed`` reports every upsert and every removal as it is."""
-    new = Digests()
-    i, n = 0, len(old)
+    """Apply ``net`` (id: its last line, or None for removed) to ``old`` in place, filling
+    ``change``; returns ``old``. An upsert equal to what ``old`` has is no change (a journal
+    replayed over a copy that already had it); ``resumed`` reports every upsert and every
+    removal as it is. Each id is found by bisection: the cost is the change's, not the copy's
+    (an insertion or removal moves the packed arrays' tail, a memmove)."""
+    ids, marks = old.ids, old.marks
     for record_id in sorted(net):
-        while i < n and old.ids[i] < record_id:
-            new.add(old.ids[i], old.marks[i])
-            i += 1
-        present = i < n and old.ids[i] == record_id
-        before = old.marks[i] if present else None
-        if present:
-            i += 1
+        at = bisect_left(ids, record_id)
+        present = at < len(ids) and ids[at] == record_id
+        before = marks[at] if present else None
         line = net[record_id]
         if line is None:
+            if present:
+                del ids[at]
+                del marks[at]
             if present or resumed:
                 change.removed.append(record_id)
             continue
         value = mark_of(line)
-        new.add(record_id, value)
+        if present:
+            marks[at] = value
+        else:
+            ids.insert(at, record_id)
+            marks.insert(at, value)
         if resumed or (present and before != value):
             change.updated[record_id] = _decoded(line, records)
         elif not present:
             change.added[record_id] = _decoded(line, records)
-    new.ids.extend(old.ids[i:])
-    new.marks.extend(old.marks[i:])
-    change.count = len(new)
-    return new
+    change.count = len(old)
+    return old

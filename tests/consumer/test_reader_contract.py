@@ -15,10 +15,13 @@ from typing import Any
 import pytest
 
 from syncd.consumer import Change, Follow, follow, load, load_at
+from syncd.consumer.inbox import LiveIndex
+from syncd.consumer.matcher import data_version, load_index
 from syncd.sinks.datadir import DataDir
 from syncd.sinks.factory import opened
 from tests.consumer.reading import delete_state
-from tests.sync_rig import CUSTOMERS, SINKS, Rig, churn, make_rig, partner, with_settings
+from tests.sync_rig import (CUSTOMERS, PRODUCTS, SINKS, Rig, churn, make_rig, partner,
+                             with_settings)
 
 
 @pytest.fixture(params=SINKS)
@@ -178,3 +181,25 @@ def test_an_idle_follower_looks_at_a_stamp_and_reads_nothing(rig: Rig) -> None:
         [change] = follower.check()
         assert follower.reads == reads  # the journal's entries, not the table
         assert change.added and change.updated and change.removed
+
+
+@pytest.mark.parametrize("kind", SINKS)
+def test_the_matcher_index_reloads_when_a_pass_changes_its_models(tmp_path: Path,
+                                                                 kind: str) -> None:
+    rig = make_rig(tmp_path, models=(CUSTOMERS, PRODUCTS), reconcile_interval=0, sink=kind)
+    try:
+        rig.db.create("res.partner", partner(random.Random(1), 1, email="ann@acme.example"))
+        rig.db.create("product.product", {"name": "Oak Desk", "default_code": "OAK-1"})
+        assert rig.sync().ok
+        with opened(rig.settings) as sink:
+            live = LiveIndex(lambda: load_index(sink, "customers", "products"),
+                             lambda: data_version(sink, ["customers", "products"]))
+            assert "Oak Desk" in live.index.product_names.values()
+            assert rig.sync().ok
+            assert not live.refresh()  # a pass that changed nothing: the index is kept
+            rig.db.create("product.product", {"name": "Steel Chair", "default_code": "ST-2"})
+            assert rig.sync().ok
+            assert live.refresh()
+            assert "Steel Chair" in live.index.product_names.values()
+    finally:
+        rig.close()

@@ -10,16 +10,29 @@ import threading
 from pathlib import Path
 
 import orjson
+import pytest
 
 from syncd.emulator import Emulator
+from tests.sync_rig import SINKS, sink_settings
 from tests.test_cli import SYNCD, environment, odoo, one_error_line, syncd  # noqa: F401
 
 CONFIG = '[sync]\njournal = true\n\n[models.customers]\nmodel = "res.partner"\n' \
          'fields = ["name", "email"]\n'
 
 
-def test_watch_json_prints_one_object_per_change(tmp_path: Path, odoo: Emulator) -> None:  # noqa: F811
-    (tmp_path / "syncd.toml").write_text(CONFIG, encoding="utf-8")
+def sink_table(kind: str, tmp_path: Path) -> str:
+    """The `[sink]` table of a configuration writing to a sink of ``kind``."""
+    settings = sink_settings(kind, tmp_path)
+    if kind == "json":
+        return ""
+    where = f'path = "{settings.path}"' if kind == "sqlite" else f'dsn = "{settings.dsn}"'
+    return f'\n[sink]\nkind = "{kind}"\n{where}\n'
+
+
+@pytest.mark.parametrize("kind", SINKS)
+def test_watch_json_prints_one_object_per_change(tmp_path: Path, odoo: Emulator,  # noqa: F811
+                                                 kind: str) -> None:
+    (tmp_path / "syncd.toml").write_text(CONFIG + sink_table(kind, tmp_path), encoding="utf-8")
     env = environment(tmp_path, odoo)
     assert syncd(tmp_path, env, "once").returncode == 0
     proc = subprocess.Popen([SYNCD, "watch", "customers", "--json"], cwd=tmp_path, env=env,

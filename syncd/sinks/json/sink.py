@@ -136,10 +136,14 @@ class JsonSink:
         return self._seen[1]
 
     def heads(self) -> dict[str, Head]:
-        state = self._state_at()
-        return {name: Head(model.journal_seq, model.snapshot_stat)
-                for name, model in state.models.items()
-                if self.data_dir.snapshot(name).exists()}
+        """Each model of the state whose snapshot exists; its version is the snapshot file's
+        signature (a pass that rewrites it replaces it)."""
+        heads = {}
+        for name, model in self._state_at().models.items():
+            version = signature(self.data_dir.snapshot(name))
+            if version is not None:
+                heads[name] = Head(model.journal_seq, version)
+        return heads
 
     def lines(self, name: str) -> Iterator[tuple[int, bytes]]:
         # The layout only matters for a file syncd did not write (it is re-encoded in it).
