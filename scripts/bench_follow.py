@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from syncd.config import ModelSpec, Settings, SinkSettings, SyncSettings  # noqa: E402
 from syncd.consumer.follow import Follow  # noqa: E402
 from syncd.sinks.factory import make_sink  # noqa: E402
-from syncd.sync.changes import ChangeSet, Rebuild  # noqa: E402
+from syncd.sync.changes import ChangeSet, RebuildReason  # noqa: E402
 from syncd.sync.report import ModelReport  # noqa: E402
 from syncd.sync.seam import Sink  # noqa: E402
 
@@ -64,7 +64,7 @@ def commit(sink: Sink, count: int, tag: int) -> None:
                        report=ModelReport(name="customers", model="res.partner"))
     if tag == 0:
         change.rebuild = (record(n) for n in range(1, count + 1))
-        change.reasons = [Rebuild.FIRST_SYNC]
+        change.reasons = [RebuildReason.FIRST_SYNC]
     else:
         step = count // CHANGED
         change.upserts = {n: record(n, tag) for n in range(step, count + 1, step)}

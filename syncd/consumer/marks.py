@@ -20,7 +20,7 @@ import orjson
 from syncd.sync.digests import Digests
 
 
-def mark_of(line: bytes) -> int:
+def line_mark(line: bytes) -> int:
     """The mark of a record's line (equal lines, equal marks; the layout is canonical)."""
     return int.from_bytes(hashlib.blake2b(line, digest_size=8).digest(), "big")
 
@@ -63,7 +63,7 @@ def marks_of(lines: Iterable[tuple[int, bytes]]) -> Digests:
     """The marks of a stream of (id, line), ascending: what a follower remembers of a copy."""
     known = Digests()
     for record_id, line in lines:
-        known.add(record_id, mark_of(line))
+        known.add(record_id, line_mark(line))
     return known
 
 
@@ -77,7 +77,7 @@ def diff(old: Digests, lines: Iterable[tuple[int, bytes]], change: Change, *,
         while i < n and old.ids[i] < record_id:
             change.removed.append(old.ids[i])
             i += 1
-        value = mark_of(line)
+        value = line_mark(line)
         if i < n and old.ids[i] == record_id:
             if old.marks[i] != value:
                 change.updated[record_id] = _decoded(line, records)
@@ -110,7 +110,7 @@ def patch(old: Digests, net: Mapping[int, bytes | None], change: Change, *, reco
             if present or resumed:
                 change.removed.append(record_id)
             continue
-        value = mark_of(line)
+        value = line_mark(line)
         if present:
             marks[at] = value
         else:

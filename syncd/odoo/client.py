@@ -113,9 +113,7 @@ class OdooClient:
 
         A hint, never a watermark: the pass uses it to place its change window (a lookback
         before the previous pass began), not to compare with any `write_date`."""
-        http = getattr(self._transport, "http", None)
-        date = getattr(http, "last_date", None)
-        return date if isinstance(date, datetime) else None
+        return self._transport.server_time if self._transport is not None else None
 
     def begin_pass(self) -> None:
         """A pass starts: ``pass_clock`` becomes the ``Date`` of the next answer (no request is

@@ -17,6 +17,7 @@ otherwise identical across protocols (``false`` for empty, ``[id, name]`` for ma
 from __future__ import annotations
 
 import xmlrpc.client
+from datetime import datetime
 from typing import Any, Protocol
 from xml.parsers.expat import ExpatError
 
@@ -56,6 +57,11 @@ class Transport(Protocol):
         """Wait at most ``seconds`` per socket operation from now on."""
         ...
 
+    @property
+    def server_time(self) -> datetime | None:
+        """Odoo's clock (its HTTP ``Date``, naive UTC) at the last answer; None if unknown."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -89,6 +95,10 @@ class _HttpTransport:
 
     def set_timeout(self, seconds: float) -> None:
         self.http.set_timeout(seconds)
+
+    @property
+    def server_time(self) -> datetime | None:
+        return self.http.last_date
 
     def close(self) -> None:
         self.http.close()

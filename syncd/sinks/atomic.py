@@ -26,7 +26,6 @@ from pathlib import Path
 from loguru import logger
 
 TEMP_MARK = ".syncd-tmp"
-CORRUPT_MARK = ".corrupt-"
 KEEP_SET_ASIDE = 5  # per original file, the newest
 MAX_SET_ASIDE_AGE = 30 * 24 * 3600.0  # seconds
 _SET_ASIDE_RE = re.compile(r"^(?P<original>.+)\.corrupt-\d{8}T\d{6}(-\d+)?$")

@@ -12,7 +12,7 @@ from syncd.sync.report import ModelReport
 from syncd.sync.state import ModelState
 
 
-class Rebuild(enum.Enum):
+class RebuildReason(enum.Enum):
     """Why a model is rebuilt from scratch instead of changed in place."""
 
     FIRST_SYNC = "first sync"
@@ -42,7 +42,7 @@ class ChangeSet:
     upserts: dict[int, dict[str, Any]] = field(default_factory=dict)
     removals: set[int] = field(default_factory=set)
     rebuild: Iterator[dict[str, Any]] | None = None
-    reasons: list[Rebuild] = field(default_factory=list)
+    reasons: list[RebuildReason] = field(default_factory=list)
     distrusted: bool = False
 
     @property

@@ -31,7 +31,7 @@ OUT_BIT = 1
 _LEGACY_OUT = "out:"
 
 
-def mark(row: dict[str, Any], *, member: bool = True) -> int:
+def row_mark(row: dict[str, Any], *, member: bool = True) -> int:
     """The mark of a row as fetched; ``member`` False sets the out-of-snapshot bit."""
     digest = hashlib.blake2b(orjson.dumps(row, option=orjson.OPT_SORT_KEYS), digest_size=8)
     value = int.from_bytes(digest.digest(), "big") & ~OUT_BIT

@@ -20,7 +20,7 @@ from syncd.config import ModelSpec, Settings
 from syncd.errors import (CorruptFileError, InvalidFieldError, OdooError, PassInterrupted,
                           SinkError, SyncdError, one_line, scrub)
 from syncd.odoo import OdooClient
-from syncd.sync.changes import ChangeSet, Rebuild
+from syncd.sync.changes import ChangeSet, RebuildReason
 from syncd.sync.pull import pull
 from syncd.sync.report import PassReport, ProgressFactory
 from syncd.sync.seam import Applied, PassWriter, Sink, Workdir
@@ -112,7 +112,7 @@ def _pull_and_write(spec: ModelSpec, previous: ModelState, settings: Settings,
     """Pull one model and stage its change set. A corrupt stored copy is set aside and the
     model rebuilt; a field that vanished from the server since the fields were resolved makes
     the model resolve them again and rebuild. Each happens at most once per pass."""
-    force: Rebuild | None = None
+    force: RebuildReason | None = None
     while True:
         try:
             change = pull(spec, client, previous, sink, settings.sync, source=source_of(settings),
@@ -124,11 +124,11 @@ def _pull_and_write(spec: ModelSpec, previous: ModelState, settings: Settings,
             aside = sink.set_aside(spec.name)
             logger.error("model={} corrupt snapshot set aside as {}; rebuilding: {}",
                          spec.name, aside, exc)
-            force = Rebuild.CORRUPT
+            force = RebuildReason.CORRUPT
         except InvalidFieldError:
             if force is not None:
                 raise
-            force = Rebuild.FIELDS_CHANGED
+            force = RebuildReason.FIELDS_CHANGED
 
 
 def _abort(writer: PassWriter | None) -> None:

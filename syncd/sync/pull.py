@@ -41,9 +41,9 @@ from syncd.config import ModelSpec, SyncSettings, domain_as_list
 from syncd.errors import FaultError, PassInterrupted
 from syncd.odoo import OdooClient
 from syncd.sync import keyset
-from syncd.sync.changes import ChangeSet, Rebuild
+from syncd.sync.changes import ChangeSet, RebuildReason
 from syncd.sync.seam import Stored
-from syncd.sync.digests import Digests, mark
+from syncd.sync.digests import Digests, row_mark
 from syncd.sync.fields import resolve_fields
 from syncd.sync.related import changed_parents
 from syncd.sync.report import ModelReport, ProgressFactory, ProgressLike
@@ -53,7 +53,7 @@ from syncd.sync.window import Window, fingerprint
 
 def pull(spec: ModelSpec, client: OdooClient, previous: ModelState, stored: Stored,
          settings: SyncSettings, *, source: str, now: Callable[[], datetime],
-         force: Rebuild | None = None, progress: ProgressFactory | None = None,
+         force: RebuildReason | None = None, progress: ProgressFactory | None = None,
          should_stop: Callable[[], bool] | None = None) -> ChangeSet:
     """The change set of one model since ``previous`` (which is not modified). ``force``: rebuild
     for this reason (the engine's answer to a corrupt copy or a field that vanished)."""
@@ -78,7 +78,7 @@ class _Pull:
         self.member_context = {"active_test": not spec.include_archived}
         self.started = time.monotonic()
 
-    def run(self, previous: ModelState, force: Rebuild | None) -> ChangeSet:
+    def run(self, previous: ModelState, force: RebuildReason | None) -> ChangeSet:
         state = previous.copy()
         state.model = self.spec.model
         report = ModelReport(name=self.spec.name, model=self.spec.model)
@@ -86,7 +86,7 @@ class _Pull:
         fp = fingerprint(self.spec, self.source)
         # An empty model has no watermark and is re-read whole each pass (one small request);
         # its field list is still good, so only a real rebuild asks the server for fields again.
-        if (reasons and reasons != [Rebuild.NO_WATERMARK]) or not state.fields:
+        if (reasons and reasons != [RebuildReason.NO_WATERMARK]) or not state.fields:
             resolve_fields(self.client, self.spec, state, previous.missing_fields)
         state.fingerprint = fp
         change = ChangeSet(name=self.spec.name, fields=tuple(self._out_fields(state)),
@@ -98,17 +98,17 @@ class _Pull:
             self._finish(change)
         return change
 
-    def _reasons(self, previous: ModelState) -> list[Rebuild]:
+    def _reasons(self, previous: ModelState) -> list[RebuildReason]:
         if previous.watermark is None and previous.records == 0 and not previous.fingerprint:
-            return [Rebuild.FIRST_SYNC]
+            return [RebuildReason.FIRST_SYNC]
         if previous.fingerprint != fingerprint(self.spec, self.source):
-            return [Rebuild.CONFIG_CHANGED]
+            return [RebuildReason.CONFIG_CHANGED]
         if previous.full_resync:
-            return [Rebuild.REQUESTED]
+            return [RebuildReason.REQUESTED]
         if not self.stored.exists(self.spec.name):
-            return [Rebuild.MISSING]
+            return [RebuildReason.MISSING]
         if previous.watermark is None:
-            return [Rebuild.NO_WATERMARK]
+            return [RebuildReason.NO_WATERMARK]
         return []
 
     def _finish(self, change: ChangeSet) -> None:
@@ -135,19 +135,19 @@ class _Pull:
         # asking for it also makes this pass's first answer tell Odoo's clock.
         floor = None if self.client.pass_clock is not None else self._newest_stamp()
         window = Window(start=None, floor=floor, lookback=self.settings.lookback)
-        next_start = window.next_start(self.client.pass_clock)
+        settled = window.settled(self.client.pass_clock)
         # Parents first: a parent changed after this scan is seen as changed by the next pass.
         for parent in state.parents:
             parent.seen = Digests()
-        if next_start is not None:
-            self._changed_parents(state, next_start, next_start)
+        if settled is not None:
+            self._changed_parents(state, settled, settled)
         change.rebuild = self._rebuild_stream(change, window)
 
     def _rebuild_stream(self, change: ChangeSet, window: Window) -> Iterator[dict[str, Any]]:
         state, report = change.state, change.report
         watermark: str | None = None
         recent = Digests()
-        next_start = window.next_start(self.client.pass_clock)
+        settled = window.settled(self.client.pass_clock)
         total = None
         if self.progress is not None:
             total = self.client.search_count(self.spec.model, self.domain,
@@ -159,18 +159,17 @@ class _Pull:
                     stamp = row.get("write_date") or None
                     if stamp:
                         watermark = stamp if watermark is None or stamp > watermark else watermark
-                        if next_start is None or stamp >= next_start:
-                            recent.add(row["id"], mark(row))
+                        if settled is None or stamp >= settled:
+                            recent.add(row["id"], row_mark(row))
                 report.fetched += len(rows)
                 bar.advance(len(rows))
         state.watermark = watermark
-        state.settled = next_start
+        state.settled = settled
         state.recent = recent
         report.changed = report.fetched
         state.records = report.fetched
         state.full_resync = False
         state.last_reconcile = utc_now_text(self.now())
-        report.reconciled = True
         self._finish(change)
 
     # -- in place ----------------------------------------------------------------------------
@@ -180,18 +179,18 @@ class _Pull:
         window = Window.for_pull(state, self.settings.lookback, self.client.server_time)
         assert window.start is not None and state.watermark is not None
         recent = Digests()  # marks of the rows the next window still covers, ids ascending
-        next_start: str | None = None
+        settled: str | None = None
         clock_known = False
         watermark = state.watermark
         for rows in self._pages([["write_date", ">=", window.start]], state.fields,
                                 {"active_test": False}):
             if not clock_known:  # this pass's first answer has come: Odoo's clock is known
-                next_start, clock_known = window.next_start(self.client.pass_clock), True
+                settled, clock_known = window.settled(self.client.pass_clock), True
             report.fetched += len(rows)
             candidates: list[tuple[dict[str, Any], int]] = []
             marks: dict[int, int] = {}
             for row in rows:
-                value = mark(row)
+                value = row_mark(row)
                 known = previous_recent.get(row["id"])
                 if known in (value, value | 1):
                     marks[row["id"]] = known  # seen exactly so by an earlier pass
@@ -208,22 +207,22 @@ class _Pull:
                     marks[row["id"]] = value | 1
             for row in rows:  # in id order, as the keyset pages them
                 stamp = row.get("write_date") or watermark
-                if next_start is None or stamp >= next_start:
+                if settled is None or stamp >= settled:
                     recent.add(row["id"], marks[row["id"]])
         if not clock_known:
-            next_start = window.next_start(self.client.pass_clock)
+            settled = window.settled(self.client.pass_clock)
         state.watermark = watermark
-        self._through_parents(change, window.start, next_start)
-        state.settled = next_start
+        self._through_parents(change, window.start, settled)
+        state.settled = settled
         state.recent = recent
         change.distrusted = self.stored.changed_outside(self.spec.name, state)
         if change.distrusted or self._reconcile_due(state):
             self._reconcile(change)
 
-    def _through_parents(self, change: ChangeSet, start: str, next_start: str | None) -> None:
+    def _through_parents(self, change: ChangeSet, start: str, settled: str | None) -> None:
         """Re-read the records whose parent rows changed (docs/odoo-api.md §10), after the change
         query: a record it read before its parent changed is read again here."""
-        for parent, changed in self._changed_parents(change.state, start, next_start):
+        for parent, changed in self._changed_parents(change.state, start, settled):
             for begin in range(0, len(changed), self.settings.page_size):
                 chunk = changed[begin:begin + self.settings.page_size]
                 for rows in self._pages([[parent.link, "in", chunk]], change.state.fields,
@@ -238,7 +237,7 @@ class _Pull:
                             change.removals.add(row["id"])
 
     def _changed_parents(self, state: ModelState, start: str,
-                         next_start: str | None) -> list[tuple[Parent, list[int]]]:
+                         settled: str | None) -> list[tuple[Parent, list[int]]]:
         """Per followed parent, its rows changed since ``start``. A parent this user may not
         read (an Odoo fault such as AccessError, where the related field itself reads as
         superuser) is dropped with a warning instead of failing every pass: its values may
@@ -246,7 +245,7 @@ class _Pull:
         found: list[tuple[Parent, list[int]]] = []
         for parent in list(state.parents):
             try:
-                found.append((parent, changed_parents(self._pages, parent, start, next_start)))
+                found.append((parent, changed_parents(self._pages, parent, start, settled)))
             except FaultError as exc:
                 state.parents.remove(parent)
                 logger.warning("model={} cannot watch {} for the values {} shows from it ({}); "
@@ -300,7 +299,6 @@ class _Pull:
                 change.removals.discard(row["id"])
             report.fetched += len(rows)
         state.last_reconcile = utc_now_text(self.now())
-        report.reconciled = True
 
     # -- plumbing ----------------------------------------------------------------------------
     def _pages(self, domain: list[Any], fields: list[str], context: dict[str, Any], *,

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from syncd.sync.state import Parent
-from syncd.sync.digests import Digests, mark
+from syncd.sync.digests import Digests, row_mark
 
 # the fields_get attributes this needs
 DESCRIBE = ["type", "relation", "related", "store", "depends"]
@@ -66,15 +66,15 @@ def _stamp_follows(described: dict[str, dict[str, Any]]) -> set[str]:
 PageReader = Callable[..., Iterator[list[dict[str, Any]]]]
 
 
-def changed_parents(pages: PageReader, parent: Parent, low: str, settled: str | None) -> list[int]:
-    """Ids of `parent` rows stamped since `low` whose shown values or stamp differ from what the
+def changed_parents(pages: PageReader, parent: Parent, start: str, settled: str | None) -> list[int]:
+    """Ids of `parent` rows stamped since `start` whose shown values or stamp differ from what the
     last pass saw. Remembers the digests the next window (from `settled`) still covers."""
     seen = Digests()
     changed: list[int] = []
-    for rows in pages([["write_date", ">=", low]], [*parent.fields, "write_date"],
+    for rows in pages([["write_date", ">=", start]], [*parent.fields, "write_date"],
                       {"active_test": False}, model=parent.model):
         for row in rows:
-            value = mark(row)
+            value = row_mark(row)
             if parent.seen.get(row["id"]) != value:
                 changed.append(row["id"])
             if settled is None or (row.get("write_date") or "") >= settled:

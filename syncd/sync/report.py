@@ -20,7 +20,7 @@ ProgressFactory = Callable[[str, int | None], AbstractContextManager[ProgressLik
 class ModelReport:
     """One model's part of a pass: rows ``fetched`` from Odoo, records ``changed`` (added or
     different) and ``removed`` in the stored copy, the ``records`` it now holds; ``full`` for a
-    rebuild, ``reconciled`` when the deletion check ran, ``written`` when the copy changed."""
+    rebuild, ``written`` when the copy changed."""
 
     name: str
     model: str
@@ -31,7 +31,6 @@ class ModelReport:
     watermark: str | None = None
     seconds: float = 0.0
     full: bool = False
-    reconciled: bool = False
     written: bool = False
 
 

@@ -1,13 +1,18 @@
-"""The state file ``last_sync.json``: watermarks and pass results per model.
+"""The state of a data directory: per model, where its next pull starts and what it holds.
 
-Deleting the file forces a full resync: every model starts with no watermark. Only the
-``watermark`` is ever used to query Odoo, and it is a server value (a ``write_date`` Odoo
-returned); the ``utc_now_text`` times are local-clock information for people and ``status``.
-The file is compact, key-sorted JSON with ``"version": 2``: the digests of the rows in the change
-window are packed (see syncd.sync.digests), so a million of them cost megabytes. A version 1
-file (indented, digests as a mapping of hex strings) is read as it is and written back in the
-new layout by the next pass, without a resync. Unknown keys are ignored on load so an older
-syncd can read a newer file.
+Every sink commits it with the data it describes (the JSON sink as ``last_sync.json``, written
+last; a database sink in its own tables, in the pass's transaction). Losing it forces a full
+resync: every model starts again from nothing. What is sent to Odoo comes from Odoo's own values:
+the next window starts at ``settled`` (a lookback and a skew margin before the previous pass
+began on Odoo's clock, see syncd.sync.window) or, without that clock, a lookback before the
+newest stamp seen (``watermark``, otherwise only reported). The ``utc_now_text`` times are this
+machine's clock, for people and ``status`` only.
+
+It is serialised as compact, key-sorted JSON with ``"version": 2``: the digests of the rows in the
+change window are packed (see syncd.sync.digests), so a million of them cost megabytes. A
+version 1 file (indented, digests as a mapping of hex strings) is read as it is and written back
+in the new layout by the next pass, without a resync. Unknown keys are ignored on load so an
+older syncd can read a newer file.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ class Window:
     ``floor``: without Odoo's clock (no HTTP ``Date``, as behind some proxies), the newest stamp
     known before this pull began: it then stands in for the moment the pass began.
 
-    ``next_start(pass_clock)`` is where the next pull will start: a lookback and a skew margin
+    ``settled(pass_clock)`` is where the next pull will start (the state's ``settled``): a lookback and a skew margin
     before this pass began on Odoo's clock (the ``Date`` of the pass's first answer), else a
     lookback before ``floor``. Neither the local clock nor the newest stamp seen (the
     ``watermark``, which is only reported) decides it: the newest stamp would skip a write that
@@ -57,7 +57,7 @@ class Window:
             start = min(start, _before(clock, lookback))
         return cls(start, state.watermark, lookback)
 
-    def next_start(self, pass_clock: datetime | None) -> str | None:
+    def settled(self, pass_clock: datetime | None) -> str | None:
         if pass_clock is not None:
             return _before(pass_clock, self.lookback)
         return shift(self.floor, -self.lookback) if self.floor else None

@@ -20,7 +20,7 @@ from syncd.errors import CorruptFileError, LockedError
 from syncd.sinks.database import columns_for
 from syncd.sinks.factory import make_sink
 from syncd.sinks.postgres.sink import PostgresSink
-from syncd.sync.changes import ChangeSet, Rebuild
+from syncd.sync.changes import ChangeSet, RebuildReason
 from syncd.sync.report import ModelReport
 from syncd.sync.state import ModelState, State
 from tests.sync_rig import make_rig, partner, sink_settings
@@ -67,7 +67,7 @@ def a_change(name: str, state: ModelState, *, rebuild: list[dict[str, Any]] | No
                      report=ModelReport(name=name, model="x.model"),
                      upserts={r["id"]: r for r in upserts}, removals=set(removals),
                      rebuild=iter(rebuild) if rebuild is not None else None,
-                     reasons=[Rebuild.FIRST_SYNC] if rebuild is not None else [])
+                     reasons=[RebuildReason.FIRST_SYNC] if rebuild is not None else [])
 
 
 def commit(sink: PostgresSink, name: str, *, at: str | None = None, **kwargs: Any) -> Any:

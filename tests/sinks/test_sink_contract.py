@@ -14,7 +14,7 @@ from syncd.config import Settings, SyncSettings
 from syncd.errors import LockedError
 from syncd.sync.seam import Sink
 from syncd.sinks.factory import make_sink
-from syncd.sync.changes import ChangeSet, Rebuild
+from syncd.sync.changes import ChangeSet, RebuildReason
 from syncd.sync.digests import Digests
 from syncd.sync.report import ModelReport
 from syncd.sync.state import ModelState, State
@@ -56,7 +56,7 @@ def change(name: str, state: ModelState, *, rebuild: list[dict[str, Any]] | None
                      report=ModelReport(name=name, model="res.partner"),
                      upserts={r["id"]: r for r in upserts}, removals=set(removals),
                      rebuild=iter(rebuild) if rebuild is not None else None,
-                     reasons=[Rebuild.FIRST_SYNC] if rebuild is not None else [])
+                     reasons=[RebuildReason.FIRST_SYNC] if rebuild is not None else [])
 
 
 def commit_rebuild(sink: Sink, name: str, records: list[dict[str, Any]]) -> State:

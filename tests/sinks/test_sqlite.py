@@ -15,7 +15,7 @@ from syncd.consumer.load import records as stored_records
 from syncd.errors import CorruptFileError, LockedError
 from syncd.sinks.record import Layout
 from syncd.sinks.sqlite.sink import SqliteSink
-from syncd.sync.changes import ChangeSet, Rebuild
+from syncd.sync.changes import ChangeSet, RebuildReason
 from syncd.sync.report import ModelReport
 from syncd.sync.state import ModelState, State
 from tests.sync_rig import CUSTOMERS, PRODUCTS, make_rig, partner
@@ -56,7 +56,7 @@ def change(state: ModelState, *, rebuild: list[dict[str, Any]] | None = None,
                      report=ModelReport(name="things", model="x.thing"),
                      upserts={r["id"]: r for r in upserts}, removals=set(removals),
                      rebuild=iter(rebuild) if rebuild is not None else None,
-                     reasons=[Rebuild.FIRST_SYNC] if rebuild is not None else [])
+                     reasons=[RebuildReason.FIRST_SYNC] if rebuild is not None else [])
 
 
 def one_pass(sink: SqliteSink, at: str, **kwargs: Any) -> tuple[State, Any]:

@@ -11,7 +11,7 @@ import pytest
 
 from syncd.errors import CorruptFileError
 from syncd.sinks.atomic import write_atomic
-from syncd.sync.digests import Digests, mark
+from syncd.sync.digests import Digests, row_mark as mark
 from syncd.sync.state import ModelState, State, utc_now_text
 
 
