@@ -37,6 +37,7 @@ class Field:
     via: str | None = None                # the _inherits link (our many2one to that parent)
     computed: bool = False                # a stored compute: Odoo writes it, callers cannot
     depends: tuple[str, ...] = ()         # what fields_get reports as `depends`
+    translate: bool = False               # values per language (translations.py)
 
     def default(self) -> Any:
         """The value of a row that never set this field, as Python holds it."""
@@ -65,6 +66,7 @@ class Field:
         if self.type == "one2many":
             info["relation_field"] = self.inverse
         info["depends"] = list(self.depends)
+        info["translate"] = self.translate
         if self.inherited_from:
             # An _inherits field is a related field on the child, and related fields are not
             # stored (Odoo's fields.py: "by default, related fields are not stored"); a related
@@ -156,10 +158,11 @@ def build_schema(version: int) -> dict[str, Model]:
         goods = _selection("consu", "Consumable", "service", "Service", "product",
                            "Storable Product")
     template_fields = [
-        _f("name", "char", "Name", required=True), _f("active", "boolean", "Active"),
+        _f("name", "char", "Name", required=True, translate=True),
+        _f("active", "boolean", "Active"),
         _f("default_code", "char", "Internal Reference"),
         _f("barcode", "char", "Barcode"),
-        _f("description", "html", "Description"),
+        _f("description", "html", "Description", translate=True),
         _f("list_price", "float", "Sales Price"), _f("standard_price", "float", "Cost"),
         _f("categ_id", "many2one", "Product Category", relation="product.category"),
         _f("type", "selection", "Product Type", selection=goods),
@@ -193,11 +196,13 @@ def build_schema(version: int) -> dict[str, Model]:
         _model("res.partner", "Contact", "complete_name ASC, id DESC", partner_fields,
                parent_name="parent_id"),
         _model("res.partner.category", "Partner Tags", "name", [
-            _f("name", "char", "Tag Name", required=True), _f("active", "boolean", "Active"),
+            _f("name", "char", "Tag Name", required=True, translate=True),
+            _f("active", "boolean", "Active"),
             _f("parent_id", "many2one", "Parent Category", relation="res.partner.category"),
             _f("color", "integer", "Color")], parent_name="parent_id"),
         _model("res.country", "Country", "name", [
-            _f("name", "char", "Country Name", required=True), _f("code", "char", "Country Code"),
+            _f("name", "char", "Country Name", required=True, translate=True),
+            _f("code", "char", "Country Code"),
             _f("phone_code", "integer", "Country Calling Code")]),
         _model("product.category", "Product Category", "complete_name", [
             _f("name", "char", "Name", required=True),

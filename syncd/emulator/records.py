@@ -15,13 +15,19 @@ from typing import Any
 from syncd.emulator.domain import compile_domain
 from syncd.emulator.models import Field, Model, default_of
 from syncd.emulator.table import Row, Table
+from syncd.emulator.translations import Translations, translated
 
 
 class View:
-    def __init__(self, schema: dict[str, Model], tables: dict[str, Table], version: int) -> None:
+    """`lang`: the language translatable values are read in (the call's context), None: en_US."""
+
+    def __init__(self, schema: dict[str, Model], tables: dict[str, Table], version: int,
+                 translations: Translations | None = None) -> None:
         self.models = schema
         self.tables = tables
         self.version = version
+        self.translations: Translations = translations if translations is not None else {}
+        self.lang: str | None = None
         self.visits = 0
         self._inverse: dict[tuple[str, str], dict[int, list[int]]] = {}
 
@@ -36,6 +42,9 @@ class View:
             if item.type == "many2one" and found and found not in self.tables[item.relation or
                                                                                ""].rows:
                 return False
+            if item.translate:
+                return translated(self.translations, model.name, name, row["id"], self.lang,
+                                  found)
             return found
         item = model.fields[name]
         if item.inherited_from is not None and model.inherits is not None:
@@ -74,7 +83,7 @@ class View:
 
     def display_name(self, model_name: str, row: Row) -> str | bool:
         model = self.models[model_name]
-        name = self.value(model, row, "name") if model.inherits else row.get("name", False)
+        name = self.value(model, row, "name") if "name" in model.fields else False
         if model_name == "product.product":
             code = row.get("default_code")
             return f"[{code}] {name}" if code else name

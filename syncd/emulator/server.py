@@ -38,11 +38,12 @@ class Emulator:
     `send_date=False` answers carry no HTTP `Date` header (as behind a proxy that strips it).
     Each answer closes its connection, as Odoo's own server does; with `keep_alive=True`
     connections stay open between requests, as behind a proxy that keeps them alive.
+    With `admin_partner=True` the admin user has its res.partner, as in a real database.
     """
 
     def __init__(self, version: int = 17, *, database: str = "odoo", db: Database | None = None,
                  clock: Clock | None = None, send_date: bool = True,
-                 keep_alive: bool = False) -> None:
+                 keep_alive: bool = False, admin_partner: bool = False) -> None:
         if version not in SUPPORTED_VERSIONS:
             raise ValueError(f"unsupported Odoo version {version}; "
                              f"choose one of {', '.join(map(str, SUPPORTED_VERSIONS))}")
@@ -50,7 +51,8 @@ class Emulator:
             raise ValueError(f"database {db.name!r} is a version {db.version} database, "
                              f"not {version}")
         self.version = version
-        self.db = db if db is not None else Database(name=database, version=version, clock=clock)
+        self.db = db if db is not None else Database(name=database, version=version, clock=clock,
+                                                     admin_partner=admin_partner)
         self.send_date = send_date
         self.keep_alive = keep_alive
         self.faults = FaultPlan()

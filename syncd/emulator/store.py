@@ -21,6 +21,7 @@ from syncd.emulator.records import View
 from syncd.emulator.registry import add_registry, registry_rows
 from syncd.emulator.table import Row, Table
 from syncd.emulator.transaction import Op, Transaction
+from syncd.emulator.translations import Translations
 
 ADMIN_UID = 2
 # res.partner writes that can change other partners' stored complete_name
@@ -29,7 +30,10 @@ ADMIN_API_KEY = "syncd-emulator-api-key"
 
 
 class Database:
-    def __init__(self, name: str = "odoo", version: int = 17, clock: Clock | None = None) -> None:
+    def __init__(self, name: str = "odoo", version: int = 17, clock: Clock | None = None, *,
+                 admin_partner: bool = False) -> None:
+        """`admin_partner`: the admin user gets its res.partner ("Mitchell Admin"), as in a
+        real database; off by default so a test's partners are all the partners there are."""
         if not 16 <= version <= 19:
             raise ValueError(f"unsupported Odoo version {version} (16..19)")
         self.name = name
@@ -38,23 +42,30 @@ class Database:
         self.schema: dict[str, Model] = build_schema(version)
         add_registry(self.schema)  # ir.model (and a transient model for it to list)
         self.tables: dict[str, Table] = {model: Table() for model in self.schema}
+        self.translations: Translations = {}
         self.lock = threading.RLock()
         self.visits = 0
         self._sequences: dict[str, int] = {model: 0 for model in self.schema}
         self._secrets: dict[int, tuple[str, str, set[str]]] = {}  # uid -> (login, pw, keys)
         self._sequences["res.users"] = 1  # uid 1 is OdooBot/__system__ in Odoo
-        self.add_user("admin", "admin", ADMIN_API_KEY, name="Mitchell Admin")
+        self.add_user("admin", "admin", ADMIN_API_KEY, name="Mitchell Admin",
+                      partner=admin_partner)
         self.import_records("ir.model", registry_rows(self.schema))
 
     # users ------------------------------------------------------------------------------
     def add_user(self, login: str, password: str, api_key: str | None = None, *,
-                 name: str | None = None) -> int:
-        # A login user without a res.partner row (its name kept on the user row), so the
-        # partners a test or demo creates are all there is: real Odoo would add one partner
-        # per user. Users created through create("res.users", ...) do get their partner.
+                 name: str | None = None, partner: bool = False) -> int:
+        """A login user. With `partner`, it gets its own res.partner, as every Odoo user has
+        (res.users `_inherits` res.partner: name, email and lang live there). Without, its
+        name is kept on the user row, so the partners a test creates are all there is."""
         with self.transaction() as tx:
             uid = self.next_id("res.users")
-            tx.stage_rows("res.users", [{"id": uid, "login": login, "name": name or login}])
+            if partner:
+                partner_id = self.next_id("res.partner")
+                tx.stage_rows("res.partner", [{"id": partner_id, "name": name or login}])
+                tx.stage_rows("res.users", [{"id": uid, "login": login, "partner_id": partner_id}])
+            else:
+                tx.stage_rows("res.users", [{"id": uid, "login": login, "name": name or login}])
         self._secrets[uid] = (login, password, {api_key} if api_key else set())
         return uid
 
@@ -128,7 +139,7 @@ class Database:
         return self.tables[name]
 
     def view(self) -> View:
-        return View(self.schema, self.tables, self.version)
+        return View(self.schema, self.tables, self.version, self.translations)
 
     def execute(self, model: str, method: str, args: list[Any], kwargs: dict[str, Any], *,
                 uid: int = ADMIN_UID) -> Any:
