@@ -18,6 +18,7 @@ class Rebuild(enum.Enum):
 
     FIRST_SYNC = "first sync"
     CONFIG_CHANGED = "configuration or server changed"
+    LANG_CHANGED = "language changed"
     REQUESTED = "resync requested"
     MISSING = "stored copy missing"
     NO_WATERMARK = "no watermark yet"

@@ -76,18 +76,21 @@ class _Pull:
         self.domain = domain_as_list(spec.domain)
         self.member_context = {"active_test": not spec.include_archived}
         self.started = time.monotonic()
+        # The language every read carries: part of what the snapshot is "of" (window.fingerprint)
+        self.lang = client.connect().lang
 
     def run(self, previous: ModelState, force: Rebuild | None) -> ChangeSet:
         state = previous.copy()
         state.model = self.spec.model
         report = ModelReport(name=self.spec.name, model=self.spec.model)
         reasons = [force] if force is not None else self._reasons(previous)
-        fp = fingerprint(self.spec, self.source)
+        fp = fingerprint(self.spec, self.source, self.lang)
         # An empty model has no watermark and is re-read whole each pass (one small request);
         # its field list is still good, so only a real rebuild asks the server for fields again.
         if (reasons and reasons != [Rebuild.NO_WATERMARK]) or not state.fields:
             resolve_fields(self.client, self.spec, state, previous.missing_fields)
         state.fingerprint = fp
+        state.lang = self.lang
         change = ChangeSet(name=self.spec.name, fields=tuple(self._out_fields(state)),
                            state=state, report=report, reasons=reasons)
         if reasons:
@@ -100,8 +103,15 @@ class _Pull:
     def _reasons(self, previous: ModelState) -> list[Rebuild]:
         if previous.watermark is None and previous.records == 0 and not previous.fingerprint:
             return [Rebuild.FIRST_SYNC]
-        if previous.fingerprint != fingerprint(self.spec, self.source):
-            return [Rebuild.CONFIG_CHANGED]
+        if previous.fingerprint != fingerprint(self.spec, self.source, self.lang):
+            if previous.lang is None:
+                # A state from before the language was kept: taken as read in today's language.
+                if previous.fingerprint != fingerprint(self.spec, self.source, None):
+                    return [Rebuild.CONFIG_CHANGED]
+            elif previous.fingerprint == fingerprint(self.spec, self.source, previous.lang):
+                return [Rebuild.LANG_CHANGED]
+            else:
+                return [Rebuild.CONFIG_CHANGED]
         if previous.full_resync:
             return [Rebuild.REQUESTED]
         if not self.stored.exists(self.spec.name):
