@@ -59,6 +59,19 @@ class View:
 
     def _computed(self, model: Model, row: Row, item: Field) -> Any:
         name = item.name
+        if item.related:
+            link, _, shown = item.related.partition(".")
+            relation = model.fields[link].relation or ""
+            target = self.tables[relation].rows.get(self.value(model, row, link) or 0)
+            if target is None:
+                return default_of(model, item)
+            return self.value(self.models[relation], target, shown)
+        if name == "commercial_partner_id":
+            return self._commercial(row)["id"]
+        if name == "commercial_company_name":
+            commercial = self._commercial(row)
+            return commercial.get("name", False) if commercial.get("is_company") else \
+                row.get("company_name", False)
         if name in ("display_name", "complete_name"):
             return self.display_name(model.name, row)
         if item.type == "one2many":
@@ -98,12 +111,16 @@ class View:
         return name if name else False
 
     def _commercial_name(self, partner: Row) -> Any:
+        return self._commercial(partner).get("name", False)
+
+    def _commercial(self, partner: Row) -> Row:
+        """The commercial entity: the partner itself if a company, else its parents' up to one."""
         rows = self.tables["res.partner"].rows
         seen = 0
         while not partner.get("is_company") and partner.get("parent_id") in rows and seen < 64:
             partner = rows[partner["parent_id"]]
             seen += 1
-        return partner.get("name", False)
+        return partner
 
     def name_of(self, model_name: str, record_id: int) -> str | bool:
         row = self.tables[model_name].rows.get(record_id)

@@ -206,7 +206,7 @@ class Database:
         row: Row = {}
         for name, value in values.items():
             item = model.fields[name]
-            if not item.store or item.computed or name in ("id", "create_date", "write_date") \
+            if not (item.store or item.company_dependent) or item.computed or name in ("id", "create_date", "write_date") \
                     or item.type == "one2many":
                 raise value_error(f"Field {name!r} of {model.name} cannot be written here")
             if value is None or value is False and item.type != "boolean":
@@ -239,7 +239,7 @@ class Database:
                 elif kind == "write":
                     self._apply_write(model_name, payload, values, stamp)
                 else:
-                    self._apply_unlink(model_name, payload)
+                    self._apply_unlink(model_name, payload, stamp)
 
     def _apply_write(self, model_name: str, ids: list[int], values: dict[str, Any],
                      stamp: datetime) -> None:
@@ -304,13 +304,20 @@ class Database:
             if row is not None and view.name_of("res.partner", record_id) != name:
                 table.update(record_id, {"write_date": stamp})
 
-    def _apply_unlink(self, model_name: str, ids: list[int]) -> None:
+    def _apply_unlink(self, model_name: str, ids: list[int], stamp: datetime) -> None:
         table = self.tables[model_name]
+        if model_name == "res.partner":
+            # parent_id is ON DELETE SET NULL: the contacts' complete_name is recomputed and
+            # they are stamped (seen on 17 and 18: a company unlink moves their write_date)
+            gone = set(ids)
+            for row in table.rows.values():
+                if row.get("parent_id") in gone and row["id"] not in gone:
+                    table.update(row["id"], {"parent_id": False, "write_date": stamp})
         if model_name == "product.template":
             wanted = set(ids)
             variants = [row["id"] for row in self.tables["product.product"].rows.values()
                         if row.get("product_tmpl_id") in wanted]
-            self._apply_unlink("product.product", variants)
+            self._apply_unlink("product.product", variants, stamp)
         templates: set[int] = {table.rows[i]["product_tmpl_id"] for i in ids
                                if i in table.rows} if model_name == "product.product" else set()
         for record_id in ids:

@@ -21,6 +21,7 @@ from syncd.config import ModelSpec, Settings
 from syncd.errors import UnknownModelError
 from syncd.odoo.client import OdooClient
 from syncd.sync.coverage import EXPLAIN, FieldView, classify, missing_reason
+from syncd.sync.related import DESCRIBE, describer
 
 
 @contextmanager
@@ -55,10 +56,15 @@ def fields_of(settings: Settings, name: str) -> dict[str, Any]:
             known = ", ".join(s.name for s in settings.models) or "none"
             raise UnknownModelError(f"no model {name!r} on this Odoo, nor a configured name "
                                     f"(configured: {known}; see 'syncd models')") from None
-    views = [classify(described, f, configured=True) if f in described
-             else FieldView(f, "-", False, "missing", missing_reason(model, f, described), True)
-             for f in configured]
-    views += [classify(described, f) for f in sorted(described) if f not in configured]
+        # the parents' fields, asked as the pass asks them (fields.resolve_fields)
+        describe = describer(lambda other: described if other == model
+                             else client.fields_get(other, DESCRIBE))
+        views = [classify(described, f, configured=True, describe=describe) if f in described
+                 else FieldView(f, "-", False, "missing", missing_reason(model, f, described),
+                                True)
+                 for f in configured]
+        views += [classify(described, f, describe=describe) for f in sorted(described)
+                  if f not in configured]
     return {"name": name, "model": model, "configured_as": [s.name for s in specs],
             "fields": views}
 
