@@ -26,6 +26,8 @@ from syncd.emulator.translations import Translations
 ADMIN_UID = 2
 # res.partner writes that can change other partners' stored complete_name
 _RENAMES = frozenset({"name", "is_company", "parent_id"})
+# res.partner._commercial_fields() of the base module: synced from a company to its contacts
+_COMMERCIAL = frozenset({"vat"})
 ADMIN_API_KEY = "syncd-emulator-api-key"
 
 
@@ -274,6 +276,30 @@ class Database:
                 variant_table.update(variant, {"write_date": max(own, stamp)})
         if model_name == "res.partner" and _RENAMES.intersection(values):
             self._recompute_complete_names(before, stamp)
+        if model_name == "res.partner" and (self.version >= 18 or _COMMERCIAL.intersection(values)):
+            self._sync_children(ids, {k: v for k, v in values.items() if k in _COMMERCIAL}, stamp)
+
+    def _sync_children(self, ids: list[int], commercial: dict[str, Any], stamp: datetime) -> None:
+        """res.partner `_children_sync` (odoo/addons/base/models/res_partner.py): a write to a
+        commercial entity (a company, or a partner without a parent) writes its commercial
+        fields to its contacts, recursively. On 17 only when a commercial field is in the
+        write; on 18 `_commercial_sync_to_children` runs on every write to it, and its
+        `write(values)` stamps the contacts even when nothing changes (seen on 18)."""
+        table = self.tables["res.partner"]
+        children: dict[int, list[int]] = {}
+        for row in table.rows.values():
+            if row.get("parent_id"):
+                children.setdefault(row["parent_id"], []).append(row["id"])
+        frontier = [i for i in ids if i in table.rows
+                    and (table.rows[i].get("is_company") or not table.rows[i].get("parent_id"))]
+        seen: set[int] = set(frontier)
+        while frontier:
+            for child in children.get(frontier.pop(), []):
+                if child in seen or table.rows[child].get("is_company"):
+                    continue  # a sub-company is its own commercial entity
+                seen.add(child)
+                table.update(child, {**commercial, "write_date": stamp})
+                frontier.append(child)
 
     def _contact_names(self, ids: list[int]) -> dict[int, Any]:
         """The complete names of every descendant (parent_id) of the partners `ids`."""
