@@ -157,10 +157,9 @@ class _Pull:
         watermark: str | None = None
         recent = Digests()
         next_start = window.next_start(self.client.pass_clock)
-        total = None
-        if self.progress is not None:
-            total = self.client.search_count(self.spec.model, self.domain,
-                                             context=self.member_context)
+        def total() -> int | None:
+            return self.client.search_count(self.spec.model, self.domain,
+                                            context=self.member_context)
         with self._progress(f"{self.spec.name}: full sync", total) as bar:
             for rows in self._pages(self.domain, state.fields, self.member_context):
                 for row in rows:
@@ -327,7 +326,8 @@ class _Pull:
         if self.should_stop():
             raise PassInterrupted("stopped during the pass; nothing of it was committed")
 
-    def _progress(self, label: str, total: int | None) -> AbstractContextManager[ProgressLike]:
+    def _progress(self, label: str,
+                  total: Callable[[], int | None]) -> AbstractContextManager[ProgressLike]:
         if self.progress is None:
             return nullcontext(_NoProgress())
         return self.progress(label, total)
