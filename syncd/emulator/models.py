@@ -231,7 +231,9 @@ def build_schema(version: int) -> dict[str, Model]:
             _f("phone_code", "integer", "Country Calling Code")]),
         _model("product.category", "Product Category", "complete_name", [
             _f("name", "char", "Name", required=True),
-            _f("complete_name", "char", "Complete Name", store=False),
+            # stored in Odoo (addons/product/models/product_category.py, recursive compute)
+            _f("complete_name", "char", "Complete Name", readonly=True, computed=True,
+               depends=("name", "parent_id.complete_name")),
             _f("parent_id", "many2one", "Parent Category", relation="product.category"),
             _f("child_id", "one2many", "Child Categories", relation="product.category",
                inverse="parent_id")], parent_name="parent_id"),

@@ -164,3 +164,12 @@ def test_concurrent_calls_are_serialised() -> None:
     table = db.tables["res.partner"]
     assert len(table.ids) == len(table.rows) == 800
     assert table.ids == sorted(table.ids) == sorted(table.rows)
+
+
+def test_the_admin_can_have_its_partner_and_category_names_are_stored() -> None:
+    db = Database(admin_partner=True)
+    (admin,) = db.execute("res.users", "read", [[2]], {"fields": ["partner_id", "name"]})
+    assert admin["partner_id"] and admin["partner_id"][1] == admin["name"] == "Mitchell Admin"
+    described = db.execute("product.category", "fields_get", [["complete_name"]],
+                           {"attributes": ["store"]})
+    assert described == {"complete_name": {"store": True}}
