@@ -306,7 +306,7 @@ def test_an_unusable_data_directory_is_one_line_exit_1(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     env = environment(tmp_path, None, ODOO_URL="http://127.0.0.1:9", ODOO_DB="x",
-                      ODOO_USERNAME="u")
+                      ODOO_USERNAME="u", ODOO_PASSWORD="p")
     result = syncd(tmp_path, env, "--data-dir", str(blocker / "data"), "once")
     assert result.returncode == 1
     assert "Not a directory" in one_error_line(result) or "exists" in one_error_line(result)
