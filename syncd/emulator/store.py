@@ -14,11 +14,11 @@ from datetime import datetime
 from typing import Any
 
 from syncd.emulator.clock import Clock
-from syncd.emulator.faults import bad_argument, unknown_model, value_error
+from syncd.emulator.faults import bad_argument, no_access, unknown_model, value_error
 from syncd.emulator.literals import parse_date, parse_timestamp
 from syncd.emulator.models import Model, build_schema
 from syncd.emulator.records import View
-from syncd.emulator.registry import add_registry, registry_rows
+from syncd.emulator.registry import ABSTRACT, add_registry, field_rows, registry_rows
 from syncd.emulator.table import Row, Table
 from syncd.emulator.transaction import Op, Transaction
 from syncd.emulator.translations import Translations
@@ -42,7 +42,7 @@ class Database:
         self.version = version
         self.clock = clock if clock is not None else Clock()
         self.schema: dict[str, Model] = build_schema(version)
-        add_registry(self.schema)  # ir.model (and a transient model for it to list)
+        add_registry(self.schema)  # ir.model, ir.model.fields (and a transient model)
         self.tables: dict[str, Table] = {model: Table() for model in self.schema}
         self.translations: Translations = {}
         self.lock = threading.RLock()
@@ -52,7 +52,10 @@ class Database:
         self._sequences["res.users"] = 1  # uid 1 is OdooBot/__system__ in Odoo
         self.add_user("admin", "admin", ADMIN_API_KEY, name="Mitchell Admin",
                       partner=admin_partner)
-        self.import_records("ir.model", registry_rows(self.schema))
+        models = registry_rows(self.schema)
+        ids = self.import_records("ir.model", models)
+        self.import_records("ir.model.fields", field_rows(
+            self.schema, {str(row["model"]): id_ for row, id_ in zip(models, ids)}))
 
     # users ------------------------------------------------------------------------------
     def add_user(self, login: str, password: str, api_key: str | None = None, *,
@@ -132,6 +135,8 @@ class Database:
 
     def model(self, name: str) -> Model:
         found = self.schema.get(name) if isinstance(name, str) else None
+        if found is None and isinstance(name, str) and name in ABSTRACT:
+            raise no_access(name, ABSTRACT[name])
         if found is None:
             raise unknown_model(str(name))
         return found

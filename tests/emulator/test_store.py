@@ -9,6 +9,7 @@ import pytest
 
 from syncd.emulator.clock import Clock
 from syncd.emulator.faults import OdooFault
+from syncd.emulator.registry import ABSTRACT
 from syncd.emulator.store import Database
 
 
@@ -173,3 +174,21 @@ def test_the_admin_can_have_its_partner_and_category_names_are_stored() -> None:
     described = db.execute("product.category", "fields_get", [["complete_name"]],
                            {"attributes": ["store"]})
     assert described == {"complete_name": {"store": True}}
+
+
+def test_abstract_models_are_listed_but_refuse_access() -> None:
+    """ir.model lists abstract models (base, mail.thread, ...), which have no table and no
+    write_date field; calling one is an AccessError, as on a real Odoo."""
+    db = Database()
+    rows = db.execute("ir.model", "search_read", [[["model", "in", list(ABSTRACT)]]],
+                      {"fields": ["model", "name", "transient"]})
+    assert {row["model"]: row["name"] for row in rows} == ABSTRACT
+    assert not any(row["transient"] for row in rows)
+    stamped = db.execute("ir.model", "search_read", [[["field_id.name", "=", "write_date"]]],
+                         {"fields": ["model"]})
+    assert {row["model"] for row in stamped} == set(db.schema)
+    for name in ABSTRACT:
+        with pytest.raises(OdooFault) as fault:
+            db.execute(name, "search_read", [[]], {"fields": ["id"]})
+        assert fault.value.name == "odoo.exceptions.AccessError"
+        assert fault.value.xmlrpc_code == 4
