@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from syncd.emulator import Emulator
-from syncd.emulator.registry import WIZARD
+from syncd.emulator.registry import ABSTRACT, WIZARD
 from tests.test_cli import SECRET, environment, odoo, one_error_line, syncd  # noqa: F401
 
 CUSTOMERS = ["name", "email", "phone", "is_company", "parent_id", "country_id", "vat",
@@ -224,6 +224,10 @@ def test_models_lists_readable_models_without_wizards(tmp_path: Path, odoo: Emul
     assert table["res.partner"].split() == ["Contact", "customers"]
     assert table["res.country"].split() == ["Country", "-"]
     assert WIZARD not in table and WIZARD in odoo.db.schema  # transient: left out
+    listed = {row["model"] for row in odoo.db.execute("ir.model", "search_read", [[]],
+                                                      {"fields": ["model"]})}
+    assert set(ABSTRACT) <= listed  # ir.model has rows for abstract models, as in Odoo
+    assert not set(ABSTRACT) & set(table)  # no table, no write_date: left out
     data = orjson.loads(syncd(tmp_path, env, "models", "--json").stdout)
     assert [m["model"] for m in data] == sorted(table)
     assert {"model": "product.product", "name": "Product Variant",

@@ -3,10 +3,15 @@
 Both contact Odoo (log in as the configuration says, as ``check`` does) and write nothing.
 ``fields MODEL`` takes a configured name (``customers``) or an Odoo model (``res.partner``);
 its verdict per field comes from ``syncd.sync.coverage.classify``, which asks the pass's own
-rule, so the listing and the pass never disagree. ``models`` lists ``ir.model`` without the
-transient (wizard) models: what Odoo lists to this user; whether the user may read a model's
-records shows at ``syncd fields`` or ``syncd check`` (a per-model access probe would cost one
-request per installed model, hundreds on a real database).
+rule, so the listing and the pass never disagree. ``models`` lists the ``ir.model`` rows a
+pass can sync: not transient (wizard) models, and only those with a ``write_date`` field, which
+leaves out abstract models (``base``, ``mail.thread``, ``avatar.mixin``: ``ir.model`` lists
+them, but they have no table, so reading one is an AccessError; Odoo gives a model
+``write_date`` only when it has a table, ``_log_access`` defaulting to ``_auto``) and table-less
+SQL-view reports; ``ir.model`` has an ``abstract`` field only from Odoo 19 on, the
+``write_date`` test works on every version, in the same one request. Whether the user may read
+a model's records shows at ``syncd fields`` or ``syncd check`` (a per-model access probe would
+cost one request per installed model, hundreds on a real database).
 """
 
 from __future__ import annotations
@@ -87,11 +92,12 @@ def render_fields(result: dict[str, Any], *, as_json: bool = False) -> str:
 
 
 def models_of(settings: Settings) -> list[dict[str, Any]]:
-    """``ir.model`` rows (model, name) of the non-transient models, by model name, each with
-    the configured names that sync it."""
+    """``ir.model`` rows (model, name) of the models a pass can sync (not transient, with a
+    ``write_date``), by model name, each with the configured names that sync it."""
     with logged_in(settings) as client:
-        rows = client.search_read("ir.model", [["transient", "=", False]], ["model", "name"],
-                                  order="model")
+        rows = client.search_read("ir.model", [["transient", "=", False],
+                                               ["field_id.name", "=", "write_date"]],
+                                  ["model", "name"], order="model")
     return [{"model": row["model"], "name": row["name"],
              "configured_as": [s.name for s in settings.models if s.model == row["model"]]}
             for row in rows]
