@@ -133,6 +133,26 @@ def test_a_parent_field_that_is_itself_not_stored_is_not_seen(tmp_path: Path,
     assert {r["uom_name"] for r in _snapshot(tmp_path, "products").values()} == {"Units"}
 
 
+def test_template_computes_shown_on_variants_are_not_seen(tmp_path: Path,
+                                                          odoo: Emulator) -> None:
+    """weight_uom_name, volume_uom_name (from a system parameter) and product_variant_count
+    are non-stored computes of product.template: a variant shows them through _inherits, and
+    no change of theirs moves a stamp."""
+    names = ["weight_uom_name", "volume_uom_name", "product_variant_count"]
+    (tmp_path / "syncd.toml").write_text('[models.products]\nmodel = "product.product"\n'
+                                         f'fields = {orjson.dumps(["name", *names]).decode()}\n')
+    env = environment(tmp_path, odoo)
+    by_name = _fields_json(tmp_path, env, "products")
+    for name in names:
+        assert by_name[name]["seen"] == "not seen", name
+        assert by_name[name]["stored"] is False
+        assert f"product.template.{name} is not stored" in by_name[name]["note"]
+    assert syncd(tmp_path, env, "once").returncode == 0
+    values = {(r["weight_uom_name"], r["volume_uom_name"], r["product_variant_count"])
+              for r in _snapshot(tmp_path, "products").values()}
+    assert values == {("kg", "m³", 1)}
+
+
 def test_company_dependent_fields_are_seen_on_17_and_18(tmp_path: Path) -> None:
     """res.partner.barcode and product.product.standard_price: `store: False` on 17 (kept in
     ir.property) yet a write moves write_date, and the next pass picks it up."""

@@ -193,6 +193,14 @@ def build_schema(version: int) -> dict[str, Model]:
            related="uom_id.name"),
         _f("product_variant_ids", "one2many", "Products", relation="product.product",
            inverse="product_tmpl_id"),
+        # non-stored computes (product_template.py): the unit labels come from a system
+        # parameter (no depends), the count from the variants; none moves a write_date
+        _f("weight_uom_name", "char", "Weight unit of measure label", readonly=True,
+           store=False),
+        _f("volume_uom_name", "char", "Volume unit of measure label", readonly=True,
+           store=False),
+        _f("product_variant_count", "integer", "# Product Variants", readonly=True, store=False,
+           depends=("product_variant_ids.product_tmpl_id",)),
     ]
     own_variant = {"active", "default_code", "barcode", "standard_price"}
     variant_fields = [

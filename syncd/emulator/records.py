@@ -17,6 +17,10 @@ from syncd.emulator.models import Field, Model, default_of
 from syncd.emulator.table import Row, Table
 from syncd.emulator.translations import Translations, translated
 
+# product.template's unit labels, read from system parameters (product.weight_in_lbs,
+# product.volume_in_cubic_feet) that a database has unset
+_UNIT_LABELS = {"weight_uom_name": "kg", "volume_uom_name": "m³"}
+
 
 class View:
     """`lang`: the language translatable values are read in (the call's context), None: en_US."""
@@ -80,6 +84,10 @@ class View:
             return "company" if self.value(model, row, "is_company") else "person"
         if name == "lst_price":
             return self.value(model, row, "list_price")
+        if name in _UNIT_LABELS:  # Odoo's defaults, without the lbs / ft³ system parameters
+            return _UNIT_LABELS[name]
+        if name == "product_variant_count":
+            return len(self.value(model, row, "product_variant_ids"))
         return default_of(model, item)
 
     def _children(self, comodel: str, inverse: str) -> dict[int, list[int]]:
