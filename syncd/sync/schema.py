@@ -31,10 +31,9 @@ from syncd.sync.related import DESCRIBE, describer
 
 @contextmanager
 def logged_in(settings: Settings) -> Iterator[OdooClient]:
-    """A client logged in as `settings` say, closed afterwards. The one place these commands
-    check the login settings: a config-level check (an empty database or username is a usage
-    error) belongs here, before connecting, as for ``check``."""
-    # <- config.py's login check (e.g. require_login(settings), exit 2) goes here, as in check.
+    """A client logged in as `settings` say, closed afterwards. The commands check the login
+    settings first (``syncd.config.require_login``: an empty database, username or password
+    is a usage error before connecting), as for ``check``."""
     with OdooClient(settings.odoo) as client:
         client.connect()
         yield client
