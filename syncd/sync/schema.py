@@ -8,7 +8,7 @@ pass can sync: not transient (wizard) models, and only those with a ``write_date
 leaves out abstract models (``base``, ``mail.thread``, ``avatar.mixin``: ``ir.model`` lists
 them, but they have no table, so reading one is an AccessError; Odoo gives a model
 ``write_date`` only when it has a table, ``_log_access`` defaulting to ``_auto``) and table-less
-SQL-view reports; ``ir.model`` has an ``abstract`` field only from Odoo 19 on, the
+SQL-view reports; recent Odoo has an ``abstract`` field on ``ir.model`` too, but the
 ``write_date`` test works on every version, in the same one request. Whether the user may read
 a model's records shows at ``syncd fields`` or ``syncd check`` (a per-model access probe would
 cost one request per installed model, hundreds on a real database).
