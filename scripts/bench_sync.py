@@ -22,6 +22,7 @@ from pathlib import Path
 
 from syncd.config import ModelSpec, OdooSettings, Settings, SyncSettings
 from syncd.emulator import Emulator
+from syncd.emulator.server import REAL_LOGIN_COST
 from syncd.odoo.client import OdooClient
 from syncd.sinks.datadir import DataDir
 from syncd.sinks.factory import opened
@@ -32,7 +33,7 @@ SPEC = ModelSpec(name="customers", model="res.partner",
 
 
 def build(version: int, records: int) -> Emulator:
-    em = Emulator(version=version)
+    em = Emulator(version=version, login_cost=REAL_LOGIN_COST)  # as a real login costs
     chunk = 50_000
     for start in range(0, records, chunk):
         em.db.import_records("res.partner", [

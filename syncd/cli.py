@@ -73,7 +73,8 @@ DESCRIPTIONS = {
               "field whether a change moves the record's own write_date, is seen through a "
               "followed parent model, or is not seen at all; the configured fields are marked. "
               "Contacts Odoo, writes nothing.",
-    "models": "The Odoo models this user can list, without wizards.\n\nFrom ir.model; "
+    "models": "The Odoo models a pass can sync: no wizards, no abstract models.\n\nFrom "
+              "ir.model, those with a write_date field (abstract models have no table); "
               "contacts Odoo, writes nothing.",
     "watch": "Print one line per change as it lands (the reference consumer).\n\nPer change "
              "of the named models (all configured ones by default): records added, updated "

@@ -190,8 +190,9 @@ def describe_config_file(settings: Settings) -> str:
 
 
 def require_login(settings: Settings) -> None:
-    """What a command that contacts Odoo needs before it does: a database and a username, and
-    an API key for ``protocol = "json2"`` (JSON-2 accepts no password). Raises ConfigError
+    """What a command that contacts Odoo needs before it does: a database, a username, a
+    password or an API key (Odoo 18 faults on an empty one), and an API key for
+    ``protocol = "json2"`` (JSON-2 accepts no password). Raises ConfigError
     naming the key, where to set it, and which config file was read.
 
     Not part of `load_settings`: `status`, `watch`, `resync` work on local files and must not
@@ -202,6 +203,9 @@ def require_login(settings: Settings) -> None:
         if not getattr(odoo, key):
             raise ConfigError(f"[odoo].{key} is empty (set it in syncd.toml or {variable}; "
                               f"{where})")
+    if not odoo.password and not odoo.api_key:
+        raise ConfigError(f"[odoo].password and [odoo].api_key are both empty (set ODOO_PASSWORD "
+                          f"or ODOO_API_KEY, or one of them in syncd.toml; {where})")
     if odoo.protocol == "json2" and not odoo.api_key:
         raise ConfigError(f'[odoo].protocol = "json2" needs an API key (set ODOO_API_KEY or '
                           f"[odoo].api_key; {where})")

@@ -9,6 +9,7 @@ it committed. Messages are one line, never contain secrets, and say what to do w
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 
@@ -18,11 +19,15 @@ def one_line(text: str) -> str:
 
 
 def scrub(text: str, secrets: Sequence[str]) -> str:
-    """``text`` with every secret replaced by ``***`` (for messages built from foreign text: an
-    Odoo fault or a traceback may echo what it was sent)."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
+    """``text`` with every occurrence of a secret replaced by ``***`` (for messages built from
+    foreign text: an Odoo fault or a traceback may echo what it was sent). Whole occurrences
+    only: a secret that starts or ends with a letter, digit or ``_`` is not replaced inside a
+    longer word, so the password ``admin`` leaves "administrator" alone (the secret is not
+    there, only its letters) while "user admin:" becomes "user ***:"."""
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        before = r"(?<!\w)" if re.match(r"\w", secret[0]) else ""
+        after = r"(?!\w)" if re.match(r"\w", secret[-1]) else ""
+        text = re.sub(before + re.escape(secret) + after, "***", text)
     return text
 
 

@@ -130,6 +130,18 @@ def test_refused_credentials_exit_1_and_never_print_the_secret(tmp_path: Path,
     assert SECRET not in logs
 
 
+def test_an_empty_password_is_a_usage_error_before_connecting(tmp_path: Path) -> None:
+    with Emulator(18) as em:
+        env = environment(tmp_path, em, ODOO_PASSWORD="")
+        for args in (["once"], ["check"]):
+            result = syncd(tmp_path, env, *args)
+            assert result.returncode == 2, result.stderr
+            line = one_error_line(result)
+            assert "ODOO_PASSWORD" in line and "ODOO_API_KEY" in line
+            assert "AssertionError" not in result.stderr
+        assert em.stats.logins == 0
+
+
 def test_unreachable_odoo_exits_1(tmp_path: Path) -> None:
     env = environment(tmp_path, None, ODOO_URL="http://127.0.0.1:9", ODOO_DB="x",
                       ODOO_USERNAME="u", ODOO_PASSWORD="p")
@@ -301,7 +313,7 @@ def test_an_unusable_data_directory_is_one_line_exit_1(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     env = environment(tmp_path, None, ODOO_URL="http://127.0.0.1:9", ODOO_DB="x",
-                      ODOO_USERNAME="u")
+                      ODOO_USERNAME="u", ODOO_PASSWORD="p")
     result = syncd(tmp_path, env, "--data-dir", str(blocker / "data"), "once")
     assert result.returncode == 1
     assert "Not a directory" in one_error_line(result) or "exists" in one_error_line(result)

@@ -167,7 +167,8 @@ def test_without_psycopg_the_error_names_the_extra(tmp_path: Path) -> None:
     fake = tmp_path / "no-psycopg"
     fake.mkdir()
     (fake / "psycopg.py").write_text('raise ImportError("no module named psycopg")\n')
-    env = environment(tmp_path, PYTHONPATH=str(fake), ODOO_DB="odoo", ODOO_USERNAME="admin")
+    env = environment(tmp_path, PYTHONPATH=str(fake), ODOO_DB="odoo", ODOO_USERNAME="admin",
+                      ODOO_PASSWORD="p")
     cfg = config(tmp_path, "dbname=odoo")
     for command in ("once", "status"):
         result = syncd(tmp_path, env, "--config", str(cfg), command)

@@ -190,7 +190,12 @@ def test_require_login_names_the_empty_key_and_the_file_read(tmp_path: Path) -> 
     settings = load_settings(str(path), environ={"ODOO_DB": "example"})
     with pytest.raises(ConfigError, match=r"^\[odoo\]\.username is empty .*ODOO_USERNAME"):
         require_login(settings)
-    require_login(load_settings(str(path), environ={"ODOO_DB": "d", "ODOO_USERNAME": "u"}))
+    login = {"ODOO_DB": "d", "ODOO_USERNAME": "u"}
+    with pytest.raises(ConfigError, match=r"^\[odoo\]\.password and \[odoo\]\.api_key are both "
+                                          r"empty \(set ODOO_PASSWORD or ODOO_API_KEY"):
+        require_login(load_settings(str(path), environ=login))
+    require_login(load_settings(str(path), environ={**login, "ODOO_PASSWORD": "p"}))
+    require_login(load_settings(str(path), environ={**login, "ODOO_API_KEY": "k"}))
 
 
 def test_require_login_without_a_config_file_says_where_it_looked(

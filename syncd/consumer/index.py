@@ -16,7 +16,9 @@ too common a word to mean a product, "Zoë" too common to mean a customer. Defau
 than ``MIN_CODE`` characters are not matched ("A1" is everywhere).
 
 Surprise: a text scan finds every indexed name in O(words of the text), whatever the index's
-size: each position extends a phrase only while it is still the prefix of some name.
+size: each position extends a phrase only while it is still the prefix of some name. A name
+inside a longer one found at the same place is not found on its own ("Office Chair" in "4 Office
+Chair Black" finds only "Office Chair Black").
 """
 
 from __future__ import annotations
@@ -137,21 +139,27 @@ class Phrases:
         return self.ids.setdefault(folded, [])
 
     def find(self, text: str) -> dict[str, list[int]]:
-        """Each indexed name that occurs in ``text`` as whole words (folded), with its ids."""
+        """Each indexed name that occurs in ``text`` as whole words (folded), with its ids.
+        The longest name wins: an occurrence inside a longer one found ("office chair" in
+        "office chair black") is not a match of its own; names that only overlap both are."""
         words = fold(text).split(" ")
         found: dict[str, list[int]] = {}
         ids, prefixes = self.ids, self.prefixes
+        covered = 0  # the end of the furthest-reaching name found so far
         for start in range(len(words)):
             phrase = words[start]
             end = start + 1
+            longest: tuple[str, list[int]] | None = None
             while True:
                 hit = ids.get(phrase)
-                if hit is not None:
-                    found[phrase] = hit
+                if hit is not None and end > covered:
+                    longest, covered = (phrase, hit), end
                 if phrase not in prefixes or end >= len(words):
                     break
                 phrase = f"{phrase} {words[end]}"
                 end += 1
+            if longest is not None:
+                found[longest[0]] = longest[1]
         return found
 
 

@@ -18,7 +18,8 @@ reason                    score  when
 ``barcode``               1.00   a valid EAN-13 in the subject or body is a product's barcode
 ``default_code``          0.95   a product's default code (SKU) is a word of subject or body
 ``product_name``          0.80   a product's name appears as written; 0.70 when only folded
-                                 (case, accents and punctuation ignored)
+                                 (case, accents and punctuation ignored); a name inside a
+                                 longer one found there is not matched (the longest wins)
 ========================  =====  ==========================================================
 
 Free-mail domains (``FREE_MAIL_DOMAINS``: gmail.com and the like) take no part in ``domain``

@@ -18,7 +18,7 @@ import threading
 from types import FrameType
 
 from syncd.emulator.demo_data import churn, populate
-from syncd.emulator.server import SUPPORTED_VERSIONS, Emulator
+from syncd.emulator.server import REAL_LOGIN_COST, SUPPORTED_VERSIONS, Emulator
 
 _PROTOCOL_NAMES = {"json2": "JSON-2 (/json/2/<model>/<method>)",
                    "xmlrpc": "XML-RPC (/xmlrpc/2/common, /xmlrpc/2/object)",
@@ -40,6 +40,9 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="random seed of the demo data (0)")
     parser.add_argument("--churn", type=float, default=0.0, metavar="SECONDS",
                         help="make random changes every SECONDS (0 = off)")
+    parser.add_argument("--login-cost", type=float, default=REAL_LOGIN_COST, metavar="SECONDS",
+                        help=f"server time of each login ({REAL_LOGIN_COST}, as a real Odoo 17/18 "
+                             "spends hashing the password; 0 = instant)")
     parser.add_argument("--keep-alive", action="store_true",
                         help="keep HTTP connections open between requests, as a proxy in front "
                              "of Odoo may (default: close after every answer, as Odoo does)")
@@ -56,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
 
-    emulator = Emulator(args.version, database=args.database, keep_alive=args.keep_alive)
+    emulator = Emulator(args.version, database=args.database, keep_alive=args.keep_alive,
+                        login_cost=args.login_cost, admin_partner=True)
     populate(emulator.db, customers=args.customers, products=args.products, seed=args.seed)
     try:
         url = emulator.start(args.host, args.port)

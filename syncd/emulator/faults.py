@@ -73,6 +73,16 @@ def private_method(method: str) -> OdooFault:
                      xmlrpc_code=4, http_status=403)
 
 
+def no_access(model: str, description: str) -> OdooFault:
+    """ir.model.access refusing a read no group is granted (odoo/addons/base/models/
+    ir_model.py `check`), e.g. on an abstract model, which has no access rules."""
+    return OdooFault("odoo.exceptions.AccessError",
+                     f"You are not allowed to access '{description}' ({model}) records.\n\n"
+                     "No group currently allows this operation.\n\n"
+                     "Contact your administrator to request access if necessary.",
+                     xmlrpc_code=4, http_status=403)
+
+
 def missing_record(model: str, ids: list[int]) -> OdooFault:
     return OdooFault("odoo.exceptions.MissingError",
                      "Record does not exist or has been deleted.\n"

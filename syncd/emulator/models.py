@@ -37,6 +37,9 @@ class Field:
     via: str | None = None                # the _inherits link (our many2one to that parent)
     computed: bool = False                # a stored compute: Odoo writes it, callers cannot
     depends: tuple[str, ...] = ()         # what fields_get reports as `depends`
+    translate: bool = False               # values per language (translations.py)
+    related: str | None = None            # "link.field": read through a many2one, not stored
+    company_dependent: bool = False       # a value per company (one value here); see describe
 
     def default(self) -> Any:
         """The value of a row that never set this field, as Python holds it."""
@@ -65,6 +68,11 @@ class Field:
         if self.type == "one2many":
             info["relation_field"] = self.inverse
         info["depends"] = list(self.depends)
+        info["translate"] = self.translate
+        info["company_dependent"] = self.company_dependent
+        if self.related:
+            info["related"] = self.related
+            info["depends"] = [self.related]
         if self.inherited_from:
             # An _inherits field is a related field on the child, and related fields are not
             # stored (Odoo's fields.py: "by default, related fields are not stored"); a related
@@ -131,6 +139,16 @@ def build_schema(version: int) -> dict[str, Model]:
         _f("company_type", "selection", "Company Type", store=False,
            selection=_selection("person", "Individual", "company", "Company")),
         _f("parent_id", "many2one", "Related Company", relation="res.partner"),
+        # stored computes (odoo/addons/base/models/res_partner.py): renaming the company
+        # recomputes commercial_company_name on its contacts, which stamps them
+        _f("commercial_partner_id", "many2one", "Commercial Entity", relation="res.partner",
+           readonly=True, computed=True, depends=("is_company", "parent_id.commercial_partner_id")),
+        _f("commercial_company_name", "char", "Company Name Entity", readonly=True,
+           computed=True, depends=("company_name", "parent_id.is_company",
+                                   "commercial_partner_id.name")),
+        _f("company_name", "char", "Company Name"),
+        # company-dependent: ir.property on 17 (fields_get says store False), JSONB on 18+
+        _f("barcode", "char", "Barcode", company_dependent=True, store=version >= 18),
         _f("child_ids", "one2many", "Contact", relation="res.partner", inverse="parent_id"),
         _f("street", "char", "Street"), _f("street2", "char", "Street2"),
         _f("city", "char", "City"), _f("zip", "char", "Zip"),
@@ -156,10 +174,11 @@ def build_schema(version: int) -> dict[str, Model]:
         goods = _selection("consu", "Consumable", "service", "Service", "product",
                            "Storable Product")
     template_fields = [
-        _f("name", "char", "Name", required=True), _f("active", "boolean", "Active"),
+        _f("name", "char", "Name", required=True, translate=True),
+        _f("active", "boolean", "Active"),
         _f("default_code", "char", "Internal Reference"),
         _f("barcode", "char", "Barcode"),
-        _f("description", "html", "Description"),
+        _f("description", "html", "Description", translate=True),
         _f("list_price", "float", "Sales Price"), _f("standard_price", "float", "Cost"),
         _f("categ_id", "many2one", "Product Category", relation="product.category"),
         _f("type", "selection", "Product Type", selection=goods),
@@ -167,15 +186,29 @@ def build_schema(version: int) -> dict[str, Model]:
         _f("priority", "selection", "Favorite", selection=_selection("0", "Normal", "1",
                                                                      "Favorite")),
         _f("weight", "float", "Weight"),
+        _f("uom_id", "many2one", "Unit of Measure", relation="uom.uom"),
+        # related, not stored (addons/product/models/product_template.py): a unit renamed moves
+        # no template's (nor variant's) write_date
+        _f("uom_name", "char", "Unit of Measure Name", readonly=True, store=False,
+           related="uom_id.name"),
         _f("product_variant_ids", "one2many", "Products", relation="product.product",
            inverse="product_tmpl_id"),
+        # non-stored computes (product_template.py): the unit labels come from a system
+        # parameter (no depends), the count from the variants; none moves a write_date
+        _f("weight_uom_name", "char", "Weight unit of measure label", readonly=True,
+           store=False),
+        _f("volume_uom_name", "char", "Volume unit of measure label", readonly=True,
+           store=False),
+        _f("product_variant_count", "integer", "# Product Variants", readonly=True, store=False,
+           depends=("product_variant_ids.product_tmpl_id",)),
     ]
     own_variant = {"active", "default_code", "barcode", "standard_price"}
     variant_fields = [
         _f("product_tmpl_id", "many2one", "Product Template", relation="product.template",
            required=True),
         _f("active", "boolean", "Active"), _f("default_code", "char", "Internal Reference"),
-        _f("barcode", "char", "Barcode"), _f("standard_price", "float", "Cost"),
+        _f("barcode", "char", "Barcode"),
+        _f("standard_price", "float", "Cost", company_dependent=True, store=version >= 18),
         _f("lst_price", "float", "Sales Price", store=False),
     ]
     variant_fields += _inherited(template_fields, "product.template", "product_tmpl_id",
@@ -192,16 +225,23 @@ def build_schema(version: int) -> dict[str, Model]:
     models = [
         _model("res.partner", "Contact", "complete_name ASC, id DESC", partner_fields,
                parent_name="parent_id"),
+        _model("uom.uom", "Product Unit of Measure", "factor DESC, id", [
+            _f("name", "char", "Unit of Measure", required=True, translate=True),
+            _f("active", "boolean", "Active")]),
         _model("res.partner.category", "Partner Tags", "name", [
-            _f("name", "char", "Tag Name", required=True), _f("active", "boolean", "Active"),
+            _f("name", "char", "Tag Name", required=True, translate=True),
+            _f("active", "boolean", "Active"),
             _f("parent_id", "many2one", "Parent Category", relation="res.partner.category"),
             _f("color", "integer", "Color")], parent_name="parent_id"),
         _model("res.country", "Country", "name", [
-            _f("name", "char", "Country Name", required=True), _f("code", "char", "Country Code"),
+            _f("name", "char", "Country Name", required=True, translate=True),
+            _f("code", "char", "Country Code"),
             _f("phone_code", "integer", "Country Calling Code")]),
         _model("product.category", "Product Category", "complete_name", [
             _f("name", "char", "Name", required=True),
-            _f("complete_name", "char", "Complete Name", store=False),
+            # stored in Odoo (addons/product/models/product_category.py, recursive compute)
+            _f("complete_name", "char", "Complete Name", readonly=True, computed=True,
+               depends=("name", "parent_id.complete_name")),
             _f("parent_id", "many2one", "Parent Category", relation="product.category"),
             _f("child_id", "one2many", "Child Categories", relation="product.category",
                inverse="parent_id")], parent_name="parent_id"),
@@ -211,6 +251,12 @@ def build_schema(version: int) -> dict[str, Model]:
         _model("res.users", "User", "name, login", user_fields,
                inherits=("res.partner", "partner_id")),
     ]
+    # res.partner's display_name is computed from its own stored fields (res_partner.py
+    # _compute_display_name), so a change of any of them moves write_date
+    partner = models[0]
+    partner.fields["display_name"] = Field(
+        "display_name", "char", "Display Name", readonly=True, store=False,
+        depends=("complete_name", "email", "vat", "country_id", "commercial_company_name"))
     return {model.name: model for model in models}
 
 

@@ -19,6 +19,7 @@ from syncd.emulator import query
 from syncd.emulator.faults import bad_argument, invalid_field, private_method, unknown_method
 from syncd.emulator.models import Model
 from syncd.emulator.records import View
+from syncd.emulator.translations import update_field_translations
 
 if TYPE_CHECKING:
     from syncd.emulator.store import Database
@@ -100,6 +101,11 @@ class Call:
         self.db.unlink(self.model.name, _ids(ids))
         return True
 
+    def update_field_translations(self, ids: Any = None, field_name: Any = None,
+                                  translations: Any = None) -> bool:
+        return update_field_translations(self.db, self.model.name, _ids(ids), field_name,
+                                         translations)
+
     # helpers ------------------------------------------------------------------------------
     def _fields(self, fields: Any) -> list[str]:
         if fields is None or fields is False or fields == []:
@@ -144,6 +150,13 @@ class Call:
         return value
 
 
+def _user_lang(db: Database, view: View, uid: int) -> str:
+    """The user's own language (res.users.lang, from its partner), en_US when unset."""
+    row = view.tables["res.users"].rows.get(uid)
+    lang = view.value(db.model("res.users"), row, "lang") if row is not None else False
+    return lang if isinstance(lang, str) and lang else "en_US"
+
+
 def _domain(domain: Any) -> list[Any]:
     if domain is None or domain is False:
         return []
@@ -177,7 +190,7 @@ def _paging(offset: Any, limit: Any, order: Any) -> tuple[int, int | None, str |
 
 
 _PUBLIC = ("search", "search_count", "search_read", "read", "fields_get", "name_search",
-           "check_access_rights", "create", "write", "unlink")
+           "check_access_rights", "create", "write", "unlink", "update_field_translations")
 
 
 def call(db: Database, view: View, model_name: str, method: str, args: list[Any],
@@ -191,8 +204,10 @@ def call(db: Database, view: View, model_name: str, method: str, args: list[Any]
     context = kwargs.pop("context", None) or {}
     if not isinstance(context, dict):
         raise bad_argument(f"Invalid context {context!r}", "TypeError")
+    view.lang = context.get("lang") if isinstance(context.get("lang"), str) else None
     if method == "context_get" and model_name == "res.users":
-        function: Callable[..., Any] = lambda: {"lang": "en_US", "tz": "UTC", "uid": uid}
+        function: Callable[..., Any] = lambda: {"lang": _user_lang(db, view, uid), "tz": "UTC",
+                                                "uid": uid}
     elif method in _PUBLIC:
         function = getattr(Call(db, view, model, context, uid), method)
     else:

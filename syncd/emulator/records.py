@@ -15,13 +15,23 @@ from typing import Any
 from syncd.emulator.domain import compile_domain
 from syncd.emulator.models import Field, Model, default_of
 from syncd.emulator.table import Row, Table
+from syncd.emulator.translations import Translations, translated
+
+# product.template's unit labels, read from system parameters (product.weight_in_lbs,
+# product.volume_in_cubic_feet) that a database has unset
+_UNIT_LABELS = {"weight_uom_name": "kg", "volume_uom_name": "m³"}
 
 
 class View:
-    def __init__(self, schema: dict[str, Model], tables: dict[str, Table], version: int) -> None:
+    """`lang`: the language translatable values are read in (the call's context), None: en_US."""
+
+    def __init__(self, schema: dict[str, Model], tables: dict[str, Table], version: int,
+                 translations: Translations | None = None) -> None:
         self.models = schema
         self.tables = tables
         self.version = version
+        self.translations: Translations = translations if translations is not None else {}
+        self.lang: str | None = None
         self.visits = 0
         self._inverse: dict[tuple[str, str], dict[int, list[int]]] = {}
 
@@ -36,6 +46,9 @@ class View:
             if item.type == "many2one" and found and found not in self.tables[item.relation or
                                                                                ""].rows:
                 return False
+            if item.translate:
+                return translated(self.translations, model.name, name, row["id"], self.lang,
+                                  found)
             return found
         item = model.fields[name]
         if item.inherited_from is not None and model.inherits is not None:
@@ -50,6 +63,19 @@ class View:
 
     def _computed(self, model: Model, row: Row, item: Field) -> Any:
         name = item.name
+        if item.related:
+            link, _, shown = item.related.partition(".")
+            relation = model.fields[link].relation or ""
+            target = self.tables[relation].rows.get(self.value(model, row, link) or 0)
+            if target is None:
+                return default_of(model, item)
+            return self.value(self.models[relation], target, shown)
+        if name == "commercial_partner_id":
+            return self._commercial(row)["id"]
+        if name == "commercial_company_name":
+            commercial = self._commercial(row)
+            return commercial.get("name", False) if commercial.get("is_company") else \
+                row.get("company_name", False)
         if name in ("display_name", "complete_name"):
             return self.display_name(model.name, row)
         if item.type == "one2many":
@@ -58,6 +84,10 @@ class View:
             return "company" if self.value(model, row, "is_company") else "person"
         if name == "lst_price":
             return self.value(model, row, "list_price")
+        if name in _UNIT_LABELS:  # Odoo's defaults, without the lbs / ft³ system parameters
+            return _UNIT_LABELS[name]
+        if name == "product_variant_count":
+            return len(self.value(model, row, "product_variant_ids"))
         return default_of(model, item)
 
     def _children(self, comodel: str, inverse: str) -> dict[int, list[int]]:
@@ -74,7 +104,7 @@ class View:
 
     def display_name(self, model_name: str, row: Row) -> str | bool:
         model = self.models[model_name]
-        name = self.value(model, row, "name") if model.inherits else row.get("name", False)
+        name = self.value(model, row, "name") if "name" in model.fields else False
         if model_name == "product.product":
             code = row.get("default_code")
             return f"[{code}] {name}" if code else name
@@ -89,12 +119,16 @@ class View:
         return name if name else False
 
     def _commercial_name(self, partner: Row) -> Any:
+        return self._commercial(partner).get("name", False)
+
+    def _commercial(self, partner: Row) -> Row:
+        """The commercial entity: the partner itself if a company, else its parents' up to one."""
         rows = self.tables["res.partner"].rows
         seen = 0
         while not partner.get("is_company") and partner.get("parent_id") in rows and seen < 64:
             partner = rows[partner["parent_id"]]
             seen += 1
-        return partner.get("name", False)
+        return partner
 
     def name_of(self, model_name: str, record_id: int) -> str | bool:
         row = self.tables[model_name].rows.get(record_id)

@@ -24,6 +24,9 @@ from syncd.emulator.services import Services
 from syncd.emulator.store import Database
 
 SUPPORTED_VERSIONS = (16, 17, 18, 19)
+# Server time of one `common.login` on a real Odoo 17/18 (0.40-0.48 s: password hashing, 7
+# queries); the benchmarks and `python -m syncd.emulator` use it, tests keep 0.
+REAL_LOGIN_COST = 0.45
 
 ADMIN_LOGIN = "admin"
 ADMIN_PASSWORD = "admin"
@@ -38,11 +41,15 @@ class Emulator:
     `send_date=False` answers carry no HTTP `Date` header (as behind a proxy that strips it).
     Each answer closes its connection, as Odoo's own server does; with `keep_alive=True`
     connections stay open between requests, as behind a proxy that keeps them alive.
+    With `admin_partner=True` the admin user has its res.partner, as in a real database.
+    `login_cost`: seconds each `common.login`/`authenticate` takes (0: instant, the default,
+    for tests; `REAL_LOGIN_COST` is what a real 17/18 spends, for benchmarks of one-shot runs).
     """
 
     def __init__(self, version: int = 17, *, database: str = "odoo", db: Database | None = None,
                  clock: Clock | None = None, send_date: bool = True,
-                 keep_alive: bool = False) -> None:
+                 keep_alive: bool = False, admin_partner: bool = False,
+                 login_cost: float = 0.0) -> None:
         if version not in SUPPORTED_VERSIONS:
             raise ValueError(f"unsupported Odoo version {version}; "
                              f"choose one of {', '.join(map(str, SUPPORTED_VERSIONS))}")
@@ -50,9 +57,11 @@ class Emulator:
             raise ValueError(f"database {db.name!r} is a version {db.version} database, "
                              f"not {version}")
         self.version = version
-        self.db = db if db is not None else Database(name=database, version=version, clock=clock)
+        self.db = db if db is not None else Database(name=database, version=version, clock=clock,
+                                                     admin_partner=admin_partner)
         self.send_date = send_date
         self.keep_alive = keep_alive
+        self.login_cost = login_cost
         self.faults = FaultPlan()
         self.stats = Stats()
         self.url = ""
@@ -85,7 +94,7 @@ class Emulator:
         """Bind `host:port` (0 = a free port), serve in a daemon thread, return the URL."""
         if self._server is not None:
             raise RuntimeError(f"emulator already serving {self.url}")
-        router = Router(Services(self.db, self.stats))
+        router = Router(Services(self.db, self.stats, self.login_cost))
         server = EmulatorHTTPServer((host, port), router, self.faults, self.stats)
         server.send_date = self.send_date
         server.keep_alive = self.keep_alive

@@ -9,6 +9,8 @@ application error carrying a real traceback, as Odoo's `serialize_exception` doe
 
 from __future__ import annotations
 
+import time
+
 import sys
 import traceback
 from typing import Any
@@ -88,9 +90,10 @@ def unknown_database(name: str) -> OdooFault:
 class Services:
     """The RPC services of one database, as `dispatch_rpc` routes them."""
 
-    def __init__(self, db: Database, stats: Stats) -> None:
+    def __init__(self, db: Database, stats: Stats, login_cost: float = 0.0) -> None:
         self.db = db
         self.stats = stats
+        self.login_cost = login_cost
 
     @staticmethod
     def call_target(service: str, method: str, params: list[Any]) -> tuple[str | None, str]:
@@ -135,6 +138,12 @@ class Services:
                 db_name, login, password, _user_agent_env = params[:4]
             self.stats.count_login()
             self._check_database(db_name)
+            if self.login_cost > 0:
+                time.sleep(self.login_cost)  # password hashing and 7 queries (docs §16)
+            if not password and self.db.version == 18:
+                # 18's res.users.apikeys._check_credentials asserts a key (seen on 18.0);
+                # 17 and 19 answer False
+                raise make_fault("builtins.AssertionError", "scope and key required")
             uid = self.db.authenticate(str(login), str(password))
             return uid if uid else False
         raise Exception(f"Method not found: {method}")

@@ -14,47 +14,63 @@ from datetime import datetime
 from typing import Any
 
 from syncd.emulator.clock import Clock
-from syncd.emulator.faults import bad_argument, unknown_model, value_error
+from syncd.emulator.faults import bad_argument, no_access, unknown_model, value_error
 from syncd.emulator.literals import parse_date, parse_timestamp
 from syncd.emulator.models import Model, build_schema
 from syncd.emulator.records import View
-from syncd.emulator.registry import add_registry, registry_rows
+from syncd.emulator.registry import ABSTRACT, add_registry, field_rows, registry_rows
 from syncd.emulator.table import Row, Table
 from syncd.emulator.transaction import Op, Transaction
+from syncd.emulator.translations import Translations
 
 ADMIN_UID = 2
 # res.partner writes that can change other partners' stored complete_name
 _RENAMES = frozenset({"name", "is_company", "parent_id"})
+# res.partner._commercial_fields() of the base module: synced from a company to its contacts
+_COMMERCIAL = frozenset({"vat"})
 ADMIN_API_KEY = "syncd-emulator-api-key"
 
 
 class Database:
-    def __init__(self, name: str = "odoo", version: int = 17, clock: Clock | None = None) -> None:
+    def __init__(self, name: str = "odoo", version: int = 17, clock: Clock | None = None, *,
+                 admin_partner: bool = False) -> None:
+        """`admin_partner`: the admin user gets its res.partner ("Mitchell Admin"), as in a
+        real database; off by default so a test's partners are all the partners there are."""
         if not 16 <= version <= 19:
             raise ValueError(f"unsupported Odoo version {version} (16..19)")
         self.name = name
         self.version = version
         self.clock = clock if clock is not None else Clock()
         self.schema: dict[str, Model] = build_schema(version)
-        add_registry(self.schema)  # ir.model (and a transient model for it to list)
+        add_registry(self.schema)  # ir.model, ir.model.fields (and a transient model)
         self.tables: dict[str, Table] = {model: Table() for model in self.schema}
+        self.translations: Translations = {}
         self.lock = threading.RLock()
         self.visits = 0
         self._sequences: dict[str, int] = {model: 0 for model in self.schema}
         self._secrets: dict[int, tuple[str, str, set[str]]] = {}  # uid -> (login, pw, keys)
         self._sequences["res.users"] = 1  # uid 1 is OdooBot/__system__ in Odoo
-        self.add_user("admin", "admin", ADMIN_API_KEY, name="Mitchell Admin")
-        self.import_records("ir.model", registry_rows(self.schema))
+        self.add_user("admin", "admin", ADMIN_API_KEY, name="Mitchell Admin",
+                      partner=admin_partner)
+        models = registry_rows(self.schema)
+        ids = self.import_records("ir.model", models)
+        self.import_records("ir.model.fields", field_rows(
+            self.schema, {str(row["model"]): id_ for row, id_ in zip(models, ids)}))
 
     # users ------------------------------------------------------------------------------
     def add_user(self, login: str, password: str, api_key: str | None = None, *,
-                 name: str | None = None) -> int:
-        # A login user without a res.partner row (its name kept on the user row), so the
-        # partners a test or demo creates are all there is: real Odoo would add one partner
-        # per user. Users created through create("res.users", ...) do get their partner.
+                 name: str | None = None, partner: bool = False) -> int:
+        """A login user. With `partner`, it gets its own res.partner, as every Odoo user has
+        (res.users `_inherits` res.partner: name, email and lang live there). Without, its
+        name is kept on the user row, so the partners a test creates are all there is."""
         with self.transaction() as tx:
             uid = self.next_id("res.users")
-            tx.stage_rows("res.users", [{"id": uid, "login": login, "name": name or login}])
+            if partner:
+                partner_id = self.next_id("res.partner")
+                tx.stage_rows("res.partner", [{"id": partner_id, "name": name or login}])
+                tx.stage_rows("res.users", [{"id": uid, "login": login, "partner_id": partner_id}])
+            else:
+                tx.stage_rows("res.users", [{"id": uid, "login": login, "name": name or login}])
         self._secrets[uid] = (login, password, {api_key} if api_key else set())
         return uid
 
@@ -119,6 +135,8 @@ class Database:
 
     def model(self, name: str) -> Model:
         found = self.schema.get(name) if isinstance(name, str) else None
+        if found is None and isinstance(name, str) and name in ABSTRACT:
+            raise no_access(name, ABSTRACT[name])
         if found is None:
             raise unknown_model(str(name))
         return found
@@ -128,7 +146,7 @@ class Database:
         return self.tables[name]
 
     def view(self) -> View:
-        return View(self.schema, self.tables, self.version)
+        return View(self.schema, self.tables, self.version, self.translations)
 
     def execute(self, model: str, method: str, args: list[Any], kwargs: dict[str, Any], *,
                 uid: int = ADMIN_UID) -> Any:
@@ -195,7 +213,7 @@ class Database:
         row: Row = {}
         for name, value in values.items():
             item = model.fields[name]
-            if not item.store or item.computed or name in ("id", "create_date", "write_date") \
+            if not (item.store or item.company_dependent) or item.computed or name in ("id", "create_date", "write_date") \
                     or item.type == "one2many":
                 raise value_error(f"Field {name!r} of {model.name} cannot be written here")
             if value is None or value is False and item.type != "boolean":
@@ -228,7 +246,7 @@ class Database:
                 elif kind == "write":
                     self._apply_write(model_name, payload, values, stamp)
                 else:
-                    self._apply_unlink(model_name, payload)
+                    self._apply_unlink(model_name, payload, stamp)
 
     def _apply_write(self, model_name: str, ids: list[int], values: dict[str, Any],
                      stamp: datetime) -> None:
@@ -263,6 +281,30 @@ class Database:
                 variant_table.update(variant, {"write_date": max(own, stamp)})
         if model_name == "res.partner" and _RENAMES.intersection(values):
             self._recompute_complete_names(before, stamp)
+        if model_name == "res.partner" and (self.version >= 18 or _COMMERCIAL.intersection(values)):
+            self._sync_children(ids, {k: v for k, v in values.items() if k in _COMMERCIAL}, stamp)
+
+    def _sync_children(self, ids: list[int], commercial: dict[str, Any], stamp: datetime) -> None:
+        """res.partner `_children_sync` (odoo/addons/base/models/res_partner.py): a write to a
+        commercial entity (a company, or a partner without a parent) writes its commercial
+        fields to its contacts, recursively. On 17 only when a commercial field is in the
+        write; on 18 `_commercial_sync_to_children` runs on every write to it, and its
+        `write(values)` stamps the contacts even when nothing changes (seen on 18)."""
+        table = self.tables["res.partner"]
+        children: dict[int, list[int]] = {}
+        for row in table.rows.values():
+            if row.get("parent_id"):
+                children.setdefault(row["parent_id"], []).append(row["id"])
+        frontier = [i for i in ids if i in table.rows
+                    and (table.rows[i].get("is_company") or not table.rows[i].get("parent_id"))]
+        seen: set[int] = set(frontier)
+        while frontier:
+            for child in children.get(frontier.pop(), []):
+                if child in seen or table.rows[child].get("is_company"):
+                    continue  # a sub-company is its own commercial entity
+                seen.add(child)
+                table.update(child, {**commercial, "write_date": stamp})
+                frontier.append(child)
 
     def _contact_names(self, ids: list[int]) -> dict[int, Any]:
         """The complete names of every descendant (parent_id) of the partners `ids`."""
@@ -293,13 +335,20 @@ class Database:
             if row is not None and view.name_of("res.partner", record_id) != name:
                 table.update(record_id, {"write_date": stamp})
 
-    def _apply_unlink(self, model_name: str, ids: list[int]) -> None:
+    def _apply_unlink(self, model_name: str, ids: list[int], stamp: datetime) -> None:
         table = self.tables[model_name]
+        if model_name == "res.partner":
+            # parent_id is ON DELETE SET NULL: the contacts' complete_name is recomputed and
+            # they are stamped (seen on 17 and 18: a company unlink moves their write_date)
+            gone = set(ids)
+            for row in table.rows.values():
+                if row.get("parent_id") in gone and row["id"] not in gone:
+                    table.update(row["id"], {"parent_id": False, "write_date": stamp})
         if model_name == "product.template":
             wanted = set(ids)
             variants = [row["id"] for row in self.tables["product.product"].rows.values()
                         if row.get("product_tmpl_id") in wanted]
-            self._apply_unlink("product.product", variants)
+            self._apply_unlink("product.product", variants, stamp)
         templates: set[int] = {table.rows[i]["product_tmpl_id"] for i in ids
                                if i in table.rows} if model_name == "product.product" else set()
         for record_id in ids:

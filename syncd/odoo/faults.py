@@ -71,6 +71,10 @@ def fault_error(account: Account, name: str, message: str, *, code: int | str | 
     numeric = code if isinstance(code, int) else None
     if short == "AccessDenied" or code in (3, "AccessDenied") or short == "Unauthorized":
         return auth_error(account, api_key=short == "Unauthorized")
+    if short == "AssertionError" and "scope and key required" in text:
+        # Odoo 18 with an empty password: res.users.apikeys._check_credentials asserts
+        # where 17 answers False (docs/odoo-api.md §16)
+        return auth_error(account)
     database = _UNKNOWN_DATABASE.search(text)
     if database:
         return AuthError(scrub(f"Odoo at {account.where} has no database {account.database!r} "

@@ -102,9 +102,12 @@ class Progress:
             self._tty = False  # the terminal went away (closed or detached): fall back to logs
 
 
-def make_progress(label: str, total: int | None) -> Progress:
-    """A Progress on stderr: redrawn lines on a terminal, periodic log lines elsewhere."""
-    return Progress(label, total, stream=sys.stderr)
+def make_progress(label: str, total: Callable[[], int | None]) -> Progress:
+    """A Progress on stderr: redrawn lines on a terminal, periodic log lines elsewhere.
+    ``total`` is asked only on a terminal, where the ETA is drawn: elsewhere the log lines say
+    ``total=?`` rather than cost the server a full count of the table."""
+    tty = _isatty(sys.stderr)
+    return Progress(label, total() if tty else None, stream=sys.stderr, tty=tty)
 
 
 def _isatty(stream: TextIO) -> bool:

@@ -19,7 +19,8 @@ from syncd.sync.engine import run_pass
 from syncd.sync.report import PassReport, ProgressLike
 
 
-def progress_factory(label: str, total: int | None) -> AbstractContextManager[ProgressLike]:
+def progress_factory(label: str,
+                     total: Callable[[], int | None]) -> AbstractContextManager[ProgressLike]:
     return make_progress(label, total)
 
 

@@ -104,6 +104,7 @@ def _model_entry(sink: Sink, data_dir: DataDir, name: str, model: str, state: St
     return {"name": name, "model": model, "file": sink.location(name),
             "records": records, "corrupt": corrupt,
             "watermark": model_state.watermark if model_state else None,
+            "lang": model_state.lang if model_state else None,
             "last_success": model_state.last_success if model_state else None,
             "last_error": error,
             "missing_fields": model_state.missing_fields if model_state else [],
@@ -125,6 +126,9 @@ def render_status(status: dict[str, Any], *, as_json: bool = False) -> str:
     pid = status["holder"]["pid"] if status["holder"] else None
     lines = [f"data dir:  {status['data_dir']}", f"last sync: {last}",
              f"daemon:    {'running (pid ' + str(pid) + ')' if status['holder'] else 'not running'}"]
+    langs = sorted({m["lang"] for m in status["models"] if m["configured"] and m["lang"]})
+    if langs:  # the language translated values were read in (a change rebuilds)
+        lines.append(f"language:  {', '.join(langs)}")
     if status["failed_at"]:
         lines.append(f"failed:    the last pass, at {status['failed_at']} UTC")
     if status["error"]:

@@ -17,6 +17,7 @@ class RebuildReason(enum.Enum):
 
     FIRST_SYNC = "first sync"
     CONFIG_CHANGED = "configuration or server changed"
+    LANG_CHANGED = "language changed"
     REQUESTED = "resync requested"
     MISSING = "stored copy missing"
     NO_WATERMARK = "no watermark yet"

@@ -9,13 +9,20 @@ pass sees its changes:
   with it): the pass watches the parent's rows.
 * ``own write_date (Odoo moves it when <parent> changes)``: a related field whose parent the pass
   need not follow because Odoo itself recomputes the child's ``write_date`` from the parent's
-  (fields_get of ``write_date`` lists ``<link>.write_date`` in its ``depends``).
+  (fields_get of ``write_date`` lists ``<link>.write_date`` in its ``depends``), provided the
+  parent's field is itself stored there (``syncd.sync.related.hidden_at``, recursively).
+* ``own write_date (computed from its stored fields)``: a non-stored compute whose ``depends``
+  are all the record's own stored fields (res.partner's ``display_name``).
 * ``not seen``, with the reason: non-stored computed fields (and related paths of more than one
-  link) change without any stamp moving; one2many lists change from the other side.
+  link, or to a parent field that is not stored) change without any stamp moving; one2many
+  lists change from the other side.
 
-Surprises that hold even for seen fields: a many2one value ``[id, "name"]`` carries the target's
-display name, which goes stale when the target is renamed (only the id is watched); a
-translatable field edited in another language may not move ``write_date``.
+Company-dependent fields count as stored: Odoo 17 reports them ``store: False`` (ir.property)
+yet a write moves ``write_date``. A many2one value ``[id, "name"]`` carries the target's display
+name, which goes stale when the target is renamed (only the id is watched), unless a stored
+field of the record depends on the target's name (res.partner's ``parent_id``: renaming the
+company recomputes the contacts' ``complete_name`` and stamps them). Translations move
+``write_date`` (docs/odoo-api.md §11), so a translatable field carries no caveat.
 """
 
 from __future__ import annotations
@@ -25,10 +32,10 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from syncd.sync.related import DESCRIBE, parents_of
+from syncd.sync.related import DESCRIBE, Describe, Described, hidden_at, moves_stamp, parents_of
 
 # fields_get attributes `syncd fields` asks for: what the pass asks, plus what explains the rest.
-EXPLAIN = [*DESCRIBE, "depends", "translate"]
+EXPLAIN = [*DESCRIBE, "translate"]
 
 # Configured fields that exist on other Odoo versions or with other modules: a database without
 # them gets the plain "no such field" warning, never a "did you mean" for a look-alike name.
@@ -112,26 +119,25 @@ class FieldView:
                 "note": self.caveat or None}
 
 
-def classify(described: dict[str, dict[str, Any]], name: str, *,
-             configured: bool = False) -> FieldView:
-    """How the pass sees changes of field `name`, from fields_get(EXPLAIN) of its model."""
+def classify(described: Described, name: str, *, configured: bool = False,
+             describe: Describe | None = None) -> FieldView:
+    """How the pass sees changes of field `name`, from fields_get(EXPLAIN) of its model and
+    (``describe``) of the models its related fields go through; without ``describe``, a parent's
+    field is taken as stored."""
+    ask: Describe = describe if describe is not None else (lambda model: {})
     info = described.get(name) or {}
     kind = str(info.get("type", "?"))
     stored = bool(info.get("store", True))
-    caveats = []
-    if kind == "many2one":
-        caveats.append(f"the name in [id, name] goes stale when the {info.get('relation')} "
-                       "is renamed")
-    if info.get("translate"):
-        caveats.append("edits in another language may not move write_date")
-    caveat = "; ".join(caveats)
+    caveat = ""
+    if kind == "many2one" and not _fresh_name(described, name):
+        caveat = f"the name in [id, name] goes stale when the {info.get('relation')} is renamed"
 
     def view(seen: str, why: str = caveat) -> FieldView:
         return FieldView(name, kind, stored, seen, why, configured)
 
-    if stored and kind != "one2many":
+    if moves_stamp(info) and kind != "one2many":
         return view("own write_date")
-    followed = parents_of(described, [name])  # the pass's own rule, never a copy of it
+    followed = parents_of(described, [name], ask)  # the pass's own rule, never a copy of it
     if followed:
         return view(f"via {followed[0].model}")
     path = info.get("related")
@@ -139,13 +145,35 @@ def classify(described: dict[str, dict[str, Any]], name: str, *,
         return view("not seen", f"{info.get('relation')} rows added or changed on their side "
                                 "leave this write_date alone")
     if isinstance(path, str) and path.count(".") == 1:
-        link = path.partition(".")[0]
-        moved_by = (described.get("write_date") or {}).get("depends") or []
+        link, _, shown = path.partition(".")
         parent = (described.get(link) or {}).get("relation")
-        if f"{link}.write_date" in moved_by and parent:
-            return view(f"own write_date (Odoo moves it when {parent} changes)")
+        if isinstance(parent, str):
+            hidden = hidden_at(parent, shown, ask)
+            if hidden is not None:
+                return view("not seen", f"shows {parent}.{shown}, and {hidden} is not stored "
+                                        "(its inputs change without moving any write_date)")
+            moved_by = (described.get("write_date") or {}).get("depends") or []
+            if f"{link}.write_date" in moved_by:
+                return view(f"own write_date (Odoo moves it when {parent} changes)")
     if isinstance(path, str) and path.count(".") > 1:
         return view("not seen", f"related through more than one link ({path}); the pass "
                                 "follows one")
+    depends = info.get("depends") or []
+    if not path and depends and all(isinstance(d, str) and "." not in d
+                                    and moves_stamp(described.get(d) or {"store": False})
+                                    for d in depends):
+        # computed from the record's own stored fields only (res.partner.display_name from
+        # complete_name, email, vat ...): they move write_date when they change
+        return view("own write_date (computed from its stored fields)")
     return view("not seen", "computed, not stored (its inputs change without moving "
                             "write_date)")
+
+
+def _fresh_name(described: Described, name: str) -> bool:
+    """Whether renaming the many2one's target moves this record's write_date: a stored field
+    here depends on the target's name, so Odoo recomputes it and stamps the row
+    (res.partner.complete_name depends on parent_id.name; commercial_company_name on
+    commercial_partner_id.name; odoo/addons/base/models/res_partner.py)."""
+    names = {f"{name}.name", f"{name}.display_name", f"{name}.complete_name"}
+    return any(info.get("store", True) and names.intersection(info.get("depends") or [])
+               for info in described.values())

@@ -7,7 +7,7 @@ from loguru import logger
 from syncd.config import ModelSpec
 from syncd.odoo import OdooClient
 from syncd.sync.coverage import missing_text
-from syncd.sync.related import DESCRIBE, parents_of
+from syncd.sync.related import DESCRIBE, describer, parents_of
 from syncd.sync.state import ModelState
 from syncd.sync.window import domain_fields
 
@@ -35,4 +35,6 @@ def resolve_fields(client: OdooClient, spec: ModelSpec, state: ModelState,
     state.fields = fetch
     state.types = {name: str(available[name].get("type", "")) for name in fetch}
     state.missing_fields = missing
-    state.parents = parents_of(available, fetch)
+    describe = describer(lambda model: available if model == spec.model
+                         else client.fields_get(model, DESCRIBE))
+    state.parents = parents_of(available, fetch, describe)

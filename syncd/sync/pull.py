@@ -77,18 +77,21 @@ class _Pull:
         self.domain = domain_as_list(spec.domain)
         self.member_context = {"active_test": not spec.include_archived}
         self.started = time.monotonic()
+        # The language every read carries: part of what the snapshot is "of" (window.fingerprint)
+        self.lang = client.connect().lang
 
     def run(self, previous: ModelState, force: RebuildReason | None) -> ChangeSet:
         state = previous.copy()
         state.model = self.spec.model
         report = ModelReport(name=self.spec.name, model=self.spec.model)
         reasons = [force] if force is not None else self._reasons(previous)
-        fp = fingerprint(self.spec, self.source)
+        fp = fingerprint(self.spec, self.source, self.lang)
         # An empty model has no watermark and is re-read whole each pass (one small request);
         # its field list is still good, so only a real rebuild asks the server for fields again.
         if (reasons and reasons != [RebuildReason.NO_WATERMARK]) or not state.fields:
             resolve_fields(self.client, self.spec, state, previous.missing_fields)
         state.fingerprint = fp
+        state.lang = self.lang
         change = ChangeSet(name=self.spec.name, fields=tuple(self._out_fields(state)),
                            state=state, report=report, reasons=reasons)
         if reasons:
@@ -101,8 +104,15 @@ class _Pull:
     def _reasons(self, previous: ModelState) -> list[RebuildReason]:
         if previous.watermark is None and previous.records == 0 and not previous.fingerprint:
             return [RebuildReason.FIRST_SYNC]
-        if previous.fingerprint != fingerprint(self.spec, self.source):
-            return [RebuildReason.CONFIG_CHANGED]
+        if previous.fingerprint != fingerprint(self.spec, self.source, self.lang):
+            if previous.lang is None:
+                # A state from before the language was kept: taken as read in today's language.
+                if previous.fingerprint != fingerprint(self.spec, self.source, None):
+                    return [RebuildReason.CONFIG_CHANGED]
+            elif previous.fingerprint == fingerprint(self.spec, self.source, previous.lang):
+                return [RebuildReason.LANG_CHANGED]
+            else:
+                return [RebuildReason.CONFIG_CHANGED]
         if previous.full_resync:
             return [RebuildReason.REQUESTED]
         if not self.stored.exists(self.spec.name):
@@ -148,10 +158,9 @@ class _Pull:
         watermark: str | None = None
         recent = Digests()
         settled = window.settled(self.client.pass_clock)
-        total = None
-        if self.progress is not None:
-            total = self.client.search_count(self.spec.model, self.domain,
-                                             context=self.member_context)
+        def total() -> int | None:
+            return self.client.search_count(self.spec.model, self.domain,
+                                            context=self.member_context)
         with self._progress(f"{self.spec.name}: full sync", total) as bar:
             for rows in self._pages(self.domain, state.fields, self.member_context):
                 for row in rows:
@@ -316,7 +325,8 @@ class _Pull:
         if self.should_stop():
             raise PassInterrupted("stopped during the pass; nothing of it was committed")
 
-    def _progress(self, label: str, total: int | None) -> AbstractContextManager[ProgressLike]:
+    def _progress(self, label: str,
+                  total: Callable[[], int | None]) -> AbstractContextManager[ProgressLike]:
         if self.progress is None:
             return nullcontext(_NoProgress())
         return self.progress(label, total)

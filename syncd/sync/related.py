@@ -17,8 +17,12 @@ window sees it. fields_get reports that as the ``depends`` of ``write_date``
 (odoo/fields.py ``_description_depends``); a link ``L`` with ``L.write_date`` in it needs no
 following.
 
-Followed: one level (``link.field``). Deeper paths (``partner_id.country_id.code``), non-stored
-computed fields and many2one display names remain invisible to any ``write_date`` sync.
+Followed: one level (``link.field``), and only where the parent's own field moves the parent's
+``write_date`` (``hidden_at``, asked of the parent's fields_get, recursively through links Odoo
+follows itself): product.product's ``uom_name`` is ``product_tmpl_id.uom_name``, and the
+template's is itself a non-stored ``uom_id.name``, so renaming a unit of measure moves no
+stamp at all (seen on 17 and 18). Deeper paths (``partner_id.country_id.code``), non-stored
+computed fields and most many2one display names remain invisible to any ``write_date`` sync.
 """
 
 from __future__ import annotations
@@ -30,30 +34,74 @@ from syncd.sync.state import Parent
 from syncd.sync.digests import Digests, row_mark
 
 # the fields_get attributes this needs
-DESCRIBE = ["type", "relation", "related", "store", "depends"]
+DESCRIBE = ["type", "relation", "related", "store", "depends", "company_dependent"]
+
+Described = dict[str, dict[str, Any]]
+Describe = Callable[[str], Described]  # a model's fields_get(DESCRIBE)
+_DEPTH = 4  # related chains longer than this are taken as hidden
 
 
-def parents_of(described: dict[str, dict[str, Any]], fields: list[str]) -> list[Parent]:
-    """The parents whose rows supply values of `fields`, from fields_get(DESCRIBE)."""
+def moves_stamp(info: dict[str, Any]) -> bool:
+    """Whether writing the field moves its record's ``write_date``: a stored field, or a
+    company-dependent one (Odoo 17 keeps those in ir.property and reports ``store: False``,
+    yet ``write()`` stamps the record; Odoo 18 stores them as JSONB)."""
+    return bool(info.get("store", True) or info.get("company_dependent"))
+
+
+def hidden_at(model: str, name: str, describe: Describe, depth: int = 0) -> str | None:
+    """None when every change of ``model.name`` moves ``model``'s own ``write_date``; else the
+    ``model.field`` whose changes move no stamp. A stored field moves it; a one-link related
+    field does only through a link Odoo itself follows (``model``'s ``write_date`` depends on
+    ``link.write_date``), and then only if the parent's field moves the parent's stamp
+    (asked of the parent, recursively)."""
+    described = describe(model)
+    info = described.get(name) or {}
+    if moves_stamp(info) and info.get("type") != "one2many":
+        return None
+    path = info.get("related")
+    if isinstance(path, str) and path.count(".") == 1 and depth < _DEPTH:
+        link, _, shown = path.partition(".")
+        relation = (described.get(link) or {}).get("relation")
+        if link in _stamp_follows(described) and isinstance(relation, str):
+            return hidden_at(relation, shown, describe, depth + 1)
+    return f"{model}.{name}"
+
+
+def parents_of(described: Described, fields: list[str], describe: Describe) -> list[Parent]:
+    """The parents whose rows supply values of `fields`, from fields_get(DESCRIBE) of the
+    model (`described`) and of its parents (`describe`). A parent whose own field moves no
+    stamp there is not followed: watching its rows would not see the change either."""
     by_link: dict[str, Parent] = {}
     stamped = _stamp_follows(described)
     for name in fields:
         info = described.get(name) or {}
         path = info.get("related")
-        if info.get("store", True) or not isinstance(path, str):
+        if moves_stamp(info) or not isinstance(path, str):
             continue
         link, _, shown = path.partition(".")
         link_info = described.get(link) or {}
         relation = link_info.get("relation")
         if not shown or "." in shown or link_info.get("type") != "many2one" \
-                or not isinstance(relation, str) or link in stamped:
+                or not isinstance(relation, str) or link in stamped \
+                or hidden_at(relation, shown, describe) is not None:
             continue
         parent = by_link.setdefault(link, Parent(link=link, model=relation))
         parent.fields.append(shown)
     return list(by_link.values())
 
 
-def _stamp_follows(described: dict[str, dict[str, Any]]) -> set[str]:
+def describer(fields_get: Callable[[str], Described]) -> Describe:
+    """``fields_get`` of each model asked once."""
+    cache: dict[str, Described] = {}
+
+    def describe(model: str) -> Described:
+        if model not in cache:
+            cache[model] = fields_get(model)
+        return cache[model]
+    return describe
+
+
+def _stamp_follows(described: Described) -> set[str]:
     """The links whose parent's write_date our own write_date depends on: Odoo moves our stamp
     when theirs moves, so the change window already sees those parent writes."""
     depends = (described.get("write_date") or {}).get("depends") or []

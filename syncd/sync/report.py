@@ -13,7 +13,8 @@ class ProgressLike(Protocol):
     def advance(self, n: int) -> None: ...
 
 
-ProgressFactory = Callable[[str, int | None], AbstractContextManager[ProgressLike]]
+# (label, total): `total` is asked only where it is shown (a count is a full scan on the server)
+ProgressFactory = Callable[[str, Callable[[], int | None]], AbstractContextManager[ProgressLike]]
 
 
 @dataclass

@@ -3,10 +3,15 @@
 Both contact Odoo (log in as the configuration says, as ``check`` does) and write nothing.
 ``fields MODEL`` takes a configured name (``customers``) or an Odoo model (``res.partner``);
 its verdict per field comes from ``syncd.sync.coverage.classify``, which asks the pass's own
-rule, so the listing and the pass never disagree. ``models`` lists ``ir.model`` without the
-transient (wizard) models: what Odoo lists to this user; whether the user may read a model's
-records shows at ``syncd fields`` or ``syncd check`` (a per-model access probe would cost one
-request per installed model, hundreds on a real database).
+rule, so the listing and the pass never disagree. ``models`` lists the ``ir.model`` rows a
+pass can sync: not transient (wizard) models, and only those with a ``write_date`` field, which
+leaves out abstract models (``base``, ``mail.thread``, ``avatar.mixin``: ``ir.model`` lists
+them, but they have no table, so reading one is an AccessError; Odoo gives a model
+``write_date`` only when it has a table, ``_log_access`` defaulting to ``_auto``) and table-less
+SQL-view reports; recent Odoo has an ``abstract`` field on ``ir.model`` too, but the
+``write_date`` test works on every version, in the same one request. Whether the user may read
+a model's records shows at ``syncd fields`` or ``syncd check`` (a per-model access probe would
+cost one request per installed model, hundreds on a real database).
 """
 
 from __future__ import annotations
@@ -21,14 +26,14 @@ from syncd.config import ModelSpec, Settings
 from syncd.errors import UnknownModelError
 from syncd.odoo.client import OdooClient
 from syncd.sync.coverage import EXPLAIN, FieldView, classify, missing_reason
+from syncd.sync.related import DESCRIBE, describer
 
 
 @contextmanager
 def logged_in(settings: Settings) -> Iterator[OdooClient]:
-    """A client logged in as `settings` say, closed afterwards. The one place these commands
-    check the login settings: a config-level check (an empty database or username is a usage
-    error) belongs here, before connecting, as for ``check``."""
-    # <- config.py's login check (e.g. require_login(settings), exit 2) goes here, as in check.
+    """A client logged in as `settings` say, closed afterwards. The commands check the login
+    settings first (``syncd.config.require_login``: an empty database, username or password
+    is a usage error before connecting), as for ``check``."""
     with OdooClient(settings.odoo) as client:
         client.connect()
         yield client
@@ -55,10 +60,15 @@ def fields_of(settings: Settings, name: str) -> dict[str, Any]:
             known = ", ".join(s.name for s in settings.models) or "none"
             raise UnknownModelError(f"no model {name!r} on this Odoo, nor a configured name "
                                     f"(configured: {known}; see 'syncd models')") from None
-    views = [classify(described, f, configured=True) if f in described
-             else FieldView(f, "-", False, "missing", missing_reason(model, f, described), True)
-             for f in configured]
-    views += [classify(described, f) for f in sorted(described) if f not in configured]
+        # the parents' fields, asked as the pass asks them (fields.resolve_fields)
+        describe = describer(lambda other: described if other == model
+                             else client.fields_get(other, DESCRIBE))
+        views = [classify(described, f, configured=True, describe=describe) if f in described
+                 else FieldView(f, "-", False, "missing", missing_reason(model, f, described),
+                                True)
+                 for f in configured]
+        views += [classify(described, f, describe=describe) for f in sorted(described)
+                  if f not in configured]
     return {"name": name, "model": model, "configured_as": [s.name for s in specs],
             "fields": views}
 
@@ -81,11 +91,12 @@ def render_fields(result: dict[str, Any], *, as_json: bool = False) -> str:
 
 
 def models_of(settings: Settings) -> list[dict[str, Any]]:
-    """``ir.model`` rows (model, name) of the non-transient models, by model name, each with
-    the configured names that sync it."""
+    """``ir.model`` rows (model, name) of the models a pass can sync (not transient, with a
+    ``write_date``), by model name, each with the configured names that sync it."""
     with logged_in(settings) as client:
-        rows = client.search_read("ir.model", [["transient", "=", False]], ["model", "name"],
-                                  order="model")
+        rows = client.search_read("ir.model", [["transient", "=", False],
+                                               ["field_id.name", "=", "write_date"]],
+                                  ["model", "name"], order="model")
     return [{"model": row["model"], "name": row["name"],
              "configured_as": [s.name for s in settings.models if s.model == row["model"]]}
             for row in rows]

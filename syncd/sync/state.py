@@ -78,6 +78,8 @@ class ModelState:
 
     model: str = ""
     fingerprint: str = ""
+    # The language the snapshot was read in ("" unknown; None: a state from before it was kept)
+    lang: str | None = None
     watermark: str | None = None
     fields: list[str] = field(default_factory=list)
     missing_fields: list[str] = field(default_factory=list)
@@ -104,6 +106,7 @@ class ModelState:
         return {
             "model": self.model,
             "fingerprint": self.fingerprint,
+            "lang": self.lang,
             "watermark": self.watermark,
             "fields": list(self.fields),
             "missing_fields": list(self.missing_fields),
@@ -126,7 +129,7 @@ class ModelState:
         for name in ("model", "fingerprint"):
             if name in data:
                 setattr(state, name, _typed(data[name], str, f"{where}.{name}"))
-        for name in ("watermark", "last_success", "last_reconcile", "snapshot_stat",
+        for name in ("lang", "watermark", "last_success", "last_reconcile", "snapshot_stat",
                      "settled"):
             if data.get(name) is not None:
                 setattr(state, name, _typed(data[name], str, f"{where}.{name}"))

@@ -67,10 +67,18 @@ def _before(clock: datetime, lookback: float) -> str:
     return (clock - timedelta(seconds=lookback + CLOCK_MARGIN)).strftime(TIME_FORMAT)
 
 
-def fingerprint(spec: ModelSpec, source: str) -> str:
-    """What the snapshot's content depends on; when it changes, the snapshot is rebuilt."""
-    key = orjson.dumps([source, spec.model, list(spec.fields), domain_as_list(spec.domain),
-                        spec.include_archived])
+def fingerprint(spec: ModelSpec, source: str, lang: str | None) -> str:
+    """What the snapshot's content depends on; when it changes, the snapshot is rebuilt.
+
+    ``lang`` is the language the pass reads in (``[odoo] lang``, else the sync user's own):
+    every translatable value (a product's ``name``, a many2one's display name) depends on it,
+    so a snapshot read in another language is rebuilt, like one with another field list.
+    None gives the fingerprint of a state written before the language was part of it."""
+    parts: list[Any] = [source, spec.model, list(spec.fields), domain_as_list(spec.domain),
+                        spec.include_archived]
+    if lang is not None:
+        parts.append(lang)
+    key = orjson.dumps(parts)
     return hashlib.blake2b(key, digest_size=8).hexdigest()
 
 

@@ -212,3 +212,19 @@ def test_folding_and_domains() -> None:
     assert fold("O'Brien-Smith  Łódź, Straße") == "o brien smith lodz strasse"
     assert domain_of("https://www.Acme.com:8080/about") == "acme.com"
     assert domain_of("Info <info@Acme.com>") == "acme.com"
+
+
+def test_the_longest_product_name_wins_and_a_contained_name_is_no_match(tmp_path: Path) -> None:
+    index = Index.build([], [{"id": 20, "name": "Office Chair", "default_code": False},
+                             {"id": 21, "name": "Office Chair Black", "default_code": False},
+                             {"id": 22, "name": "Chair Black Edition", "default_code": False}])
+    path = eml(tmp_path, "x@unknown.example", "Order", "Please send 4 Office Chair Black.\n")
+    assert found(match(path, index).products) == [(21, "product_name", 0.8)]
+    both = eml(tmp_path, "x@unknown.example", "Order",
+               "4 Office Chair Black, and one Office Chair.\n")  # each name on its own
+    assert found(match(both, index).products) == [(20, "product_name", 0.8),
+                                                  (21, "product_name", 0.8)]
+    overlap = eml(tmp_path, "x@unknown.example", "Order", "an office chair black edition\n")
+    # overlapping, neither inside the other: both are found (folded)
+    assert found(match(overlap, index).products) == [(21, "product_name", 0.7),
+                                                     (22, "product_name", 0.7)]

@@ -61,3 +61,20 @@ def test_a_drop_on_a_fresh_connection_is_not_resent(emulator: Any) -> None:
     finally:
         http.close()
     assert em.stats.requests == 3
+
+
+def test_a_login_costs_what_it_is_told_to() -> None:
+    """Real 17/18 spend 0.40-0.48 s per common.login; the emulator's default is instant."""
+    import time
+    import xmlrpc.client
+
+    from syncd.emulator.server import REAL_LOGIN_COST, Emulator as Server
+
+    assert 0.40 <= REAL_LOGIN_COST <= 0.48
+    for cost in (0.0, 0.2):
+        with Server(17, login_cost=cost) as em:
+            common = xmlrpc.client.ServerProxy(f"{em.url}/xmlrpc/2/common")
+            began = time.monotonic()
+            assert common.login(em.db.name, em.login, em.password) == 2
+            took = time.monotonic() - began
+            assert took >= cost

@@ -9,6 +9,7 @@ import pytest
 
 from syncd.emulator.clock import Clock
 from syncd.emulator.faults import OdooFault
+from syncd.emulator.registry import ABSTRACT
 from syncd.emulator.store import Database
 
 
@@ -61,12 +62,13 @@ def test_values_come_back_as_odoo_sends_them() -> None:
     assert azure["child_ids"] == [person] and azure["country_id"] == [be, "Belgium"]
     everything = db.execute("res.partner", "read", [[person]], {})[0]
     assert everything["id"] == person and "write_date" in everything and "name" in everything
-    # a deleted many2one target reads as False (ON DELETE SET NULL), without a write
+    # a deleted many2one target reads as False (ON DELETE SET NULL); a deleted company's
+    # contacts get their complete_name recomputed, which stamps them (seen on 17 and 18)
     db.clock.advance(5)
     db.unlink("res.partner", company)
     (ann_after,) = db.execute("res.partner", "read", [[person]], {"fields": ["parent_id",
                                                                            "write_date"]})
-    assert ann_after == {"id": person, "parent_id": False, "write_date": "2024-02-03 04:05:06"}
+    assert ann_after == {"id": person, "parent_id": False, "write_date": "2024-02-03 04:05:11"}
 
 
 def test_fields_get_filters_fields_and_attributes() -> None:
@@ -163,3 +165,30 @@ def test_concurrent_calls_are_serialised() -> None:
     table = db.tables["res.partner"]
     assert len(table.ids) == len(table.rows) == 800
     assert table.ids == sorted(table.ids) == sorted(table.rows)
+
+
+def test_the_admin_can_have_its_partner_and_category_names_are_stored() -> None:
+    db = Database(admin_partner=True)
+    (admin,) = db.execute("res.users", "read", [[2]], {"fields": ["partner_id", "name"]})
+    assert admin["partner_id"] and admin["partner_id"][1] == admin["name"] == "Mitchell Admin"
+    described = db.execute("product.category", "fields_get", [["complete_name"]],
+                           {"attributes": ["store"]})
+    assert described == {"complete_name": {"store": True}}
+
+
+def test_abstract_models_are_listed_but_refuse_access() -> None:
+    """ir.model lists abstract models (base, mail.thread, ...), which have no table and no
+    write_date field; calling one is an AccessError, as on a real Odoo."""
+    db = Database()
+    rows = db.execute("ir.model", "search_read", [[["model", "in", list(ABSTRACT)]]],
+                      {"fields": ["model", "name", "transient"]})
+    assert {row["model"]: row["name"] for row in rows} == ABSTRACT
+    assert not any(row["transient"] for row in rows)
+    stamped = db.execute("ir.model", "search_read", [[["field_id.name", "=", "write_date"]]],
+                         {"fields": ["model"]})
+    assert {row["model"] for row in stamped} == set(db.schema)
+    for name in ABSTRACT:
+        with pytest.raises(OdooFault) as fault:
+            db.execute(name, "search_read", [[]], {"fields": ["id"]})
+        assert fault.value.name == "odoo.exceptions.AccessError"
+        assert fault.value.xmlrpc_code == 4

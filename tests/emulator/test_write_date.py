@@ -263,3 +263,52 @@ def test_renaming_a_category_leaves_its_products_alone() -> None:
                       [[("write_date", ">=", "2024-03-01 05:45:15")]], {}) == []
     (row,) = db.execute("product.product", "read", [[variant]], {"fields": ["categ_id"]})
     assert row["categ_id"] == [category, "Office Desks"]
+
+
+def _company_with_contacts(version: int) -> tuple[Database, int, list[int]]:
+    db = make(version)
+    company = db.create("res.partner", {"name": "Acme", "is_company": True})
+    contacts = db.import_records("res.partner", [{"name": "Ann", "parent_id": company},
+                                                 {"name": "Bob", "parent_id": company}])
+    db.clock.advance(60)
+    return db, company, contacts
+
+
+@pytest.mark.parametrize("version", [17, 18])
+def test_a_write_to_a_company_stamps_its_contacts_on_18_only(version: int) -> None:
+    """Odoo 18's `_children_sync` calls `_commercial_sync_to_children` on every write to a
+    commercial entity, and its write stamps the contacts even when it changes nothing."""
+    for values in ({"email": "info@acme.example.com"}, {}):
+        db, company, contacts = _company_with_contacts(version)
+        before = shown(db, contacts)
+        db.execute("res.partner", "write", [[company], values], {})
+        assert (shown(db, contacts) != before) is (version >= 18)
+
+
+@pytest.mark.parametrize("version", [17, 18])
+def test_a_commercial_field_reaches_the_contacts_on_both(version: int) -> None:
+    db, company, contacts = _company_with_contacts(version)
+    before = shown(db, contacts)
+    db.execute("res.partner", "write", [[company], {"vat": "BE0477472701"}], {})
+    assert shown(db, contacts) != before
+    rows = db.execute("res.partner", "read", [contacts], {"fields": ["vat"]})
+    assert {row["vat"] for row in rows} == {"BE0477472701"}
+
+
+def test_a_translation_edit_stamps_the_record_and_reads_in_its_language() -> None:
+    """`_update_field_translations` ends with `self[field_name] = self[field_name]`."""
+    for version in (17, 18):
+        db = make(version)
+        tag = db.create("res.partner.category", {"name": "Gold"})
+        db.clock.advance(60)
+        before = db.execute("res.partner.category", "read", [[tag]], {"fields": ["write_date"]})
+        assert db.execute("res.partner.category", "update_field_translations",
+                          [[tag], "name", {"fr_FR": "Or"}], {}) is True
+        after = db.execute("res.partner.category", "read", [[tag]],
+                           {"fields": ["name", "write_date"], "context": {"lang": "fr_FR"}})
+        assert after[0]["name"] == "Or" and after[0]["write_date"] > before[0]["write_date"]
+        english = db.execute("res.partner.category", "read", [[tag]], {"fields": ["name"]})
+        assert english[0]["name"] == "Gold"
+        described = db.execute("res.partner.category", "fields_get", [["name"]],
+                               {"attributes": ["translate"]})
+        assert described == {"name": {"translate": True}}

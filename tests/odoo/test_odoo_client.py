@@ -259,6 +259,17 @@ def test_refused_credentials_are_not_retried(odoo17: Emulator) -> None:
     assert sleeps == [] and odoo17.stats.logins == 1
 
 
+@pytest.mark.parametrize("version", [17, 18])
+def test_an_empty_password_is_refused_credentials_on_17_and_18(
+        emulator: Callable[..., Emulator], version: int) -> None:
+    """17 answers False; 18 faults in res.users.apikeys._check_credentials (AssertionError:
+    scope and key required): both are the same refused-credentials error."""
+    em = emulator(version)
+    with OdooClient(settings_for(em, password=""), sleep=Sleeps()) as c:
+        with pytest.raises(AuthError, match="Odoo refused the credentials for user 'admin'"):
+            c.connect()
+
+
 def test_an_unknown_database_is_a_clear_fatal_error(odoo17: Emulator) -> None:
     sleeps = Sleeps()
     with OdooClient(settings_for(odoo17, database="nope_db"), sleep=sleeps) as c:

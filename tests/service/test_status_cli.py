@@ -65,7 +65,7 @@ def test_a_lock_file_of_another_user_says_whose_and_what_to_do(shared: Path) -> 
         pass
     data.chmod(0o777)  # the service user may write the directory, not the lock file
     (shared / "syncd.toml").write_text("[odoo]\ndatabase = \"odoo\"\nusername = \"sync\"\n"
-                                      "[log]\nfile = false\n")
+                                      "password = \"p\"\n[log]\nfile = false\n")
     result = as_nobody(shared, environment(shared), "--data-dir", str(data), "once")
     assert result.returncode == 1
     line = one_error_line(result)
