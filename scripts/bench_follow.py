@@ -31,7 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from syncd.config import ModelSpec, Settings, SinkSettings, SyncSettings  # noqa: E402
+from syncd.settings import ModelSpec, Settings, SinkSettings, SyncSettings  # noqa: E402
 from syncd.consumer.follow import Follow  # noqa: E402
 from syncd.sinks.factory import make_sink  # noqa: E402
 from syncd.sync.changes import ChangeSet, RebuildReason  # noqa: E402
@@ -193,7 +193,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--sinks", nargs="+", default=["json", "sqlite", "postgres"])
-    parser.add_argument("--events", type=int, default=5)
+    parser.add_argument("--events", type=int, default=15)
     parser.add_argument("--json", type=Path, help="also write the rows to this file")
     args = parser.parse_args()
     servers: list[Any] = []
@@ -212,11 +212,11 @@ def main() -> None:
                 if "notify_ms" in row:
                     n = row["notify_ms"]
                     extra = f"  COMMIT->event p50 {n['p50']:.0f} ms p95 {n['p95']:.0f} ms"
-                print(f"{kind:8} {count:>9,} records: event {row['event_cpu']:.3f} s CPU "
-                      f"{row['event_wall']:.3f} s wall, copies read {row['copies_read_per_event']}"
-                      f", idle look {row['idle_wall'] * 1000:.2f} ms, baseline "
-                      f"{row['baseline_s']:.1f} s, follower peak RSS {row['peak_rss_mb']:.0f} MB"
-                      f"{extra}", flush=True)
+                print(f"{kind:8} {count:>9,} records: event {row['event_cpu'] * 1000:.2f} ms "
+                      f"CPU {row['event_wall'] * 1000:.2f} ms wall, copies read "
+                      f"{row['copies_read_per_event']}, idle look {row['idle_wall'] * 1000:.2f} "
+                      f"ms, baseline {row['baseline_s']:.1f} s, follower peak RSS "
+                      f"{row['peak_rss_mb']:.0f} MB{extra}", flush=True)
         for kind in args.sinks:
             mine = sorted((r for r in rows if r["sink"] == kind), key=lambda r: r["records"])
             if len(mine) > 1:

@@ -29,7 +29,7 @@ from typing import Any
 
 from loguru import logger
 
-from syncd.config import OdooSettings, Settings, SyncSettings
+from syncd.settings import OdooSettings, Settings, SyncSettings
 from syncd.consumer.index import Index
 from syncd.consumer.load import records
 from syncd.consumer.matcher import match_email

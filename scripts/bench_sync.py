@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from syncd.config import ModelSpec, OdooSettings, Settings, SyncSettings
+from syncd.settings import ModelSpec, OdooSettings, Settings, SyncSettings
 from syncd.emulator import Emulator
 from syncd.emulator.server import REAL_LOGIN_COST
 from syncd.odoo.client import OdooClient

@@ -18,15 +18,16 @@ from syncd.version import __version__
 
 if TYPE_CHECKING:
     from syncd import consumer
-    from syncd.config import ModelSpec, Settings, load_settings
+    from syncd.config import load_settings
     from syncd.errors import ConfigError, OdooError, SyncdError
     from syncd.odoo import OdooClient
     from syncd.service.runner import run_daemon, sync_once
+    from syncd.settings import ModelSpec, Settings
     from syncd.sync.engine import run_pass
     from syncd.sync.report import ModelReport, PassReport
 
 _EXPORTS = {
-    "ModelSpec": "syncd.config", "Settings": "syncd.config", "load_settings": "syncd.config",
+    "ModelSpec": "syncd.settings", "Settings": "syncd.settings", "load_settings": "syncd.config",
     "ConfigError": "syncd.errors", "OdooError": "syncd.errors", "SyncdError": "syncd.errors",
     "OdooClient": "syncd.odoo", "run_daemon": "syncd.service.runner", "sync_once": "syncd.service.runner",
     "ModelReport": "syncd.sync.report", "PassReport": "syncd.sync.report",

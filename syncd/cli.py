@@ -19,10 +19,18 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any, NoReturn
 
-from syncd.version import __version__
-from syncd.config import Settings, describe_config_file, load_settings, require_login
-from syncd.errors import ConfigError, LockedError, PassInterrupted, SyncdError, one_line, scrub
+from syncd.config import describe_config_file, load_settings, require_login
+from syncd.errors import (
+    ConfigError,
+    LockedError,
+    PassInterrupted,
+    SyncdError,
+    one_line,
+    scrub,
+)
 from syncd.odoo.interrupt import clear_stop, request_stop
+from syncd.settings import Settings
+from syncd.version import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 

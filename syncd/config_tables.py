@@ -1,29 +1,48 @@
 """The configuration file's tables, checked key by key: unknown keys and wrong types are errors
-that name the key (a typo must not silently sync the wrong thing). syncd.config holds the
-settings these build and the file's precedence; this module only reads tables."""
+that name the key (a typo must not silently sync the wrong thing). Each parser passes on only
+the keys that are set: the defaults are the dataclasses' own (syncd.settings), and the checks
+run on the built settings, defaults included. The ``[sink]`` table's keys beyond ``kind`` are
+the chosen sink's: its package parses them (``KEYS`` and ``parse`` in syncd.sinks.<kind>)."""
 
 from __future__ import annotations
 
+import importlib
 import re
 import tempfile
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from loguru import logger
 
-from syncd.config import (DEFAULT_MODELS, ENVIRONMENT, KEYS, PROTOCOLS, SINKS, LogSettings,
-                          ModelSpec, OdooSettings, Settings, SinkSettings, SyncSettings)
 from syncd.errors import ConfigError
+from syncd.settings import (DEFAULT_MODELS, PROTOCOLS, SINKS, LogSettings, ModelSpec,
+                            OdooSettings, Settings, SinkSettings, SyncSettings, get)
 
-_IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+# Every key the file may hold, per table (the README's table is checked against this).
+KEYS: dict[str, tuple[str, ...]] = {
+    "odoo": ("url", "database", "username", "password", "api_key", "protocol", "timeout",
+             "retry_budget", "lang"),
+    "sync": ("data_dir", "interval", "page_size", "lookback", "reconcile_interval", "journal",
+             "journal_max_bytes", "journal_keep", "workers"),
+    "log": ("file", "format", "rotation", "retention"),
+    "sink": ("kind", "path", "dsn", "schema"),  # kind, then every sink's own (checked below)
+    "models.<name>": ("model", "fields", "domain", "include_archived"),
+}
+ENVIRONMENT = {"ODOO_URL": "odoo.url", "ODOO_DB": "odoo.database",
+               "ODOO_USERNAME": "odoo.username", "ODOO_PASSWORD": "odoo.password",
+               "ODOO_API_KEY": "odoo.api_key", "SYNCD_DATA_DIR": "sync.data_dir",
+               "SYNCD_PG_DSN": "sink.dsn"}
+NUMBER = (int, float)
+
 
 def settings_from(raw: Mapping[str, Any], env: Mapping[str, str], data_dir: str | None,
                   path: Path | None) -> Settings:
     """The settings from a parsed TOML file ``raw`` (read from ``path``), the environment and
     the ``--data-dir`` flag. Raises ConfigError naming the bad key."""
-    _check_keys(raw, {"odoo", "sync", "log", "sink", "models"}, "")
+    check_keys(raw, {"odoo", "sync", "log", "sink", "models"}, "")
 
     odoo_raw = dict(_table(raw, "odoo"))
     for env_name, key in ENVIRONMENT.items():
@@ -38,10 +57,7 @@ def settings_from(raw: Mapping[str, Any], env: Mapping[str, str], data_dir: str 
         sync_raw["data_dir"] = data_dir
     sync = _sync_settings(sync_raw)
     log = _log_settings(_table(raw, "log"))
-    sink_raw = dict(_table(raw, "sink"))
-    if env.get("SYNCD_PG_DSN"):
-        sink_raw["dsn"] = env["SYNCD_PG_DSN"]
-    sink = _sink_settings(sink_raw)
+    sink = _sink_settings(_table(raw, "sink"), env)
 
     models_raw = _table(raw, "models")
     models = tuple(_model_spec(name, spec) for name, spec in models_raw.items()) or DEFAULT_MODELS
@@ -55,123 +71,100 @@ def _table(raw: Mapping[str, Any], key: str, prefix: str = "") -> Mapping[str, A
     return value
 
 
-def _check_keys(raw: Mapping[str, Any], allowed: set[str], where: str) -> None:
+def check_keys(raw: Mapping[str, Any], allowed: set[str], where: str) -> None:
+    """ConfigError naming the first key of ``raw`` that is not ``allowed``."""
     for key in raw:
         if key not in allowed:
             place = f"[{where}] " if where else ""
             raise ConfigError(f"{place}unknown key {key!r} (allowed: {', '.join(sorted(allowed))})")
 
 
-def _get(raw: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str, default: Any) -> Any:
-    if key not in raw:
-        return default
-    value = raw[key]
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    # bool is an int in Python; a boolean where a number is wanted is a mistake.
-    if isinstance(value, bool) and bool not in kinds:
-        raise ConfigError(f"[{where}].{key} must be {_kind_name(kinds)}, not {value!r}")
-    if not isinstance(value, kinds):
-        shown = "***" if key in ("password", "api_key") else repr(value)
-        raise ConfigError(f"[{where}].{key} must be {_kind_name(kinds)}, not {shown}")
-    return value
-
-
-def _kind_name(kinds: tuple[type, ...]) -> str:
-    names = {str: "a string", int: "a number", float: "a number", bool: "true or false",
-             list: "a list"}
-    return " or ".join(dict.fromkeys(names.get(k, k.__name__) for k in kinds))
-
-
 def _odoo_settings(raw: Mapping[str, Any]) -> OdooSettings:
-    _check_keys(raw, set(KEYS["odoo"]), "odoo")
-    url = str(_get(raw, "url", str, "odoo", OdooSettings.url)).rstrip("/")
+    check_keys(raw, set(KEYS["odoo"]), "odoo")
+    given: dict[str, Any] = {}
+    for key in ("url", "database", "username", "password", "api_key", "protocol", "lang"):
+        if key in raw:
+            given[key] = get(raw, key, str, "odoo")
+    for key in ("timeout", "retry_budget"):
+        if key in raw:
+            given[key] = float(get(raw, key, NUMBER, "odoo"))
+    odoo = OdooSettings(**given)
+    url = odoo.url.rstrip("/")
     if not re.match(r"^https?://[^/\s]+", url):
         raise ConfigError(f"[odoo].url must start with http:// or https://, not {url!r}")
-    protocol = _get(raw, "protocol", str, "odoo", "auto")
-    if protocol not in PROTOCOLS:
-        raise ConfigError(f"[odoo].protocol must be one of {', '.join(PROTOCOLS)}, not {protocol!r}")
-    timeout = float(_get(raw, "timeout", (int, float), "odoo", 60.0))
-    if timeout <= 0:
+    protocols = ("auto", *PROTOCOLS)
+    if odoo.protocol not in protocols:
+        raise ConfigError(f"[odoo].protocol must be one of {', '.join(protocols)}, "
+                          f"not {odoo.protocol!r}")
+    if odoo.timeout <= 0:
         raise ConfigError("[odoo].timeout must be > 0")
-    retry_budget = float(_get(raw, "retry_budget", (int, float), "odoo", OdooSettings.retry_budget))
-    if retry_budget < 0:
+    if odoo.retry_budget < 0:
         raise ConfigError("[odoo].retry_budget must be >= 0")
-    return OdooSettings(
-        url=url,
-        database=_get(raw, "database", str, "odoo", ""),
-        username=_get(raw, "username", str, "odoo", ""),
-        password=_get(raw, "password", str, "odoo", ""),
-        api_key=_get(raw, "api_key", str, "odoo", ""),
-        protocol=protocol,
-        timeout=timeout,
-        retry_budget=retry_budget,
-        lang=_get(raw, "lang", str, "odoo", ""),
-    )
+    return replace(odoo, url=url)
 
 
 def _sync_settings(raw: Mapping[str, Any]) -> SyncSettings:
-    _check_keys(raw, set(KEYS["sync"]), "sync")
-    data_dir = _get(raw, "data_dir", str, "sync", "odoo_database")
-    if not data_dir:
-        raise ConfigError("[sync].data_dir must not be empty")
-    interval = float(_get(raw, "interval", (int, float), "sync", 300))
-    page_size = _get(raw, "page_size", int, "sync", 1000)
-    lookback = float(_get(raw, "lookback", (int, float), "sync", 300))
-    reconcile = float(_get(raw, "reconcile_interval", (int, float), "sync", 3600))
-    if interval <= 0:
-        raise ConfigError("[sync].interval must be > 0")
-    if page_size < 1:
-        raise ConfigError("[sync].page_size must be >= 1")
-    if lookback < 0:
-        raise ConfigError("[sync].lookback must be >= 0")
-    if reconcile < 0:
-        raise ConfigError("[sync].reconcile_interval must be >= 0")
-    journal = _get(raw, "journal", bool, "sync", False)
-    journal_max_bytes = _get(raw, "journal_max_bytes", int, "sync", SyncSettings.journal_max_bytes)
-    journal_keep = _get(raw, "journal_keep", int, "sync", SyncSettings.journal_keep)
-    if journal_max_bytes < 1024:
-        raise ConfigError("[sync].journal_max_bytes must be >= 1024")
-    if journal_keep < 1:
-        raise ConfigError("[sync].journal_keep must be >= 1")
-    workers = _get(raw, "workers", int, "sync", SyncSettings.workers)
-    if workers < 1:
-        raise ConfigError("[sync].workers must be >= 1")
-    return SyncSettings(data_dir=Path(data_dir).expanduser(), interval=interval,
-                        page_size=page_size, lookback=lookback, reconcile_interval=reconcile,
-                        journal=journal, journal_max_bytes=journal_max_bytes,
-                        journal_keep=journal_keep, workers=workers)
+    check_keys(raw, set(KEYS["sync"]), "sync")
+    given: dict[str, Any] = {}
+    if "data_dir" in raw:
+        data_dir = get(raw, "data_dir", str, "sync")
+        if not data_dir:
+            raise ConfigError("[sync].data_dir must not be empty")
+        given["data_dir"] = Path(data_dir).expanduser()
+    for key in ("interval", "lookback", "reconcile_interval"):
+        if key in raw:
+            given[key] = float(get(raw, key, NUMBER, "sync"))
+    for key in ("page_size", "journal_max_bytes", "journal_keep", "workers"):
+        if key in raw:
+            given[key] = get(raw, key, int, "sync")
+    if "journal" in raw:
+        given["journal"] = get(raw, "journal", bool, "sync")
+    sync = SyncSettings(**given)
+    for key, low, sign in (("interval", 0, ">"), ("page_size", 1, ">="), ("lookback", 0, ">="),
+                           ("reconcile_interval", 0, ">="), ("journal_max_bytes", 1024, ">="),
+                           ("journal_keep", 1, ">="), ("workers", 1, ">=")):
+        value = getattr(sync, key)
+        if value < low or (sign == ">" and value == low):
+            raise ConfigError(f"[sync].{key} must be {sign} {low}")
+    return sync
 
 
-def _sink_settings(raw: Mapping[str, Any]) -> SinkSettings:
-    _check_keys(raw, set(KEYS["sink"]), "sink")
-    kind = _get(raw, "kind", str, "sink", "json")
+def _sink_settings(raw: Mapping[str, Any], env: Mapping[str, str]) -> SinkSettings:
+    """``kind``, then the keys of that sink, which its own package checks."""
+    kind = get(raw, "kind", str, "sink") if "kind" in raw else SinkSettings.kind
     if kind not in SINKS:
         raise ConfigError(f"[sink].kind must be one of {', '.join(SINKS)}, not {kind!r}")
-    path = _get(raw, "path", str, "sink", None)
-    if path is not None and not path:
-        raise ConfigError("[sink].path must not be empty")
-    schema = _get(raw, "schema", str, "sink", "public")
-    if not _IDENTIFIER_RE.match(schema):
-        raise ConfigError(f"[sink].schema must be a plain identifier (letters, digits, '_'; at "
-                          f"most 63), not {schema!r}")
-    return SinkSettings(kind=kind, path=Path(path).expanduser() if path else None,
-                        dsn=_get(raw, "dsn", str, "sink", ""), schema=schema)
+    sink = importlib.import_module(f"syncd.sinks.{kind}")
+    own: tuple[str, ...] = sink.KEYS
+    check_keys(raw, set(KEYS["sink"]), "sink")
+    for key in raw:
+        if key != "kind" and key not in own:
+            raise ConfigError(f"[sink].{key} is not a key of kind {kind!r} (its keys: "
+                              f"{', '.join(('kind', *own))})")
+    table = dict(raw)
+    if "dsn" in own and env.get("SYNCD_PG_DSN"):
+        table["dsn"] = env["SYNCD_PG_DSN"]
+    given: dict[str, Any] = sink.parse(table)
+    return SinkSettings(kind=kind, **given)
 
 
 def _log_settings(raw: Mapping[str, Any]) -> LogSettings:
-    _check_keys(raw, set(KEYS["log"]), "log")
-    file_value = _get(raw, "file", (bool, str), "log", True)
-    file: bool | Path = Path(file_value).expanduser() if isinstance(file_value, str) else file_value
-    fmt = _get(raw, "format", str, "log", "text")
-    if fmt not in ("text", "json"):
-        raise ConfigError(f"[log].format must be text or json, not {fmt!r}")
-    rotation = _get(raw, "rotation", str, "log", LogSettings.rotation)
-    retention = _get(raw, "retention", str, "log", LogSettings.retention)
-    for key, value, forms in (("rotation", rotation, ROTATION_FORMS),
-                              ("retention", retention, RETENTION_FORMS)):
+    check_keys(raw, set(KEYS["log"]), "log")
+    given: dict[str, Any] = {}
+    if "file" in raw:
+        value = get(raw, "file", (bool, str), "log")
+        given["file"] = Path(value).expanduser() if isinstance(value, str) else value
+    for key in ("format", "rotation", "retention"):
+        if key in raw:
+            given[key] = get(raw, key, str, "log")
+    log = LogSettings(**given)
+    if log.format not in ("text", "json"):
+        raise ConfigError(f"[log].format must be text or json, not {log.format!r}")
+    for key, value, forms in (("rotation", log.rotation, ROTATION_FORMS),
+                              ("retention", log.retention, RETENTION_FORMS)):
         if not _loguru_accepts(key, value):
             raise ConfigError(f"[log].{key} cannot be {value!r} (use {forms})")
-    return LogSettings(file=file, format=fmt, rotation=rotation, retention=retention)
+    return log
 
 
 ROTATION_FORMS = ('a size like "10 MB", a duration like "1 week", a time like "00:00" or '
@@ -204,25 +197,24 @@ def _model_spec(name: str, raw: Any) -> ModelSpec:
         raise ConfigError(f"[{where}]: the name may use letters, digits, '_', '-' and '.' only")
     if not isinstance(raw, Mapping):
         raise ConfigError(f"[{where}] must be a table")
-    _check_keys(raw, set(KEYS["models.<name>"]), where)
-    model = _get(raw, "model", str, where, None)
+    check_keys(raw, set(KEYS["models.<name>"]), where)
+    model = get(raw, "model", str, where) if "model" in raw else ""
     if not model:
         raise ConfigError(f"[{where}].model is required (e.g. model = \"res.partner\")")
-    fields = _get(raw, "fields", list, where, None)
-    if fields is None:
+    if "fields" not in raw:
         raise ConfigError(f"[{where}].fields is required (a list of field names)")
+    fields = get(raw, "fields", list, where)
     if not all(isinstance(f, str) and f for f in fields):
         raise ConfigError(f"[{where}].fields must be a list of field names")
-    domain = _get(raw, "domain", list, where, [])
-    _check_domain(domain, where)
+    given: dict[str, Any] = {}
+    if "domain" in raw:
+        domain = get(raw, "domain", list, where)
+        _check_domain(domain, where)
+        given["domain"] = tuple(_freeze(term) for term in domain)
+    if "include_archived" in raw:
+        given["include_archived"] = get(raw, "include_archived", bool, where)
     names = tuple(dict.fromkeys(f for f in fields if f != "id"))
-    return ModelSpec(
-        name=name,
-        model=model,
-        fields=names,
-        domain=tuple(_freeze(term) for term in domain),
-        include_archived=_get(raw, "include_archived", bool, where, False),
-    )
+    return ModelSpec(name=name, model=model, fields=names, **given)
 
 
 def _check_domain(domain: list[Any], where: str) -> None:

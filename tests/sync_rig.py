@@ -14,8 +14,7 @@ from typing import Any
 
 
 from syncd.consumer.load import records as stored_records
-from syncd.config import (ModelSpec, OdooSettings, Settings, SinkSettings, SyncSettings,
-                          domain_as_list)
+from syncd.settings import ModelSpec, OdooSettings, Settings, SinkSettings, SyncSettings, domain_as_list
 from syncd.emulator import Emulator
 from syncd.odoo.client import OdooClient
 from syncd.sinks.datadir import DataDir

@@ -15,7 +15,7 @@ import orjson
 import psycopg
 import pytest
 
-from syncd.config import SinkSettings
+from syncd.settings import SinkSettings
 from syncd.emulator import Emulator
 from syncd.sinks.postgres.sink import PostgresSink
 from tests import pg_server

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from syncd.config import DEFAULT_MODELS, load_settings, require_login
+from syncd.config import load_settings, require_login
+from syncd.settings import DEFAULT_MODELS
 from syncd.errors import ConfigError
 
 FULL = """

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from syncd.cli import COMMANDS, build_parser
-from syncd.config import ENVIRONMENT, KEYS
+from syncd.config_tables import ENVIRONMENT, KEYS
 from syncd.emulator import Emulator
 from tests.test_cli import environment, odoo, syncd  # noqa: F401  (odoo: the fixture)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from syncd.config import ENVIRONMENT
+from syncd.config_tables import ENVIRONMENT
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 SHELL_SCRIPTS = ["venv.sh", "sync_odoo.sh", "demo.sh", "install_systemd.sh"]

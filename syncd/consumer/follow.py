@@ -28,10 +28,10 @@ import threading
 import time
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 
-from syncd.config import Settings
 from syncd.consumer.load import Config, settings_of
 from syncd.consumer.marks import Change, diff, marks_of, patch
 from syncd.errors import CorruptFileError, SinkError
+from syncd.settings import Settings
 from syncd.sinks.factory import make_sink
 from syncd.sync.digests import Digests
 from syncd.sync.seam import Head, JournalGap, Reader

@@ -34,11 +34,17 @@ from loguru import logger
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from syncd.config import Settings
 from syncd.consumer.index import Index
-from syncd.consumer.matcher import (check_models, data_version, load_index, match_email,
-                                    render_json, render_text)
+from syncd.consumer.matcher import (
+    check_models,
+    data_version,
+    load_index,
+    match_email,
+    render_json,
+    render_text,
+)
 from syncd.errors import ConfigError, SyncdError
+from syncd.settings import Settings
 from syncd.sinks.factory import make_sink
 
 SETTLE = 0.5  # seconds without an event before a file that only appeared is read
@@ -95,8 +101,8 @@ class LiveIndex:
             logger.warning("matcher index not refreshed, keeping the old one: {}", exc)
             return False
         self.index, self.built_from = index, now
-        logger.info("matcher index rebuilt: customers={} products={}",
-                    len(index.customer_names), len(index.product_names))
+        logger.info("matcher index rebuilt: customers={customers} products={products}",
+                    customers=len(index.customer_names), products=len(index.product_names))
         return True
 
 

@@ -16,8 +16,9 @@ from typing import Any
 
 import orjson
 
-from syncd.config import Settings, load_settings
+from syncd.config import load_settings
 from syncd.errors import CorruptFileError, SinkError
+from syncd.settings import Settings
 from syncd.sinks.factory import opened
 from syncd.sync.seam import Reader
 

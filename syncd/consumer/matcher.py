@@ -38,11 +38,11 @@ from typing import Any
 
 import orjson
 
-from syncd.config import Settings
 from syncd.consumer.index import FREE_MAIL_DOMAINS, Index, valid_ean13
+from syncd.consumer.load import records
 from syncd.consumer.mail import Mail, parse_mail
 from syncd.errors import ConfigError, SyncdError
-from syncd.consumer.load import records
+from syncd.settings import Settings
 from syncd.sync.seam import Reader
 
 LIMIT = 5

@@ -11,17 +11,17 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from datetime import datetime
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any, TextIO
 
 import orjson
 
-from syncd.config import Settings
 from syncd.consumer.follow import Follow
 from syncd.consumer.marks import Change
-from syncd.sinks.factory import make_sink
 from syncd.errors import ConfigError
+from syncd.settings import Settings
+from syncd.sinks.factory import make_sink
 
 FEW = 5  # ids shown per kind in a text line
 FEW_JSON = 20

@@ -31,12 +31,12 @@ from typing import Any, TypeVar
 
 from loguru import logger
 
-from syncd.config import OdooSettings
 from syncd.errors import OdooError, TransientError, scrub
 from syncd.odoo.http import public_url
 from syncd.odoo.interrupt import waiting
 from syncd.odoo.retry import Backoff
 from syncd.odoo.transport import Transport, make_transport
+from syncd.settings import OdooSettings
 
 T = TypeVar("T")
 JSON2_SINCE = 19
@@ -155,8 +155,9 @@ class OdooClient:
             raise
         self.info = ServerInfo(version=str(version.get("server_version") or major),
                                major=major, protocol=protocol, uid=uid, lang=lang)
-        logger.debug("odoo connected url={} version={} protocol={} uid={} lang={}",
-                     self._url(), self.info.version, protocol, uid, lang or "-")
+        logger.debug("odoo connected url={url} version={version} protocol={protocol} uid={uid} "
+                     "lang={lang}", url=self._url(), version=self.info.version,
+                     protocol=protocol, uid=uid, lang=lang or "-")
         return self.info
 
     def _user_lang(self, transport: Transport) -> str:
@@ -308,8 +309,10 @@ class OdooClient:
                 else:
                     # INFO, not WARNING: a retry that works is routine, and -q (cron) must not
                     # mail for it; a retry that fails is reported once, by our caller.
-                    logger.info("odoo transient error call={} attempt={}/{} retry_in={:.1f}s "
-                                "error={}", what, number + 1, self.attempts, delay, exc)
+                    logger.info("odoo transient error call={call} attempt={attempt}/{attempts} "
+                                "retry_in={retry_in:.1f}s error={error}", call=what,
+                                attempt=number + 1, attempts=self.attempts, retry_in=delay,
+                                error=str(exc))
                     with waiting():  # a stop may abandon it (syncd.odoo.interrupt)
                         self.sleep(delay)
                     continue

@@ -23,13 +23,12 @@ from xml.parsers.expat import ExpatError
 
 import orjson
 
-from syncd.config import OdooSettings
 from syncd.errors import AuthError, OdooError, TransientError, scrub
 from syncd.odoo.faults import Account, auth_error, fault_error
 from syncd.odoo.http import HttpConnection, HttpResponse
 from syncd.odoo.retry import parse_retry_after
+from syncd.settings import PROTOCOLS, OdooSettings
 
-PROTOCOLS = ("jsonrpc", "xmlrpc", "json2")
 _JSON = {"Content-Type": "application/json", "Accept": "application/json"}
 _POSITIONAL = ("domain", "ids")
 

@@ -102,7 +102,7 @@ class Daemon:
     # -- the loop ----------------------------------------------------------------------------------
     def run(self) -> int:
         """Block until stop(); return 0. Must be called once, from one thread."""
-        logger.info("daemon started interval={:g}s", self.interval)
+        logger.info("daemon started interval={interval:g}s", interval=self.interval)
         self._wake = socket.socketpair()
         self._wake[1].setblocking(False)
         try:
@@ -117,7 +117,8 @@ class Daemon:
             self._notifier.stopping()
             for end in self._wake:
                 end.close()
-            logger.info("daemon stopped passes={} failures={}", self.passes, self.failures)
+            logger.info("daemon stopped passes={passes} failures={failures}", passes=self.passes,
+                        failures=self.failures)
         return 0
 
     def stop(self) -> None:
@@ -180,8 +181,8 @@ class Daemon:
         self.passes += 1
         if reason is None:
             if self._streak:
-                logger.info("pass recovered after failures={}; back to every {:g}s",
-                            self._streak, self.interval)
+                logger.info("pass recovered after failures={failures}; back to every "
+                            "{interval:g}s", failures=self._streak, interval=self.interval)
             self._streak, self._last_reason = 0, None
             return
         if self.stopping.is_set():
@@ -196,8 +197,8 @@ class Daemon:
             logger.error("pass failed: {}; retrying in {:g}s (repeats are logged at DEBUG)",
                          reason, delay)
         else:
-            logger.debug("pass failed again failures={}: {}; retrying in {:g}s",
-                         self._streak, reason, delay)
+            logger.debug("pass failed again failures={failures}: {error}; retrying in "
+                         "{retry_in:g}s", failures=self._streak, error=reason, retry_in=delay)
         self._last_reason = reason
         self._announce(f"last pass failed: {reason}; retrying in {delay:g}s")
 

@@ -22,12 +22,18 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
-from syncd.config import DEFAULT_MODELS, OdooSettings, Settings, SinkSettings, SyncSettings
-from syncd.errors import ConfigError
-from syncd.sinks.datadir import DataDir
 from syncd.emulator import Emulator
 from syncd.emulator.demo_data import churn, populate
+from syncd.errors import ConfigError
 from syncd.service.runner import run_daemon
+from syncd.settings import (
+    DEFAULT_MODELS,
+    OdooSettings,
+    Settings,
+    SinkSettings,
+    SyncSettings,
+)
+from syncd.sinks.datadir import DataDir
 from syncd.sync.report import PassReport
 
 CHURN_EVERY = 3.0

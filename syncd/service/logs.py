@@ -8,8 +8,9 @@ gives one compact JSON object per line, the same schema on the console and in th
     {"time": "2026-11-23T07:40:01.123Z", "level": "INFO", "priority": 6, "message": "...",
      "logger": "syncd.sync.engine", "data_dir": "/var/lib/syncd", "model": "customers", ...}
 
-Every ``key=value`` of the message is also a key of its own (see `message_fields`); values
-bound with ``logger.bind`` too. ``exception`` holds the traceback when there is one.
+The library passes its fields as loguru keyword arguments (``logger.info("model={model} ...",
+model=name)``): each is a key of its own, as are values bound with ``logger.bind``; nothing is
+parsed back out of the message. ``exception`` holds the traceback when there is one.
 
 Under systemd (stderr is the pipe ``$JOURNAL_STREAM`` names) every console line starts with the
 sd-daemon priority, ``<3>`` err, ``<4>`` warning, ``<6>`` info, ``<7>`` debug, which journald
@@ -34,7 +35,7 @@ import orjson
 import platformdirs
 from loguru import logger
 
-from syncd.config import LogSettings
+from syncd.settings import LogSettings
 
 if TYPE_CHECKING:
     from loguru import Record
@@ -42,12 +43,8 @@ if TYPE_CHECKING:
 TEXT_FORMAT = "{time:YYYY-MM-DD HH:mm:ss} {level: <5} {message}"
 VERBOSE_FORMAT = "{time:YYYY-MM-DD HH:mm:ss.SSS} {level: <5} {name}:{line} {message}"
 LOG_FILE_NAME = "syncd.log"  # when no data directory is known (the library's own use)
-# The base keys of a JSON line; a message field or bound value never replaces one of them.
+# The base keys of a JSON line; a field or bound value never replaces one of them.
 JSON_KEYS = ("time", "level", "priority", "message", "logger", "data_dir", "exception")
-# A key=value in a message: a name, then an Odoo timestamp (it has a space) or one word.
-_FIELD_RE = re.compile(r"(?:^|(?<=\s))([a-z][a-z0-9_]*)=(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?|\S*)")
-_INT_RE = re.compile(r"-?\d+")
-_FLOAT_RE = re.compile(r"-?\d+\.\d+")
 _Format = Callable[["Record"], str]
 
 
@@ -96,7 +93,8 @@ def setup_logging(*, verbosity: int = 0, settings: LogSettings | None = None,
                    colorize=False, **common)
     except (OSError, ValueError) as exc:
         # ValueError: loguru rejects a rotation/retention string it cannot parse.
-        logger.warning("log file disabled path={} error={}", target, exc)
+        logger.warning("log file disabled path={path} error={error}", path=str(target),
+                       error=str(exc))
 
 
 def default_log_dir() -> Path:
@@ -142,29 +140,10 @@ def priority(level_no: int) -> int:
     return 7
 
 
-def message_fields(message: str) -> dict[str, object]:
-    """The ``key=value`` pairs of a message, as the library writes them: a lowercase name, ``=``,
-    then one word; an Odoo timestamp (``watermark=2026-11-23 07:40:01``) is one value although it
-    holds a space, and ``error=`` takes the rest of the message (by convention it comes last).
-    Integers and decimals become numbers, everything else stays a string; a trailing ``;`` or
-    ``,`` is punctuation, not value."""
-    fields: dict[str, object] = {}
-    for match in _FIELD_RE.finditer(message):
-        key, value = match.group(1), match.group(2)
-        if key == "error":
-            fields[key] = message[match.start(2):].strip()
-            break
-        value = value.rstrip(";,")
-        fields[key] = (int(value) if _INT_RE.fullmatch(value) else
-                       float(value) if _FLOAT_RE.fullmatch(value) else value)
-    return fields
-
-
 def json_entry(record: Record, *, verbose: bool) -> dict[str, object]:
     """One record as the JSON line's object (see the module docstring for the schema)."""
-    fields: dict[str, object] = message_fields(record["message"])
-    fields.update((key, _plain(value)) for key, value in record["extra"].items()
-                  if not key.startswith("_"))
+    fields: dict[str, object] = {key: _plain(value) for key, value in record["extra"].items()
+                                 if not key.startswith("_")}
     entry: dict[str, object] = {
         "time": record["time"].astimezone(timezone.utc).isoformat(timespec="milliseconds")
         .replace("+00:00", "Z"),

@@ -62,7 +62,8 @@ class Notifier:
                     self._socket.setblocking(False)  # a full socket buffer must not stall a pass
                 self._socket.sendto(message.encode("utf-8"), self._address)
             except OSError as exc:
-                logger.debug("sd_notify failed message={!r} error={}", message.split("=")[0], exc)
+                logger.debug("sd_notify failed message={message!r} error={error}",
+                             message=message.split("=")[0], error=str(exc))
                 self._close_locked()
 
     def close(self) -> None:

@@ -46,9 +46,10 @@ class Progress:
                 self._draw(now)
         elif now - self._last_log >= self._log_every:
             self._last_log = now
-            logger.info("{} done={} total={} rate={}/s eta={}", self.label, self.done,
-                        "?" if self.total is None else self.total, _rate_text(self.rate(now)),
-                        _duration(self.eta(now)))
+            logger.info("{label} done={done} total={total} rate={rate}/s eta={eta}",
+                        label=self.label, done=self.done,
+                        total="?" if self.total is None else self.total,
+                        rate=_rate_text(self.rate(now)), eta=_duration(self.eta(now)))
 
     def rate(self, now: float | None = None) -> float | None:
         """Records per second since the start; None before any time has passed."""

@@ -6,17 +6,17 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 
-from syncd.config import Settings
-from syncd.service.daemon import Daemon, install_signal_handlers
-from syncd.odoo.interrupt import clear_stop
-from syncd.service.notify import Notifier
 from syncd.odoo.client import OdooClient
+from syncd.odoo.interrupt import clear_stop
+from syncd.service.daemon import Daemon, install_signal_handlers
+from syncd.service.notify import Notifier
 from syncd.service.progress import make_progress
-from syncd.sync.seam import Sink
+from syncd.settings import Settings
 from syncd.sinks.datadir import DataDir
 from syncd.sinks.factory import make_sink
 from syncd.sync.engine import run_pass
 from syncd.sync.report import PassReport, ProgressLike
+from syncd.sync.seam import Sink
 
 
 def progress_factory(label: str,

@@ -14,12 +14,12 @@ from typing import Any
 
 import orjson
 
-from syncd.config import Settings, domain_as_list
 from syncd.errors import CorruptFileError, OdooError, SyncdError
 from syncd.odoo.client import OdooClient
-from syncd.sync.seam import Sink
+from syncd.settings import Settings, domain_as_list
 from syncd.sinks.datadir import DataDir
 from syncd.sinks.factory import make_sink
+from syncd.sync.seam import Sink
 from syncd.sync.state import TIME_FORMAT, State
 
 

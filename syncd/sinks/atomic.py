@@ -68,7 +68,8 @@ class Staged:
         except FileNotFoundError:
             pass
         except OSError as exc:
-            logger.warning("could not remove temp file path={} error={}", self.temp, exc)
+            logger.warning("could not remove temp file path={path} error={error}",
+                           path=str(self.temp), error=str(exc))
 
 
 def stage(path: Path, data: bytes) -> Staged:
@@ -208,12 +209,14 @@ def _fsync_directory(directory: Path) -> None:
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError as exc:
-        logger.debug("cannot open directory for fsync path={} error={}", directory, exc)
+        logger.debug("cannot open directory for fsync path={path} error={error}",
+                     path=str(directory), error=str(exc))
         return
     try:
         os.fsync(fd)
     except OSError as exc:
-        logger.debug("directory fsync refused path={} error={}", directory, exc)
+        logger.debug("directory fsync refused path={path} error={error}", path=str(directory),
+                     error=str(exc))
     finally:
         os.close(fd)
 
@@ -232,7 +235,7 @@ def sweep_temp_files(directory: Path) -> list[Path]:
         return removed
     for entry in entries:
         if entry.name.endswith(TEMP_MARK) and entry.is_file() and _remove(entry, removed):
-            logger.info("removed leftover temp file path={}", entry)
+            logger.info("removed leftover temp file path={path}", path=str(entry))
     return removed
 
 
@@ -265,8 +268,10 @@ def set_aside(path: Path, now: datetime | None = None) -> Path:
     try:
         os.utime(target)
     except OSError as exc:  # only its lifetime suffers
-        logger.debug("cannot touch set-aside file path={} error={}", target, exc)
-    logger.warning("set aside corrupt file path={} moved_to={}", path, target)
+        logger.debug("cannot touch set-aside file path={path} error={error}", path=str(target),
+                     error=str(exc))
+    logger.warning("set aside corrupt file path={path} moved_to={moved_to}", path=str(path),
+                   moved_to=str(target))
     return target
 
 
@@ -304,5 +309,6 @@ def prune_set_aside(directory: Path, *, now: float | None = None, keep: int = KE
                 continue
             reason = f"older than {max_age / 86400:g} days" if age > max_age \
                 else f"more than {keep} kept for {original}"
-            logger.info("removed old corrupt file path={} reason={}", entry, reason)
+            logger.info("removed old corrupt file path={path} reason={reason}", path=str(entry),
+                        reason=reason)
     return removed

@@ -33,6 +33,7 @@ mapping is a pure function of the field list and types, so it is the same on eve
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -154,15 +155,28 @@ def decode_heads(text: str | bytes | None) -> tuple[int, dict[str, Head]]:
 
 def encode_heads(previous: str | bytes | None, state: State, touched: set[str]) -> str:
     """The pass record after a commit of ``state``: the counter one up; a model's version moves
-    to the new counter when the pass ``touched`` its stored copy (or it is new)."""
+    to the new counter when the pass ``touched`` its stored copy (or it is new). ``epoch`` is
+    drawn when the record is first written and kept: a record deleted by hand and started
+    again never repeats an earlier one (a follower's stamp)."""
     passes, before = decode_heads(previous)
+    epoch = _epoch(previous) or secrets.token_hex(8)
     passes += 1
     heads = {}
     for name, model in sorted(state.models.items()):
         old = before.get(name)
-        version = old.version if old is not None and name not in touched else str(passes)
+        version = old.version if old is not None and name not in touched else f"{epoch}.{passes}"
         heads[name] = [model.journal_seq, version]
-    return orjson.dumps({"passes": passes, "heads": heads}).decode()
+    return orjson.dumps({"passes": passes, "epoch": epoch, "heads": heads}).decode()
+
+
+def _epoch(record: str | bytes | None) -> str | None:
+    if not record:
+        return None
+    try:
+        found = orjson.loads(record).get("epoch")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    return found if isinstance(found, str) else None
 
 
 def journal_entries(name: str, rows: Iterable[tuple[int, Any, str, int | None, Any]],

@@ -28,9 +28,15 @@ import orjson
 from loguru import logger
 
 from syncd.errors import ConfigError, CorruptFileError, LockedError, SyncdError
+from syncd.sinks.atomic import (
+    Staged,
+    prune_set_aside,
+    set_aside,
+    stage,
+    sweep_temp_files,
+    write_atomic,
+)
 from syncd.sinks.lock import DataDirLock, holder
-from syncd.sinks.atomic import (Staged, prune_set_aside, set_aside, stage, sweep_temp_files,
-                                write_atomic)
 from syncd.sync.state import State, utc_now_text
 
 if TYPE_CHECKING:
@@ -241,7 +247,8 @@ class DataDir:
                     writer.forget(name)
                 writer.commit(state)
                 for name in names:
-                    logger.info("forgot model={} (stored copy and state entry removed)", name)
+                    logger.info("forgot model={model} (stored copy and state entry removed)",
+                                model=name)
         except LockedError as exc:
             raise LockedError(f"{exc}: stop it before resync --forget") from None
         return names

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from syncd.config import Settings
 from syncd.errors import ConfigError
-from syncd.sync.seam import Sink
+from syncd.settings import Settings
 from syncd.sinks.datadir import DataDir
 from syncd.sinks.json.sink import JournalSettings, JsonSink
+from syncd.sync.seam import Sink
 
 
 def make_sink(settings: Settings) -> Sink:

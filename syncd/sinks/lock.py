@@ -68,9 +68,10 @@ class FileLock:
             os.write(fd, f"{os.getpid()}\n".encode())
         except OSError as exc:
             # The lock holds without the pid; only the message of a rival would suffer.
-            logger.warning("could not write pid into lock file path={} error={}", self.path, exc)
+            logger.warning("could not write pid into lock file path={path} error={error}",
+                           path=str(self.path), error=str(exc))
         self._fd = fd
-        logger.debug("locked path={} pid={}", self.path, os.getpid())
+        logger.debug("locked path={path} pid={pid}", path=str(self.path), pid=os.getpid())
 
     def release(self) -> None:
         """Drop the lock (and the pid in the file). Releasing an unheld lock does nothing."""
@@ -85,7 +86,7 @@ class FileLock:
             _unlock(fd)
         finally:
             os.close(fd)
-        logger.debug("unlocked path={}", self.path)
+        logger.debug("unlocked path={path}", path=str(self.path))
 
     def _taken(self, who: str) -> str:
         return f"another syncd ({who}) is already writing to {self.target}"

@@ -16,10 +16,18 @@ from datetime import UTC, datetime
 
 from loguru import logger
 
-from syncd.config import ModelSpec, Settings
-from syncd.errors import (CorruptFileError, InvalidFieldError, OdooError, PassInterrupted,
-                          SinkError, SyncdError, one_line, scrub)
+from syncd.errors import (
+    CorruptFileError,
+    InvalidFieldError,
+    OdooError,
+    PassInterrupted,
+    SinkError,
+    SyncdError,
+    one_line,
+    scrub,
+)
 from syncd.odoo import OdooClient
+from syncd.settings import ModelSpec, Settings
 from syncd.sync.changes import ChangeSet, RebuildReason
 from syncd.sync.pull import pull
 from syncd.sync.report import PassReport, ProgressFactory
@@ -56,8 +64,8 @@ def run_pass(settings: Settings, client: OdooClient, sink: Sink, workdir: Workdi
         client.begin_pass()
         if client.info is None:
             info = client.connect()
-            logger.info("connected server={} protocol={} uid={}", info.version, info.protocol,
-                        info.uid)
+            logger.info("connected server={server} protocol={protocol} uid={uid}",
+                        server=info.version, protocol=info.protocol, uid=info.uid)
         writer = sink.begin(at=utc_now_text(now()))
         for spec in settings.models:
             current = spec.name
@@ -96,9 +104,12 @@ def run_pass(settings: Settings, client: OdooClient, sink: Sink, workdir: Workdi
                               settings)
     report.seconds = time.monotonic() - started
     for model in report.models if report.ok else ():
-        logger.info("model={} fetched={} changed={} removed={} records={} watermark={} "
-                    "seconds={:.2f}{}", model.name, model.fetched, model.changed, model.removed,
-                    model.records, model.watermark, model.seconds, " full=yes" if model.full else "")
+        logger.bind(**({"full": "yes"} if model.full else {})).info(
+            "model={model} fetched={fetched} changed={changed} removed={removed} "
+            "records={records} watermark={watermark} seconds={seconds:.2f}" +
+            (" full=yes" if model.full else ""), model=model.name, fetched=model.fetched,
+            changed=model.changed, removed=model.removed, records=model.records,
+            watermark=model.watermark, seconds=round(model.seconds, 2))
     if report.error and not report.interrupted:
         # The caller says it once: `once` as its one error line, the daemon once per new reason.
         logger.debug("pass failed: {}", report.error)
@@ -122,8 +133,8 @@ def _pull_and_write(spec: ModelSpec, previous: ModelState, settings: Settings,
             if force is not None:
                 raise
             aside = sink.set_aside(spec.name)
-            logger.error("model={} corrupt snapshot set aside as {}; rebuilding: {}",
-                         spec.name, aside, exc)
+            logger.error("model={model} corrupt snapshot set aside as {moved_to}; rebuilding: "
+                         "{error}", model=spec.name, moved_to=aside, error=str(exc))
             force = RebuildReason.CORRUPT
         except InvalidFieldError:
             if force is not None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from loguru import logger
 
-from syncd.config import ModelSpec
 from syncd.odoo import OdooClient
+from syncd.settings import ModelSpec
 from syncd.sync.coverage import missing_text
 from syncd.sync.related import DESCRIBE, describer, parents_of
 from syncd.sync.state import ModelState
@@ -26,8 +26,9 @@ def resolve_fields(client: OdooClient, spec: ModelSpec, state: ModelState,
         wanted.append("active")
     missing = [f for f in wanted if f not in available]
     if missing and missing != known_missing:  # once, not every pass
-        logger.warning("model={} missing_fields={} {}; left out", spec.name,
-                       ",".join(missing), missing_text(spec.model, missing, available))
+        logger.warning("model={model} missing_fields={missing_fields} {reason}; left out",
+                       model=spec.name, missing_fields=",".join(missing),
+                       reason=missing_text(spec.model, missing, available))
     fetch = [f for f in wanted if f in available]
     for extra in ("write_date", "active", *domain_fields(spec.domain)):
         if extra in available and extra not in fetch:

@@ -37,16 +37,16 @@ from typing import Any
 
 from loguru import logger
 
-from syncd.config import ModelSpec, SyncSettings, domain_as_list
 from syncd.errors import FaultError, PassInterrupted
 from syncd.odoo import OdooClient
+from syncd.settings import ModelSpec, SyncSettings, domain_as_list
 from syncd.sync import keyset
 from syncd.sync.changes import ChangeSet, RebuildReason
-from syncd.sync.seam import Stored
 from syncd.sync.digests import Digests, row_mark
 from syncd.sync.fields import resolve_fields
 from syncd.sync.related import changed_parents
 from syncd.sync.report import ModelReport, ProgressFactory, ProgressLike
+from syncd.sync.seam import Stored
 from syncd.sync.state import TIME_FORMAT, ModelState, Parent, utc_now_text
 from syncd.sync.window import Window, fingerprint
 
@@ -139,8 +139,8 @@ class _Pull:
     def _rebuild(self, change: ChangeSet) -> None:
         state, report = change.state, change.report
         report.full = True
-        logger.info("model={} full sync ({})", self.spec.name,
-                    ", ".join(reason.value for reason in change.reasons))
+        logger.info("model={model} full sync ({reason})", model=self.spec.name,
+                    reason=", ".join(reason.value for reason in change.reasons))
         # Without Odoo's clock, the newest stamp before paging bounds what commits meanwhile;
         # asking for it also makes this pass's first answer tell Odoo's clock.
         floor = None if self.client.pass_clock is not None else self._newest_stamp()
@@ -257,9 +257,10 @@ class _Pull:
                 found.append((parent, changed_parents(self._pages, parent, start, settled)))
             except FaultError as exc:
                 state.parents.remove(parent)
-                logger.warning("model={} cannot watch {} for the values {} shows from it ({}); "
-                               "they may go stale", self.spec.name, parent.model,
-                               ",".join(parent.fields), exc)
+                logger.warning("model={model} cannot watch {parent} for the values {fields} "
+                               "shows from it ({error}); they may go stale",
+                               model=self.spec.name, parent=parent.model,
+                               fields=",".join(parent.fields), error=str(exc))
         return found
 
     def _members(self, rows: list[dict[str, Any]]) -> set[int]:

@@ -22,9 +22,9 @@ from typing import Any
 
 import orjson
 
-from syncd.config import ModelSpec, Settings
 from syncd.errors import UnknownModelError
 from syncd.odoo.client import OdooClient
+from syncd.settings import ModelSpec, Settings
 from syncd.sync.coverage import EXPLAIN, FieldView, classify, missing_reason
 from syncd.sync.related import DESCRIBE, describer
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from syncd.config import ModelSpec, domain_as_list
+from syncd.settings import ModelSpec, domain_as_list
 from syncd.sync.state import TIME_FORMAT, ModelState
 
 CLOCK_MARGIN = 60.0  # seconds of skew allowed between Odoo's HTTP Date and its database clock

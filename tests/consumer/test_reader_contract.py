@@ -143,6 +143,16 @@ def test_a_deleted_state_says_reset(rig: Rig) -> None:
     assert load_at(rig.settings, "customers").seq > saved.seq  # seq goes on, never back
 
 
+def test_a_live_follower_sees_the_first_pass_after_a_deleted_state(rig: Rig) -> None:
+    follower = follow(rig.settings, ["customers"], observer="none")
+    with follower:
+        delete_state(rig)
+        assert rig.sync().ok  # the state (and a database's pass record) starts again
+        changes = follower.check()
+    assert [c.reset for c in changes] == [True]
+    assert changes[0].seq == load_at(rig.settings, "customers").seq
+
+
 def test_a_follower_never_sees_a_rebuild_half_built(rig: Rig) -> None:
     rng = random.Random(5)
     for n in range(30, 90):

@@ -18,7 +18,7 @@ import orjson
 import pytest
 from loguru import logger
 
-from syncd.config import OdooSettings
+from syncd.settings import OdooSettings
 from syncd.emulator import Emulator
 from syncd.odoo.client import OdooClient
 from tests.http_relay import relay as forward

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from loguru import logger
 
-from syncd.config import OdooSettings
+from syncd.settings import OdooSettings
 from syncd.emulator import Emulator
 from syncd.emulator.services import release_version
 from syncd.errors import AuthError, FaultError, InvalidFieldError, OdooError, TransientError

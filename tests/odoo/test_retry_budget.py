@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from loguru import logger
 
-from syncd.config import OdooSettings
+from syncd.settings import OdooSettings
 from syncd.emulator import Emulator
 from syncd.errors import TransientError
 from syncd.odoo.client import OdooClient

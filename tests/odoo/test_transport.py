@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from syncd.config import OdooSettings
+from syncd.settings import OdooSettings
 from syncd.emulator import Emulator
 from syncd.errors import (AuthError, FaultError, InvalidFieldError, OdooError, TransientError,
                           UnknownModelError)

@@ -114,13 +114,17 @@ def test_a_full_sync_off_a_terminal_asks_no_count(tmp_path: pathlib.Path) -> Non
     """The progress total is a search_count, a full scan of the table on the server: asked
     only where a terminal shows the ETA (pytest's stderr is not one)."""
     from syncd.service.runner import progress_factory
+    from syncd.sinks.datadir import DataDir
+    from syncd.sinks.factory import opened
     from syncd.sync.engine import run_pass
     from tests.sync_rig import CUSTOMERS, make_rig
 
     rig = make_rig(tmp_path, models=(CUSTOMERS,))
     try:
         rig.db.import_records("res.partner", [{"name": f"P{n}"} for n in range(5)])
-        report = run_pass(rig.settings, rig.client, progress=progress_factory)
+        with opened(rig.settings) as sink:
+            report = run_pass(rig.settings, rig.client, sink, DataDir(rig.data_dir),
+                              progress=progress_factory)
         assert report.ok and report.models[0].full and report.models[0].records == 5
         assert rig.emulator.stats.calls("res.partner", "search_count") == 0
     finally:

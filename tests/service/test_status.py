@@ -16,7 +16,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from syncd.config import Settings, SyncSettings
+from syncd.settings import Settings, SyncSettings
 from syncd.consumer.watch import watch
 from syncd.errors import FaultError, SyncdError
 from syncd.sinks.lock import LOCK_NAME, DataDirLock, holder

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from syncd.consumer.load import records as stored_records
-from syncd.config import ModelSpec, Settings, SinkSettings, SyncSettings, dsn_secrets
+from syncd.settings import ModelSpec, Settings, SinkSettings, SyncSettings, dsn_secrets
 from syncd.errors import CorruptFileError, LockedError
 from syncd.sinks.database import columns_for
 from syncd.sinks.factory import make_sink

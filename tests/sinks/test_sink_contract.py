@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from syncd.consumer.load import records as stored_records
-from syncd.config import Settings, SyncSettings
+from syncd.settings import Settings, SyncSettings
 from syncd.errors import LockedError
 from syncd.sync.seam import Sink
 from syncd.sinks.factory import make_sink

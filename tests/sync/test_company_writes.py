@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from syncd.config import ModelSpec
+from syncd.settings import ModelSpec
 from tests.sync_rig import make_rig
 
 WITH_STAMP = ModelSpec(name="stamped", model="res.partner",

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from loguru import logger
 
-from syncd.config import ModelSpec
+from syncd.settings import ModelSpec
 from syncd.sync.coverage import missing_reason, missing_text, suggestion
 from tests.sync_rig import make_rig
 

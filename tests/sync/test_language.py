@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from syncd.config import ModelSpec
+from syncd.settings import ModelSpec
 from syncd.emulator import Emulator
 from syncd.odoo.client import OdooClient
 from syncd.service.status import render_status, status_of

@@ -17,7 +17,7 @@ import pytest
 from loguru import logger
 
 from syncd.consumer.load import records as stored_records
-from syncd.config import ModelSpec
+from syncd.settings import ModelSpec
 from syncd.sinks.datadir import ERROR_FILE, STATE_FILE, DataDir
 from syncd.sinks.factory import make_sink, opened
 from tests.sync_rig import (COMPANIES, CUSTOMERS, EVERYONE, PRODUCTS, PROTOCOLS, SINKS, Rig, cases,

@@ -144,14 +144,15 @@ class Journal:
                 os.close(fd)
                 fd = -1
                 aside = self.data_dir.set_aside(self.path)
-                logger.error("model={} corrupt change journal set aside as {}; it continues "
-                             "from seq {}", self.name, aside.name, committed or 0)
+                logger.error("model={model} corrupt change journal set aside as {moved_to}; it "
+                             "continues from seq {seq}", model=self.name, moved_to=aside.name,
+                             seq=committed or 0)
                 return max(committed or 0, self._last_rotated())
             if keep < size:
                 os.ftruncate(fd, keep)
                 os.fsync(fd)
-                logger.info("model={} change journal: cut {} bytes of an unfinished pass",
-                            self.name, size - keep)
+                logger.info("model={model} change journal: cut {bytes} bytes of an unfinished "
+                            "pass", model=self.name, bytes=size - keep)
         finally:
             if fd >= 0:
                 os.close(fd)
@@ -181,7 +182,8 @@ class Journal:
         rotated = self.data_dir.rotated_journals(self.name)
         for _, old in rotated[:max(0, len(rotated) - self.keep)]:
             old.unlink(missing_ok=True)
-            logger.info("model={} removed old journal file {}", self.name, old.name)
+            logger.info("model={model} removed old journal file {file}", model=self.name,
+                        file=old.name)
 
 
 class Appending:

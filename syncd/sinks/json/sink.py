@@ -27,11 +27,18 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
+from syncd.errors import CorruptFileError, SinkError
 from syncd.sinks.atomic import Staged
 from syncd.sinks.datadir import DataDir
-from syncd.errors import CorruptFileError, SinkError
 from syncd.sinks.json.journal import Appending, Journal, JournalReader
-from syncd.sinks.json.snapshot import Rebuild, count_records, merge, record_lines, signature, snapshot_ids
+from syncd.sinks.json.snapshot import (
+    Rebuild,
+    count_records,
+    merge,
+    record_lines,
+    signature,
+    snapshot_ids,
+)
 from syncd.sinks.record import Layout, record_id_of
 from syncd.sync.changes import ChangeSet
 from syncd.sync.seam import Applied, Entry, Head

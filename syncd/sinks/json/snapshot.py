@@ -29,18 +29,21 @@ from __future__ import annotations
 
 import mmap
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 from syncd.errors import CorruptFileError
 from syncd.sinks.atomic import Staged, StagedWriter
 from syncd.sinks.json.snapshot_read import EMPTY as _EMPTY
 from syncd.sinks.json.snapshot_read import HEAD as _HEAD
-from syncd.sinks.json.snapshot_read import count_records, read_records, record_lines, snapshot_ids
+from syncd.sinks.json.snapshot_read import (
+    count_records,
+    read_records,
+    record_lines,
+    snapshot_ids,
+)
 from syncd.sinks.record import Layout, record_id_of
 
 __all__ = ["Layout", "Merged", "Rebuild", "count_records", "encode", "merge", "read_records",

@@ -13,15 +13,14 @@ from __future__ import annotations
 import os
 import re
 from array import array
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
 from syncd.errors import CorruptFileError
 from syncd.sinks.record import Layout, record_id_of
-
 
 HEAD = b"[\n"
 EMPTY = b"[]\n"

@@ -42,12 +42,27 @@ from loguru import logger
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from syncd.config import SinkSettings
-from syncd.errors import ConfigError, CorruptFileError, LockedError, SinkError, one_line, scrub
+from syncd.errors import (
+    ConfigError,
+    CorruptFileError,
+    LockedError,
+    SinkError,
+    one_line,
+    scrub,
+)
+from syncd.settings import SinkSettings
 from syncd.sinks.database import decode_heads, identifier, journal_entries
-from syncd.sinks.postgres.writer import (CHANNEL, CONNECT_TIMEOUT, JOURNAL_TABLE, LOCK_CLASS,
-                                         PASS_ROW, STATE_TABLE, PostgresPassWriter, key_of,
-                                         table_of)
+from syncd.sinks.postgres.writer import (
+    CHANNEL,
+    CONNECT_TIMEOUT,
+    JOURNAL_TABLE,
+    LOCK_CLASS,
+    PASS_ROW,
+    STATE_TABLE,
+    PostgresPassWriter,
+    key_of,
+    table_of,
+)
 from syncd.sync.seam import Entry, Head
 from syncd.sync.state import VERSION, State, utc_now_text
 
@@ -244,8 +259,10 @@ class PostgresSink:
         return None if row is None else str(row[0])
 
     def stamp(self) -> Hashable:
-        """The pass counter in the pass row of ``syncd_state`` (one row by its key)."""
-        return decode_heads(self._pass_row())[0] or None
+        """The pass row of ``syncd_state`` as stored (one row by its key): its counter moves with
+        every pass, and its heads only grow, so a counter that starts again (the state deleted
+        by hand) still makes another stamp."""
+        return self._pass_row()
 
     def heads(self) -> dict[str, Head]:
         text = self._pass_row()

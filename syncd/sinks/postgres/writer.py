@@ -29,10 +29,16 @@ import psycopg
 from psycopg import sql
 
 from syncd.errors import CorruptFileError
-from syncd.sync.seam import Applied
-from syncd.sinks.database import Column, columns_for, encode_heads, encode_json, identifier
+from syncd.sinks.database import (
+    Column,
+    columns_for,
+    encode_heads,
+    encode_json,
+    identifier,
+)
 from syncd.sinks.record import Layout, record_id_of
 from syncd.sync.changes import ChangeSet
+from syncd.sync.seam import Applied
 from syncd.sync.state import ModelState, State
 
 STATE_TABLE = "syncd_state"

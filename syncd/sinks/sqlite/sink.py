@@ -37,8 +37,14 @@ from syncd.errors import ConfigError, CorruptFileError, SinkError
 from syncd.sinks.database import decode_heads, journal_entries
 from syncd.sinks.datadir import DataDir
 from syncd.sinks.lock import FileLock
-from syncd.sinks.sqlite.writer import (HEADS, JOURNAL_SCHEMA, SCHEMA, SqlitePassWriter, quoted,
-                                       table_of)
+from syncd.sinks.sqlite.writer import (
+    HEADS,
+    JOURNAL_SCHEMA,
+    SCHEMA,
+    SqlitePassWriter,
+    quoted,
+    table_of,
+)
 from syncd.sync.seam import Entry, Head
 from syncd.sync.state import ModelState, State
 
@@ -221,10 +227,12 @@ class SqliteSink:
         return None if row is None else str(row[0])
 
     def stamp(self) -> Hashable:
-        """The pass counter in ``syncd_meta`` (one indexed row; None before the first pass)."""
+        """The pass record in ``syncd_meta`` as stored: one row by its key (None before the
+        first pass). Its counter moves with every pass, and its heads only grow, so a counter
+        that starts again (the row deleted by hand) still makes another stamp."""
         db = self.connection(create=False)
         with self.guarded():
-            return None if db is None else decode_heads(self._meta(db, HEADS))[0] or None
+            return None if db is None else self._meta(db, HEADS)
 
     def heads(self) -> dict[str, Head]:
         db = self.connection(create=False)
