@@ -149,6 +149,21 @@ def make_rig(tmp_path: Path, protocol: str = "jsonrpc", version: int = 17, *,
     return Rig(emulator=em, settings=settings, client=client)
 
 
+def seeded_rig(tmp_path: Path, *, sink: str = "json", journal: bool, partners: int,
+               seed: int) -> Rig:
+    """A rig of customers only (deletions checked every pass) on ``sink``, with ``partners``
+    partners synced once: the fixture of the journal and reader suites."""
+    import random
+
+    rig = make_rig(tmp_path, models=(CUSTOMERS,), reconcile_interval=0, sink=sink)
+    with_settings(rig, journal=journal)
+    rng = random.Random(seed)
+    for n in range(partners):
+        rig.db.create("res.partner", partner(rng, n))
+    assert rig.sync().ok
+    return rig
+
+
 def with_settings(rig: Rig, **sync: Any) -> None:
     rig.settings = replace(rig.settings, sync=replace(rig.settings.sync, **sync))
 

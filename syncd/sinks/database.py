@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +42,7 @@ import orjson
 
 from syncd.errors import CorruptFileError
 from syncd.sync.seam import Entry, Head, JournalGap
-from syncd.sync.state import State
+from syncd.sync.state import ModelState, State
 
 RESERVED = frozenset({"id", "record"})
 MAX_IDENTIFIER = 63
@@ -193,3 +193,18 @@ def journal_entries(name: str, rows: Iterable[tuple[int, Any, str, int | None, A
         want += 1
     if want <= upto:
         raise JournalGap(f"{name}: journal entries after seq {want - 1} are gone")
+
+
+def committed_seq(model: ModelState, *, journal: bool, written: int | None,
+                  stored_max: Callable[[], int | None]) -> int | None:
+    """A model's last journal seq once a pass commits (None without a journal): the last one
+    this pass ``written``, else the table's newest (``stored_max``) for a model already
+    journaled; a model with no seq yet has nothing to resume from."""
+    if not journal:
+        return None
+    if written is not None:
+        return written
+    if model.journal_seq is None:
+        return None
+    found = stored_max()
+    return found if found is not None else model.journal_seq

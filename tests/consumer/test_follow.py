@@ -20,7 +20,7 @@ import pytest
 
 from syncd.consumer import Change, Follow, follow, load, load_at
 from tests.consumer.reading import cut_journal
-from tests.sync_rig import CUSTOMERS, SINKS, Rig, churn, make_rig, partner, with_settings
+from tests.sync_rig import SINKS, Rig, churn, seeded_rig, with_settings
 
 DEADLINE = 20.0  # seconds; events arrive in milliseconds, this only bounds a failure
 
@@ -30,12 +30,7 @@ DEADLINE = 20.0  # seconds; events arrive in milliseconds, this only bounds a fa
                      for journal in (True, False)])
 def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Rig]:
     sink, journal = request.param
-    rig = make_rig(tmp_path, models=(CUSTOMERS,), reconcile_interval=0, sink=sink)
-    with_settings(rig, journal=journal)
-    rng = random.Random(7)
-    for n in range(40):
-        rig.db.create("res.partner", partner(rng, n))
-    assert rig.sync().ok
+    rig = seeded_rig(tmp_path, sink=sink, journal=journal, partners=40, seed=7)
     yield rig
     rig.close()
 

@@ -21,17 +21,12 @@ from syncd.sinks.datadir import DataDir
 from syncd.sinks.factory import opened
 from tests.consumer.reading import delete_state
 from tests.sync_rig import (CUSTOMERS, PRODUCTS, SINKS, Rig, churn, make_rig, partner,
-                             with_settings)
+                             seeded_rig, with_settings)
 
 
 @pytest.fixture(params=SINKS)
 def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Rig]:
-    rig = make_rig(tmp_path, models=(CUSTOMERS,), reconcile_interval=0, sink=request.param)
-    with_settings(rig, journal=True)
-    rng = random.Random(7)
-    for n in range(30):
-        rig.db.create("res.partner", partner(rng, n))
-    assert rig.sync().ok
+    rig = seeded_rig(tmp_path, sink=request.param, journal=True, partners=30, seed=7)
     yield rig
     rig.close()
 

@@ -21,7 +21,7 @@ from syncd.sinks.factory import opened
 from syncd.sinks.json.journal import JournalReader
 from syncd.sync.seam import JournalGap
 from syncd.sync.state import State
-from tests.sync_rig import CUSTOMERS, Rig, make_rig, partner, with_settings
+from tests.sync_rig import Rig, partner, seeded_rig, with_settings
 from tests.sync_rig import churn as rig_churn
 
 CHILD = Path(__file__).with_name("journal_child.py")
@@ -30,12 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def rig(tmp_path: Path) -> Iterator[Rig]:
-    rig = make_rig(tmp_path, models=(CUSTOMERS,), reconcile_interval=0)
-    with_settings(rig, journal=True)
-    rng = random.Random(11)
-    for n in range(30):
-        rig.db.create("res.partner", partner(rng, n))
-    assert rig.sync().ok
+    rig = seeded_rig(tmp_path, journal=True, partners=30, seed=11)
     yield rig
     rig.close()
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
+from functools import partial
 from typing import Any, Protocol
 
 import orjson
@@ -29,17 +30,12 @@ import psycopg
 from psycopg import sql
 
 from syncd.errors import CorruptFileError
-from syncd.sinks.database import (
-    Column,
-    columns_for,
-    encode_heads,
-    encode_json,
-    identifier,
-)
+from syncd.sinks.database import (Column, columns_for, committed_seq, encode_heads, encode_json,
+                                  identifier)
 from syncd.sinks.record import Layout, record_id_of
 from syncd.sync.changes import ChangeSet
 from syncd.sync.seam import Applied
-from syncd.sync.state import ModelState, State
+from syncd.sync.state import State
 
 STATE_TABLE = "syncd_state"
 JOURNAL_TABLE = "syncd_changes"
@@ -317,23 +313,18 @@ class PostgresPassWriter:
             raise
         self.staged.clear()
 
-    def _committed_seq(self, name: str, model: ModelState) -> int | None:
-        """The model's last journal seq after this pass (None without a journal)."""
-        if not self.sink.journal:
-            return None
-        if name in self._seq:
-            return self._seq[name]
-        if model.journal_seq is None:
-            return None  # nothing stored yet: nothing to resume from
+    def _stored_max(self, name: str) -> int | None:
         row = self._run(sql.SQL("SELECT max(seq) FROM {} WHERE model = %s").format(
             self._q(JOURNAL_TABLE)), (name,)).fetchone()
-        return int(row[0]) if row and row[0] is not None else model.journal_seq
+        return int(row[0]) if row and row[0] is not None else None
 
     def _write_state(self, state: State) -> None:
         row = self._run(sql.SQL("SELECT state::text FROM {} WHERE name = %s").format(
             self._q(STATE_TABLE)), (PASS_ROW,)).fetchone()
         for name, model in state.models.items():
-            model.journal_seq = self._committed_seq(name, model)
+            model.journal_seq = committed_seq(model, journal=self.sink.journal,
+                                              written=self._seq.get(name),
+                                              stored_max=partial(self._stored_max, name))
         # The pass row: the reader's stamp (a counter) and each model's head.
         heads = encode_heads(row[0] if row else None, state, self.changed)
         self._run(sql.SQL("DELETE FROM {}").format(self._q(STATE_TABLE)))

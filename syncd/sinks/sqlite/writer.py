@@ -22,13 +22,14 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
 
 from syncd.errors import CorruptFileError, SinkError
-from syncd.sinks.database import Column, columns_for, encode_heads, encode_json
+from syncd.sinks.database import Column, columns_for, committed_seq, encode_heads, encode_json
 from syncd.sinks.record import Layout, record_id_of
 from syncd.sync.changes import ChangeSet
 from syncd.sync.seam import Applied
@@ -307,7 +308,9 @@ class SqlitePassWriter:
                     db.execute("DELETE FROM syncd_state WHERE model = ?", (name,))
                 previous = self._heads(db)
                 for name, model in sorted(state.models.items()):
-                    model.journal_seq = self._committed_seq(db, name, model)
+                    model.journal_seq = committed_seq(
+                        model, journal=self.sink.journal, written=self._seq.get(name),
+                        stored_max=partial(self._stored_max, db, name))
                     text = state_text(model)
                     if stored.get(name) != text:
                         db.execute("INSERT OR REPLACE INTO syncd_state (model, state) "
@@ -324,16 +327,10 @@ class SqlitePassWriter:
         row = db.execute("SELECT value FROM syncd_meta WHERE key = ?", (HEADS,)).fetchone()
         return None if row is None else str(row[0])
 
-    def _committed_seq(self, db: sqlite3.Connection, name: str, model: ModelState) -> int | None:
-        """The model's last journal seq after this pass (None without a journal)."""
-        if not self.sink.journal:
-            return None
-        if name in self._seq:
-            return self._seq[name]
-        if model.journal_seq is None:
-            return None  # nothing stored yet: nothing to resume from
+    @staticmethod
+    def _stored_max(db: sqlite3.Connection, name: str) -> int | None:
         row = db.execute("SELECT max(seq) FROM syncd_changes WHERE model = ?", (name,)).fetchone()
-        return int(row[0]) if row and row[0] is not None else model.journal_seq
+        return int(row[0]) if row and row[0] is not None else None
 
     def abort(self) -> None:
         db = self.sink.open_connection
