@@ -8,6 +8,7 @@ The oracle is the stored copy itself (``rig.snapshot``) and what Odoo holds (``r
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -208,3 +209,14 @@ def test_the_matcher_index_reloads_when_a_pass_changes_its_models(tmp_path: Path
             assert "Steel Chair" in live.index.product_names.values()
     finally:
         rig.close()
+
+
+def test_a_pass_that_lands_between_two_waits_wakes_the_next_one_at_once(rig: Rig) -> None:
+    """A follower looks between two waits; a pass committing then must not wait out the
+    periodic look (a poll that compared with 'now' would miss it until the timeout)."""
+    wake = threading.Event()
+    with opened(rig.settings) as sink:
+        assert not sink.wait(0.0, wake)  # listening from here on
+        churn(rig, random.Random(8), 0)
+        assert rig.sync().ok  # lands while nobody waits
+        assert sink.wait(20.0, wake)  # True only when woken by the pass, not by the timeout

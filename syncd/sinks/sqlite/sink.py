@@ -61,6 +61,7 @@ class SqliteSink:
         self._db: sqlite3.Connection | None = None
         self._ready = False  # the schema and pragmas of a writer are in place
         self._lock = FileLock(DataDir.lock_beside(path), path)
+        self._waited: tuple[Hashable] | None = None  # the stamp the last wait saw
 
     def __repr__(self) -> str:
         return f"SqliteSink({str(self.path)!r})"
@@ -277,15 +278,20 @@ class SqliteSink:
         if events == "none":
             wake.wait(timeout)
             return False
-        before = self.stamp()
+        # Compared with what the previous wait saw last, not with now: a pass that commits while
+        # the follower looks (between two waits) still wakes the next wait at once.
+        if self._waited is None:
+            self._waited = (self.stamp(),)
         deadline = time.monotonic() + timeout
         while not wake.is_set():
+            now = self.stamp()
+            if now != self._waited[0]:
+                self._waited = (now,)
+                return True
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
             wake.wait(min(POLL, left))
-            if self.stamp() != before:
-                return True
         return False
 
 
