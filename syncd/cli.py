@@ -56,8 +56,9 @@ DESCRIPTIONS = {
               "with --max-age also when the last good pass is older than that.",
     "check": "Connect, log in, compare record counts (writes nothing).\n\nReports the server "
              "version and protocol, and per model the record count in Odoo and in the snapshot. "
-             "Exit 1 on errors; with --strict also when a count differs or a configured field "
-             "is missing (run it at a quiet moment, e.g. right after once).",
+             "Exit 1 on errors; with --strict also when a count differs, a configured field "
+             "is missing, or a stored model is no longer configured (run it at a quiet "
+             "moment, e.g. right after once).",
     "resync": "Forget watermarks: the next pass rebuilds.\n\nThe named models (all if none) are "
               "fetched from scratch on the next pass; a running daemon picks the request up. "
               "--forget NAME removes the snapshot and state entry of a model no longer "
@@ -128,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--max-age", type=_seconds, metavar="SECONDS",
                         help="also exit 1 when the last good pass is older (or there is none)")
     command("check").add_argument("--strict", action="store_true", help="also exit 1 when a "
-                                  "count differs or a configured field is missing")
+                                  "count differs, a configured field is missing, or a stored "
+                                  "model is no longer configured")
     resync = command("resync")
     resync.add_argument("names", nargs="*", metavar="NAME", help="models to rebuild (default all)")
     resync.add_argument("--forget", action="store_true", help="remove the snapshot and state "

@@ -20,6 +20,7 @@ from syncd.odoo.client import OdooClient
 from syncd.sync.seam import Sink
 from syncd.sinks.datadir import DataDir
 from syncd.sinks.factory import make_sink
+from syncd.sync.engine import unconfigured, unconfigured_advice
 from syncd.sync.state import TIME_FORMAT, State
 
 
@@ -46,7 +47,7 @@ def _status(settings: Settings, sink: Sink, *, max_age: float | None,
     result: dict[str, Any] = {"ok": True, "data_dir": str(data_dir.path), "last_sync": None,
                               "error": None, "failed_at": None, "holder": None,
                               "age_seconds": None, "max_age": max_age, "stale": False,
-                              "models": []}
+                              "unconfigured": [], "models": []}
     pid = data_dir.holder()
     result["holder"] = {"pid": pid} if pid is not None else None
     try:
@@ -83,7 +84,8 @@ def _status(settings: Settings, sink: Sink, *, max_age: float | None,
         if error is not None or entry["corrupt"]:
             result["ok"] = False
         result["models"].append(entry)
-    for name in sorted(_unconfigured(data_dir, state, configured)):
+    result["unconfigured"] = sorted(_unconfigured(data_dir, state, configured))
+    for name in result["unconfigured"]:
         model_state = state.models.get(name)
         entry = _model_entry(sink, data_dir, name, model_state.model if model_state else "",
                              state, None)
@@ -129,6 +131,8 @@ def render_status(status: dict[str, Any], *, as_json: bool = False) -> str:
         lines.append(f"failed:    the last pass, at {status['failed_at']} UTC")
     if status["error"]:
         lines.append(f"error:     {status['error']}")
+    if status["unconfigured"]:
+        lines.append(f"warning:   {unconfigured_advice(status['unconfigured'])}")
     header = ("MODEL", "ODOO MODEL", "RECORDS", "WATERMARK (UTC)", "LAST SUCCESS (UTC)", "LAST ERROR")
     rows = [header]
     for m in status["models"]:
@@ -162,7 +166,8 @@ def check(settings: Settings) -> dict[str, Any]:
     """Connect, log in, report version and protocol, and per model Odoo's count vs the snapshot's.
 
     ``ok`` is False on errors only; ``in_sync`` is False when any count differs (a live server
-    is always a little ahead: ``check --strict`` fails on it) or a configured field is missing.
+    is always a little ahead: ``check --strict`` fails on it) or a configured field is missing,
+    or a stored model is no longer configured (nothing updates it).
 
     Fails fast where a pass would be patient: each request retries for at most
     ``min(retry_budget, 10)`` seconds, and connecting (version, login) waits at most
@@ -186,6 +191,9 @@ def _check(settings: Settings, sink: Sink, result: dict[str, Any]) -> dict[str, 
     with OdooClient(odoo, connect_timeout=connect_timeout) as client:
         info = client.connect()
         result.update(version=info.version, protocol=info.protocol, uid=info.uid)
+        result["unconfigured"] = unconfigured(settings, state)
+        if result["unconfigured"]:
+            result["in_sync"] = False
         for spec in settings.models:
             entry: dict[str, Any] = {"name": spec.name, "model": spec.model}
             try:
@@ -229,5 +237,7 @@ def render_check(result: dict[str, Any]) -> str:
         if m["missing_fields"]:
             line += f"; missing fields: {', '.join(m['missing_fields'])}"
         lines.append(line)
+    if result.get("unconfigured"):
+        lines.append(f"warning: {unconfigured_advice(result['unconfigured'])}")
     return "\n".join(lines) + "\n"
 

@@ -24,7 +24,7 @@ from syncd.sync.changes import ChangeSet, Rebuild
 from syncd.sync.pull import pull
 from syncd.sync.report import PassReport, ProgressFactory
 from syncd.sync.seam import Applied, PassWriter, Sink, Workdir
-from syncd.sync.state import ModelState, utc_now_text
+from syncd.sync.state import ModelState, State, utc_now_text
 
 
 def utc_now() -> datetime:
@@ -50,6 +50,7 @@ def run_pass(settings: Settings, client: OdooClient, sink: Sink, workdir: Workdi
     try:
         workdir.prepare()
         state = sink.load_state()
+        warn_unconfigured(unconfigured(settings, state))
         requested = workdir.resync_request()
         if requested is not None:
             state.request_resync(requested, [spec.name for spec in settings.models])
@@ -103,6 +104,25 @@ def run_pass(settings: Settings, client: OdooClient, sink: Sink, workdir: Workdi
         # The caller says it once: `once` as its one error line, the daemon once per new reason.
         logger.debug("pass failed: {}", report.error)
     return report
+
+
+def unconfigured(settings: Settings, state: State) -> list[str]:
+    """Stored models the configuration no longer lists: nothing updates them any more (a
+    ``[models.X]`` table replaces the default models, it does not add to them)."""
+    return sorted(set(state.models) - {spec.name for spec in settings.models})
+
+
+def unconfigured_advice(names: list[str]) -> str:
+    """One line: which stored models are no longer synced, and the two ways out."""
+    listed = ", ".join(names)
+    return (f"stored models no longer synced: {listed} (not in the configuration's [models.*] "
+            f"tables, so their copies stop changing): list them under [models.NAME] to keep "
+            f"them current, or remove them with 'syncd resync --forget {' '.join(names)}'")
+
+
+def warn_unconfigured(names: list[str]) -> None:
+    if names:
+        logger.warning("{}", unconfigured_advice(names))
 
 
 def _pull_and_write(spec: ModelSpec, previous: ModelState, settings: Settings,

@@ -178,3 +178,30 @@ def test_forget_a_model_removed_from_the_configuration(tmp_path: Path,
     state = orjson.loads((tmp_path / "data" / STATE_FILE).read_bytes())
     assert set(state["models"]) == {"customers"}
     assert "products" not in syncd(tmp_path, env, "status").stdout
+
+
+def test_adding_one_model_table_warns_that_the_default_models_stop(tmp_path: Path,
+                                                                   odoo: Emulator) -> None:  # noqa: F811
+    """A `[models.X]` table replaces the default models: every pass, `status` and `check` say
+    which stored models stopped moving and how to keep or drop them; `check --strict` exits 1."""
+    env = environment(tmp_path, odoo)
+    assert syncd(tmp_path, env, "once").returncode == 0
+    (tmp_path / "syncd.toml").write_text(
+        '[models.countries]\nmodel = "res.partner"\nfields = ["name"]\n')
+    advice = ("stored models no longer synced: customers, products (not in the configuration's "
+              "[models.*] tables, so their copies stop changing): list them under [models.NAME] "
+              "to keep them current, or remove them with 'syncd resync --forget customers "
+              "products'")
+    for _ in range(2):  # on every pass, not only the first
+        again = syncd(tmp_path, env, "-q", "once")
+        assert again.returncode == 0, again.stderr
+        assert advice in again.stderr
+    status = syncd(tmp_path, env, "status")
+    assert f"warning:   {advice}" in status.stdout
+    check = syncd(tmp_path, env, "check")
+    assert check.returncode == 0 and f"warning: {advice}" in check.stdout
+    strict = syncd(tmp_path, env, "check", "--strict")
+    assert strict.returncode == 1, strict.stdout + strict.stderr
+    assert syncd(tmp_path, env, "resync", "--forget", "customers", "products").returncode == 0
+    clean = syncd(tmp_path, env, "once")
+    assert clean.returncode == 0 and "no longer synced" not in clean.stderr
