@@ -83,6 +83,32 @@ def test_sync_odoo_defaults_to_once_from_the_repo_root_and_passes_the_exit_code(
 
 
 @needs_bash
+@pytest.mark.parametrize("args, expected", [
+    (["-q"], "-q once"),
+    (["--config", "/etc/syncd/syncd.toml", "-v"], "--config /etc/syncd/syncd.toml -v once"),
+    (["--data-dir", "run"], "--data-dir run once"),
+    (["--config=/etc/syncd.toml"], "--config=/etc/syncd.toml once"),
+    (["-q", "status"], "-q status"),
+    (["--version"], "--version"),
+])
+def test_sync_odoo_with_options_alone_runs_once(fake_repo: Path, args: list[str],
+                                                expected: str) -> None:
+    result = run_script(fake_repo, "sync_odoo.sh", *args)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"cwd={fake_repo} args={expected}"
+
+
+@needs_bash
+def test_the_cron_line_in_the_header_runs_a_pass(fake_repo: Path) -> None:
+    """The header's own cron example, run as cron would: a pass, not a usage error."""
+    header = (SCRIPTS / "sync_odoo.sh").read_text(encoding="utf-8")
+    line = next(line for line in header.splitlines() if line.startswith("#   */5"))
+    args = line.split("sync_odoo.sh", 1)[1].split(">>", 1)[0].split()
+    result = run_script(fake_repo, "sync_odoo.sh", *args)
+    assert result.stdout.strip() == f"cwd={fake_repo} args={' '.join(args)} once"
+
+
+@needs_bash
 def test_demo_runs_the_demo_command(fake_repo: Path) -> None:
     result = run_script(fake_repo, "demo.sh", "--seconds", "3")
     assert result.returncode == 0
@@ -206,7 +232,8 @@ def test_windows_one_shot_passes_arguments_and_exit_code() -> None:
     assert raw.count(b"\r\n") == raw.count(b"\n")  # cmd.exe mis-parses labels in LF-only files
     text = raw.decode("utf-8")
     assert "py -3" in text and r'".venv\Scripts\syncd.exe" %*' in text
-    assert r'".venv\Scripts\syncd.exe" once' in text
+    assert r'".venv\Scripts\syncd.exe" %* once' in text  # options alone: a pass
+    assert 'if /i "%~1"=="--config" goto skip_value' in text
     assert text.count("exit /b %ERRORLEVEL%") == 2
 
 
