@@ -66,9 +66,10 @@ def _status(settings: Settings, sink: Sink, *, max_age: float | None,
             result["error"] = record["error"]
     if state.last_sync is None and result["ok"]:
         result["ok"] = False
-        result["error"] = ("no successful pass yet: run 'syncd once', or start the service"
-                           if pid is None else f"no successful pass yet (syncd pid {pid} holds "
-                           "the data directory: its first pass may still be under way)")
+        result["error"] = ("no syncd pass has succeeded here yet: run 'syncd once', or start "
+                           "the service" if pid is None else "no syncd pass has succeeded here "
+                           f"yet (syncd pid {pid} holds the data directory: its first pass may "
+                           "still be under way)")
     if state.last_sync is not None:
         moment = now if now is not None else datetime.now(UTC)
         last = datetime.strptime(state.last_sync, TIME_FORMAT).replace(tzinfo=UTC)

@@ -109,9 +109,26 @@ def test_missing_and_never_synced_data_directories(tmp_path: Path) -> None:
     (tmp_path / "data").mkdir()
     never = syncd(tmp_path, env, "status")
     assert never.returncode == 1
-    assert "no successful pass yet: run 'syncd once'" in never.stdout
+    assert "no syncd pass has succeeded here yet: run 'syncd once'" in never.stdout
     assert "daemon:    not running" in never.stdout
     assert list((tmp_path / "data").iterdir()) == []  # status took no lock, created nothing
+
+
+def test_the_old_scripts_last_sync_file_is_no_syncd_pass(tmp_path: Path,
+                                                         odoo: Emulator) -> None:  # noqa: F811
+    """The cron script syncd replaces left last_sync.json holding only a timestamp: that is no
+    pass of syncd's (exit 1, "never"), and the first pass replaces it with syncd's state."""
+    env = environment(tmp_path, odoo)
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / STATE_FILE).write_text('{"last_sync": "2025-10-15 08:00:00"}')
+    (data / "odoo_customers.json").write_text('[{"id": 1, "name": "Old"}]')
+    status = syncd(tmp_path, env, "status")
+    assert status.returncode == 1, status.stdout
+    assert "last sync: never" in status.stdout
+    assert "error:     no syncd pass has succeeded here yet: run 'syncd once'" in status.stdout
+    assert syncd(tmp_path, env, "once").returncode == 0
+    assert syncd(tmp_path, env, "status").returncode == 0
 
 
 def test_max_age(tmp_path: Path, odoo: Emulator) -> None:  # noqa: F811
