@@ -14,7 +14,7 @@ import pytest
 from syncd.config import ENVIRONMENT
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
-SHELL_SCRIPTS = ["venv.sh", "sync_odoo.sh", "demo.sh", "install_systemd.sh"]
+SHELL_SCRIPTS = ["venv.sh", "sync_odoo.sh", "demo.sh", "install_systemd.sh", "test.sh"]
 needs_bash = pytest.mark.skipif(shutil.which("bash") is None or os.name == "nt", reason="needs bash")
 
 
@@ -125,6 +125,24 @@ def test_a_changed_pyproject_reinstalls_once(fake_repo: Path) -> None:
     assert "installing syncd" in result.stderr and result.stdout.strip().endswith("args=once")
     run_script(fake_repo, "sync_odoo.sh")
     assert len((fake_repo / ".venv/calls").read_text(encoding="utf-8").splitlines()) == 1
+
+
+@needs_bash
+def test_the_test_script_reinstalls_only_when_pyproject_changed(fake_repo: Path) -> None:
+    """scripts/test.sh: the first run installs the test extra, later runs go straight to
+    pytest (in parallel workers) until pyproject.toml changes."""
+    calls = fake_repo / ".venv/calls"
+    install = "python -m pip install --quiet --disable-pip-version-check -e .[test]"
+    pytest_call = "python -m pytest -n auto -x tests/test_cli.py"
+    for expected in ([install, pytest_call], [pytest_call]):
+        result = run_script(fake_repo, "test.sh", "-x", "tests/test_cli.py")
+        assert result.returncode == 0, result.stderr
+        assert calls.read_text(encoding="utf-8").splitlines() == expected
+        calls.unlink()
+    (fake_repo / "pyproject.toml").write_text('[project]\nname = "syncd"\n# new dep\n')
+    run_script(fake_repo, "test.sh", "-n", "0", SYNCD_TEST_WORKERS="2")
+    assert calls.read_text(encoding="utf-8").splitlines() == [
+        install, "python -m pytest -n 2 -n 0"]
 
 
 @needs_bash
