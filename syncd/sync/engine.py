@@ -68,8 +68,9 @@ def run_pass(settings: Settings, client: OdooClient, sink: Sink, workdir: Workdi
                                               should_stop=should_stop)
             change.state.records = applied.records
             change.report.records = applied.records
-            if change.rebuild is None:
-                change.report.changed, change.report.removed = applied.changed, applied.removed
+            # Relative to the previous stored copy, rebuilds included (a resync to the same
+            # content changed nothing; records gone from Odoo meanwhile count as removed).
+            change.report.changed, change.report.removed = applied.changed, applied.removed
             change.report.written = bool(applied.changed or applied.removed)
             state.models[spec.name] = change.state
             report.models.append(change.report)

@@ -237,10 +237,26 @@ class SqlitePassWriter:
                 batch.clear()
         db.executemany(insert, batch)
         records += len(batch)
+        changed, removed = self._difference(db, table.name, new, records)
         db.execute(f"DROP TABLE IF EXISTS {quoted(table.name)}")
         db.execute(f"ALTER TABLE {quoted(new)} RENAME TO {quoted(table.name)}")
         self._journal(db, change.name, [("reset", None, None)])
-        return Applied(changed=records, removed=0, records=records)
+        return Applied(changed=changed, removed=removed, records=records)
+
+    @staticmethod
+    def _difference(db: sqlite3.Connection, old: str, new: str, records: int) -> tuple[int, int]:
+        """(changed, removed) of a rebuilt table ``new`` against the stored ``old``: records
+        added or different, and ids gone. With no old table (or one with no ``record``
+        column, set aside), every record is new."""
+        try:
+            row = db.execute(
+                f"SELECT (SELECT count(*) FROM {quoted(new)} n LEFT JOIN {quoted(old)} o "
+                "ON o.id = n.id WHERE o.id IS NULL OR o.record IS NOT n.record), "
+                f"(SELECT count(*) FROM {quoted(old)} o WHERE NOT EXISTS "
+                f"(SELECT 1 FROM {quoted(new)} n WHERE n.id = o.id))").fetchone()
+        except sqlite3.OperationalError:  # no such table or column
+            return records, 0
+        return (int(row[0]), int(row[1])) if row else (records, 0)
 
     def _in_place(self, db: sqlite3.Connection, change: ChangeSet) -> Applied:
         table = Table(change)
