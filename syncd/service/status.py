@@ -18,6 +18,7 @@ from syncd.config import Settings, domain_as_list
 from syncd.errors import CorruptFileError, OdooError, SyncdError
 from syncd.odoo.client import OdooClient
 from syncd.sync.seam import Sink
+from syncd.service.logs import error_record_elsewhere
 from syncd.sinks.datadir import DataDir
 from syncd.sinks.factory import make_sink
 from syncd.sync.engine import unconfigured, unconfigured_advice
@@ -40,7 +41,8 @@ def _status(settings: Settings, sink: Sink, *, max_age: float | None,
     are no longer configured but still have a snapshot or state entry (``configured`` False);
     ``holder`` (``{"pid": N}`` of a syncd holding the data directory, or None); ``age_seconds``
     of the last good pass on this machine's clock (``now``, default the UTC time now)."""
-    data_dir = DataDir(settings.sync.data_dir)
+    data_dir = DataDir(settings.sync.data_dir,
+                       error_elsewhere=error_record_elsewhere(settings.sync.data_dir))
     if not data_dir.path.is_dir():
         raise SyncdError(f"no data directory at {data_dir.path} (nothing has synced there yet, or "
                          "--data-dir / sync.data_dir / SYNCD_DATA_DIR points elsewhere)")

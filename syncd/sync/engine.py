@@ -10,8 +10,10 @@ exactly as they were, and the next good pass catches up from the old watermarks.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from datetime import UTC, datetime
 
 from loguru import logger
@@ -167,9 +169,33 @@ def failed(workdir: Workdir, model: str | None, message: str, when: datetime,
 
 
 def error_text(exc: BaseException) -> str:
-    """The one line to report for an error: its message's last line (a traceback's exception)."""
+    """The one line to report for an error: its message's last line (a traceback's exception).
+    A local file refused to this user names the directory, the user and the fix."""
+    if isinstance(exc, PermissionError) and exc.filename:
+        return refused_text(exc)
     text = str(exc).strip().splitlines()
     message = one_line(text[-1]) if text else type(exc).__name__
     if isinstance(exc, OSError) and not isinstance(exc, SyncdError):
         message = f"local file error: {message}"
     return message
+
+
+def refused_text(exc: PermissionError) -> str:
+    """A write refused in a directory another user owns (a data directory made by root, then
+    used by the service's user): the whole directory must be this user's, not one file."""
+    path = Path(str(exc.filename))
+    directory = path.parent if path.name.startswith(".") or not path.is_dir() else path
+    user = current_user()
+    return (f"local file error: syncd runs as {user} and cannot write in {directory} "
+            f"({exc.strerror or exc}: {path}); make the directory and everything in it "
+            f"{user}'s: chown -R {user} {directory}")
+
+
+def current_user() -> str:
+    """This process's user name (not $USER, which su and setpriv leave as it was)."""
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except (ImportError, KeyError, AttributeError):
+        return os.environ.get("USERNAME") or os.environ.get("USER") or "this user"

@@ -71,7 +71,35 @@ def test_a_lock_file_of_another_user_says_whose_and_what_to_do(shared: Path) -> 
     line = one_error_line(result)
     assert f"cannot open the lock file {data / LOCK_NAME} (owned by root): Permission denied" \
         in line
-    assert f"chown nobody {data / LOCK_NAME}" in line
+    assert f"chown -R nobody {data} (or run syncd as root)" in line
+    status = as_nobody(shared, environment(shared), "--data-dir", str(data), "status")
+    assert status.returncode == 1 and "cannot open the lock file" in status.stdout
+
+
+def test_a_data_directory_of_another_user_names_it_and_status_sees_the_failure(
+        odoo: Emulator) -> None:  # noqa: F811
+    """Root made the data directory; the service runs as nobody. Owning the lock file (the old
+    advice) is not enough: the error names the directory, the user and `chown -R`, and as the
+    directory refuses the error record too, it is kept beside the logs, where status finds it."""
+    with shared_directory("syncd-readonly-", 0o777) as shared:
+        env = environment(shared, odoo)
+        data = shared / "data"
+        assert syncd(shared, env, "once").returncode == 0  # root's: a good pass, root's files
+        import os
+
+        os.chown(data / LOCK_NAME, 65534, 65534)
+        odoo.db.create("res.partner", {"name": "New", "is_company": True})
+        env = {**env, "XDG_STATE_HOME": str(shared / "nobody-state")}  # nobody's own home
+        failed = as_nobody(shared, env, "once")
+        assert failed.returncode == 1
+        line = one_error_line(failed)
+        assert f"syncd runs as nobody and cannot write in {data} (Permission denied" in line
+        assert line.endswith(f"chown -R nobody {data}")
+        assert not (data / ERROR_FILE).exists()
+        assert "recorded in" in failed.stderr
+        for status in (as_nobody(shared, env, "status"), syncd(shared, env, "status")):
+            assert status.returncode == 1, status.stdout
+            assert f"chown -R nobody {data}" in status.stdout
 
 
 def test_check_strict_fails_on_a_count_that_lags(tmp_path: Path, odoo: Emulator) -> None:  # noqa: F811
