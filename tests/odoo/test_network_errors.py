@@ -50,3 +50,17 @@ def test_connection_refused_is_still_retried(tmp_path: Path) -> None:
     result = syncd(tmp_path, env, "once")
     assert result.returncode == 1
     assert RETRIED in result.stderr and "Connection refused" in one_error_line(result)
+
+
+def test_a_url_pasted_from_the_browser_names_the_base_url(tmp_path: Path,
+                                                          emulator) -> None:  # type: ignore[no-untyped-def]
+    odoo: Emulator = emulator(17)
+    config(tmp_path)
+    base = odoo.url.rstrip("/")
+    for path in ("/web", "/odoo/contacts"):
+        env = environment(tmp_path, odoo, ODOO_URL=base + path + "#action=123")
+        result = syncd(tmp_path, env, "once")
+        assert result.returncode == 1
+        line = one_error_line(result)
+        assert f"{base}{path} is a page of Odoo's web client, not its address: use the base " \
+            f"URL {base}" in line, line
