@@ -55,22 +55,23 @@ def test_watch_of_an_unknown_model_is_a_usage_error(tmp_path: Path) -> None:
     assert "unknown model nosuch" in one_error_line(result)
 
 
-def sigint_caught(pid: int) -> bool:
-    """Python in ``pid`` handles SIGINT now (its interpreter is up): from here on a Ctrl+C
-    is ours to handle."""
+def handled(pid: int, sig: signal.Signals) -> bool:
+    """The process ``pid`` has a handler for ``sig``. Python handles SIGINT from early in its
+    start-up, but nobody handles SIGTERM until syncd's launcher does: from then on a signal is
+    syncd's to handle (before, the interpreter is still starting, which no program controls)."""
     try:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return False
     caught = next(line for line in status.splitlines() if line.startswith("SigCgt:"))
-    return bool(int(caught.split()[1], 16) & (1 << (signal.SIGINT - 1)))
+    return bool(int(caught.split()[1], 16) & (1 << (sig - 1)))
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_watch_on_sqlite_exits_0_on_a_signal_at_any_moment(tmp_path: Path, odoo: Emulator,  # noqa: F811
                                                            sig: signal.Signals) -> None:
-    """From the moment Python handles signals (while the command line still loads, while the
+    """From the moment syncd's launcher runs (while the command line still loads, while the
     database opens, while it waits), SIGINT and SIGTERM end `watch --json` with exit 0 and no
     traceback."""
     (tmp_path / "syncd.toml").write_text('[sink]\nkind = "sqlite"\n' + CONFIG, encoding="utf-8")
@@ -81,7 +82,7 @@ def test_watch_on_sqlite_exits_0_on_a_signal_at_any_moment(tmp_path: Path, odoo:
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             if moment == "loading":
-                wait_for(lambda: sigint_caught(proc.pid), what="Python to handle SIGINT")
+                wait_for(lambda: handled(proc.pid, signal.SIGTERM), what="syncd's launcher")
             else:
                 assert proc.stderr is not None and "watching" in proc.stderr.readline()
             proc.send_signal(sig)
