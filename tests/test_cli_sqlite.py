@@ -89,7 +89,7 @@ def test_resync_and_forget_go_through_the_database(tmp_path: Path,
     assert rows(database, "SELECT count(*) FROM odoo_vendors") == [(12,)]
     resync = syncd(tmp_path, env, "--config", str(full), "resync", "customers")
     assert resync.returncode == 0, resync.stderr
-    (text,) = rows(database, "SELECT state FROM syncd_state WHERE model = 'customers'")[0]
+    (text,) = rows(database, "SELECT state FROM syncd_state WHERE name = 'customers'")[0]
     assert orjson.loads(text)["full_resync"] is True and orjson.loads(text)["watermark"] is None
     again = syncd(tmp_path, env, "--config", str(full), "-v", "once")
     assert again.returncode == 0 and "model=customers full sync" in again.stderr
@@ -98,7 +98,7 @@ def test_resync_and_forget_go_through_the_database(tmp_path: Path,
     forget = syncd(tmp_path, env, "--config", str(full), "resync", "--forget", "vendors")
     assert forget.returncode == 0, forget.stderr
     assert rows(database, "SELECT name FROM sqlite_master WHERE name = 'odoo_vendors'") == []
-    assert rows(database, "SELECT model FROM syncd_state ORDER BY model") == [("customers",)]
+    assert rows(database, "SELECT name FROM syncd_state ORDER BY name") == [("customers",)]
     twice = syncd(tmp_path, env, "--config", str(full), "resync", "--forget", "vendors")
     assert twice.returncode == 2 and "nothing to forget" in one_error_line(twice)
 
@@ -173,7 +173,7 @@ def committed(database: Path) -> tuple[list[str], str | None]:
         assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         names = [r[0] for r in db.execute("SELECT name FROM odoo_customers ORDER BY id")]
         (last,) = db.execute("SELECT value FROM syncd_meta WHERE key = 'last_sync'").fetchone()
-        state = dict(db.execute("SELECT model, state FROM syncd_state").fetchall())
+        state = dict(db.execute("SELECT name, state FROM syncd_state").fetchall())
     assert orjson.loads(state["customers"])["records"] == len(names)  # the state moved with it
     return names, last
 

@@ -35,7 +35,7 @@ from syncd.sync.seam import Applied
 from syncd.sync.state import VERSION, ModelState, State
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS syncd_state (model TEXT PRIMARY KEY, state TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS syncd_state (name TEXT PRIMARY KEY, state TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS syncd_meta (key TEXT PRIMARY KEY, value TEXT);
 """
 JOURNAL_SCHEMA = """
@@ -43,6 +43,9 @@ CREATE TABLE IF NOT EXISTS syncd_changes (
     seq INTEGER NOT NULL, model TEXT NOT NULL, at TEXT, op TEXT NOT NULL, id INTEGER,
     record TEXT, PRIMARY KEY (model, seq));
 """
+# Before 0.1 settled, the key column was "model" (PostgreSQL's was always "name"): renamed on
+# the first write, read either way.
+OLD_STATE_KEY = "ALTER TABLE syncd_state RENAME COLUMN model TO name"
 HEADS = "heads"  # the syncd_meta row of the pass counter and heads (syncd.sinks.database)
 BATCH = 5000  # rows per executemany
 IDS_PER_STATEMENT = 500  # ids in one IN (...) list: far below SQLite's variable limit
@@ -318,15 +321,15 @@ class SqlitePassWriter:
                 db = self._begin()
                 for name in sorted(self.forgotten):
                     db.execute(f"DROP TABLE IF EXISTS {quoted(table_of(name))}")
-                stored = dict(db.execute("SELECT model, state FROM syncd_state").fetchall())
+                stored = dict(db.execute("SELECT name, state FROM syncd_state").fetchall())
                 for name in sorted(stored.keys() - state.models.keys()):
-                    db.execute("DELETE FROM syncd_state WHERE model = ?", (name,))
+                    db.execute("DELETE FROM syncd_state WHERE name = ?", (name,))
                 previous = self._heads(db)
                 for name, model in sorted(state.models.items()):
                     model.journal_seq = self._committed_seq(db, name, model)
                     text = state_text(model)
                     if stored.get(name) != text:
-                        db.execute("INSERT OR REPLACE INTO syncd_state (model, state) "
+                        db.execute("INSERT OR REPLACE INTO syncd_state (name, state) "
                                    "VALUES (?, ?)", (name, text))
                 db.executemany("INSERT OR REPLACE INTO syncd_meta (key, value) VALUES (?, ?)",
                                [("last_sync", state.last_sync), ("version", str(VERSION)),
