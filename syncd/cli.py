@@ -125,7 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     command("once")
     command("run")
     status = command("status")
-    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.add_argument("--json", action="store_true",
+                        help="machine-readable: one JSON object on one line")
     status.add_argument("--max-age", type=_seconds, metavar="SECONDS",
                         help="also exit 1 when the last good pass is older (or there is none)")
     command("check").add_argument("--strict", action="store_true", help="also exit 1 when a "
@@ -143,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="json files (default) or one SQLite file, odoo.sqlite")
     watch = command("watch")
     watch.add_argument("names", nargs="*", metavar="NAME", help="models to watch (default all)")
-    watch.add_argument("--json", action="store_true", help="one JSON object per change")
+    watch.add_argument("--json", action="store_true", help="JSON Lines: one object per change")
     match = command("match")
     match.add_argument("files", nargs="*", metavar="FILE.eml", help="emails to match")
     match.add_argument("--json", action="store_true", help="JSON Lines, one object per email")
@@ -156,9 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
     fields = command("fields")
     fields.add_argument("model", metavar="MODEL",
                         help="a configured name (customers) or an Odoo model (res.partner)")
-    fields.add_argument("--json", action="store_true", help="one JSON object per field")
+    fields.add_argument("--json", action="store_true",
+                        help="JSON Lines: one object per field")
     command("models").add_argument("--json", action="store_true",
-                                   help="one JSON object per model")
+                                   help="JSON Lines: one object per model")
     return parser
 
 

@@ -69,8 +69,9 @@ def test_once_fills_typed_tables_that_say_what_the_record_says(tmp_path: Path,
     status = syncd(tmp_path, env, "--config", str(cfg), "status")
     assert status.returncode == 0, status.stdout + status.stderr
     assert f"last sync: {last} UTC" in status.stdout
-    assert any(line.split()[:3] == ["customers", "res.partner", "12"]
-               for line in status.stdout.splitlines())
+    assert any(line.split()[:6] == ["customers", "res.partner", "odoo.sqlite", "table",
+                                     "odoo_customers", "12"]  # FILE: in the data directory
+               for line in status.stdout.splitlines()), status.stdout
     listed = orjson.loads(syncd(tmp_path, env, "--config", str(cfg), "status", "--json").stdout)
     assert listed["models"][0]["file"] == f"{database} table odoo_customers"  # not a JSON file
     check = syncd(tmp_path, env, "--config", str(cfg), "check", "--strict")

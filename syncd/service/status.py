@@ -122,7 +122,7 @@ def _unconfigured(data_dir: DataDir, state: State, configured: set[str]) -> set[
 
 def render_status(status: dict[str, Any], *, as_json: bool = False) -> str:
     if as_json:
-        return orjson.dumps(status, option=orjson.OPT_INDENT_2).decode() + "\n"
+        return orjson.dumps(status).decode() + "\n"  # one object, one line (JSON Lines)
     last = f"{status['last_sync']} UTC ({_age(status['age_seconds'])} ago)" \
         if status["last_sync"] else "never"
     if status["stale"]:
@@ -136,7 +136,8 @@ def render_status(status: dict[str, Any], *, as_json: bool = False) -> str:
         lines.append(f"error:     {status['error']}")
     if status["unconfigured"]:
         lines.append(f"warning:   {unconfigured_advice(status['unconfigured'])}")
-    header = ("MODEL", "ODOO MODEL", "RECORDS", "WATERMARK (UTC)", "LAST SUCCESS (UTC)", "LAST ERROR")
+    header = ("MODEL", "ODOO MODEL", "FILE", "RECORDS", "WATERMARK (UTC)", "LAST SUCCESS (UTC)",
+              "LAST ERROR")
     rows = [header]
     for m in status["models"]:
         records = "corrupt" if m["corrupt"] else str(m["records"] or 0)
@@ -145,13 +146,21 @@ def render_status(status: dict[str, Any], *, as_json: bool = False) -> str:
             notes = f"not configured (syncd resync --forget {m['name']} removes it)"
         if m["missing_fields"]:
             notes += f" (missing fields: {', '.join(m['missing_fields'])})"
-        rows.append((m["name"], m["model"] or "-", records, m["watermark"] or "-",
-                     m["last_success"] or "never", notes))
+        rows.append((m["name"], m["model"] or "-", _shown(m["file"], status["data_dir"]), records,
+                     m["watermark"] or "-", m["last_success"] or "never", notes))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
     for row in rows:
         cells = [cell.ljust(width) for cell, width in zip(row, widths)]
         lines.append("  ".join(cells + [row[-1]]).rstrip())
     return "\n".join(lines) + "\n"
+
+
+def _shown(location: str, data_dir: str) -> str:
+    """Where a model is stored, relative to the data directory (shown above) when inside it."""
+    for separator in ("/", "\\"):
+        if location.startswith(data_dir.rstrip(separator) + separator):
+            return location[len(data_dir.rstrip(separator)) + 1:]
+    return location
 
 
 def _age(seconds: int) -> str:

@@ -11,7 +11,7 @@ request per installed model, hundreds on a real database).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -66,8 +66,7 @@ def fields_of(settings: Settings, name: str) -> dict[str, Any]:
 def render_fields(result: dict[str, Any], *, as_json: bool = False) -> str:
     views: list[FieldView] = result["fields"]
     if as_json:
-        rows = [{"model": result["model"], **view.to_dict()} for view in views]
-        return orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n"
+        return json_lines({"model": result["model"], **view.to_dict()} for view in views)
     table = [("FIELD", "TYPE", "STORED", "CHANGES SEEN")]
     for view in views:
         stored = "-" if view.seen == "missing" else "yes" if view.stored else "no"
@@ -93,11 +92,16 @@ def models_of(settings: Settings) -> list[dict[str, Any]]:
 
 def render_models(rows: list[dict[str, Any]], *, as_json: bool = False) -> str:
     if as_json:
-        return orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n"
+        return json_lines(rows)
     table = [("MODEL", "DESCRIPTION", "CONFIGURED AS")]
     table += [(row["model"], str(row["name"]), ", ".join(row["configured_as"]) or "-")
               for row in rows]
     return _columns(table) + "\n"
+
+
+def json_lines(objects: Iterable[dict[str, Any]]) -> str:
+    """JSON Lines, the shape of every ``--json`` output: one object per line."""
+    return "".join(orjson.dumps(item).decode() + "\n" for item in objects)
 
 
 def _columns(rows: Sequence[tuple[str, ...]]) -> str:

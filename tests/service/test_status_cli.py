@@ -212,7 +212,7 @@ def test_forget_a_model_removed_from_the_configuration(tmp_path: Path,
     status = syncd(tmp_path, env, "status")
     assert status.returncode == 0
     row = next(line for line in status.stdout.splitlines() if line.startswith("products"))
-    assert "not configured" in row and "7" in row
+    assert "not configured" in row and "7" in row and " odoo_products.json " in row  # FILE
     refused = syncd(tmp_path, env, "resync", "--forget", "customers")
     assert refused.returncode == 2 and "still configured" in one_error_line(refused)
     unknown = syncd(tmp_path, env, "resync", "--forget", "nothing")
