@@ -29,7 +29,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"{error_prefix()}syncd: error: {message} (see 'syncd --help')\n")
+        # self.prog: "syncd status" under a command, so the hint names that command's help.
+        sys.stderr.write(f"{error_prefix()}syncd: error: {message} (see '{self.prog} --help')\n")
         raise SystemExit(EXIT_USAGE)
 
 
@@ -106,7 +107,8 @@ def add_global_options(parser: argparse.ArgumentParser, *, under_command: bool) 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="syncd", description="Keep local JSON snapshots of Odoo models current.")
+    parser = _Parser(prog="syncd", description="Keep local copies of Odoo models current: JSON "
+                     "snapshot files, or tables in SQLite or PostgreSQL ([sink] kind).")
     parser.add_argument("--version", action="version", version=f"syncd {__version__}")
     add_global_options(parser, under_command=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -139,7 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = command("demo")
     demo.add_argument("--seconds", type=float, default=0, help="stop after this long (0: Ctrl+C)")
     demo.add_argument("--interval", type=float, default=5, help="seconds between passes (5)")
-    demo.add_argument("--odoo-version", type=int, default=17, choices=(16, 17, 18, 19))
+    demo.add_argument("--odoo-version", type=int, default=17, choices=(16, 17, 18, 19),
+                      help="the Odoo version the emulator answers as (17)")
     demo.add_argument("--sink", choices=("json", "sqlite"), default="json",
                       help="json files (default) or one SQLite file, odoo.sqlite")
     watch = command("watch")

@@ -203,6 +203,9 @@ def _json_format(verbose: bool, journal: bool) -> _Format:
 
 
 def _text_format(base: str, journal: bool, *, where: bool) -> _Format:
+    if journal:  # journald stamps every line itself: a second time would only be noise
+        base = re.sub(r"^\{time:[^}]*\} ", "", base)
+
     def render(record: Record) -> str:
         line = base
         if where and record["extra"].get("data_dir"):

@@ -88,7 +88,7 @@ def run_pass(settings: Settings, client: OdooClient, sink: Sink, workdir: Workdi
         _abort(writer)
         report.interrupted = True
         report.error = str(exc)
-        logger.warning("pass stopped: {}", exc)
+        logger.debug("pass stopped: {}", exc)  # the caller says it once (once, the daemon)
     except (OdooError, SinkError, CorruptFileError, OSError) as exc:
         _abort(writer)
         report.error = failed(workdir, current, error_text(exc), now(), settings)

@@ -11,6 +11,7 @@ request per installed model, hundreds on a real database).
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import orjson
 
 from syncd.config import ModelSpec, Settings
-from syncd.errors import UnknownModelError
+from syncd.errors import OdooError, UnknownModelError
 from syncd.odoo.client import OdooClient
 from syncd.sync.coverage import EXPLAIN, FieldView, classify, missing_reason
 
@@ -49,12 +50,14 @@ def fields_of(settings: Settings, name: str) -> dict[str, Any]:
         try:
             described = client.fields_get(model, EXPLAIN)
         except UnknownModelError:
+            hint = _did_you_mean(client, model)
             if by_name:
                 raise UnknownModelError(f"{name}: model {model!r} does not exist on this Odoo "
-                                        "(a module not installed? see 'syncd models')") from None
+                                        f"({hint or 'a module not installed? '}see 'syncd "
+                                        "models')") from None
             known = ", ".join(s.name for s in settings.models) or "none"
             raise UnknownModelError(f"no model {name!r} on this Odoo, nor a configured name "
-                                    f"(configured: {known}; see 'syncd models')") from None
+                                    f"({hint}configured: {known}; see 'syncd models')") from None
     views = [classify(described, f, configured=True) if f in described
              else FieldView(f, "-", False, "missing", missing_reason(model, f, described), True)
              for f in configured]
@@ -77,6 +80,17 @@ def render_fields(result: dict[str, Any], *, as_json: bool = False) -> str:
         lines.append(f"* configured in {', '.join(result['configured_as'])} "
                      f"({result['model']})")
     return "\n".join(lines) + "\n"
+
+
+def _did_you_mean(client: OdooClient, model: str) -> str:
+    """``did you mean res.partner? `` for a misspelt model name (as fields get), else ""."""
+    try:
+        rows = client.search_read("ir.model", [["transient", "=", False]], ["model"])
+    except OdooError:
+        return ""
+    close = difflib.get_close_matches(model, [str(row["model"]) for row in rows], n=1,
+                                      cutoff=0.8)
+    return f"did you mean {close[0]}? " if close else ""
 
 
 def models_of(settings: Settings) -> list[dict[str, Any]]:
