@@ -196,7 +196,10 @@ def test_install_dry_run_shows_the_substituted_unit_and_changes_nothing(fake_rep
     unit = unit_settings(rendered_unit(output))
     assert unit["ExecStart"] == [f"{fake_repo}/.venv/bin/syncd run"]
     assert unit["WorkingDirectory"] == [str(fake_repo)]
-    assert unit["Environment"] == [f"SYNCD_CONFIG={fake_repo}/syncd.toml", "SYNCD_DATA_DIR=%S/syncd"]
+    # The service cannot see home directories (ProtectHome=): FILE is copied to /etc/syncd.
+    assert unit["Environment"] == ["SYNCD_CONFIG=/etc/syncd/syncd.toml", "SYNCD_DATA_DIR=%S/syncd"]
+    assert f"would run: install -m 640 -o root -g syncd {fake_repo}/syncd.toml " \
+        "/etc/syncd/syncd.toml" in output
     assert unit["User"] == ["syncd"]
     assert f"would run: {fake_repo}/scripts/sync_odoo.sh --version" in output
     assert "would run: systemctl daemon-reload" in output
@@ -218,6 +221,15 @@ def test_install_dry_run_for_a_user_unit(fake_repo: Path) -> None:
            f"{fake_repo.parent}/.config/syncd/syncd.env" in output
     # A fresh secrets file must be filled in before the service can do anything useful.
     assert "would run: systemctl --user enable syncd.service" in output
+
+
+@needs_bash
+def test_install_help_is_the_header_and_nothing_else(fake_repo: Path) -> None:
+    result = subprocess.run(["bash", str(fake_repo / "scripts/install_systemd.sh"), "--help"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    assert result.stdout.startswith("Install syncd as a systemd service")
+    assert "set -euo pipefail" not in result.stdout and "#" not in result.stdout
 
 
 @needs_bash
