@@ -295,12 +295,16 @@ def test_windows_task_runs_the_wrapper_that_does_not_restart_a_config_error() ->
     # ... any other code is passed on, so a failure is restarted.
     assert wrapper.rstrip().endswith("exit $Code")
     assert "-Wait -PassThru" in wrapper and "-RedirectStandardError $Console" in wrapper
-    assert "-WorkingDirectory $Repo" in wrapper and '("$Arguments run").Trim()' in wrapper
+    # The supervisor owns the restarts (Task Scheduler acts only on a task that fails to
+    # start) and the child's end (tests/service/test_supervise.py runs its decisions).
+    assert "-WorkingDirectory $Repo" in wrapper
+    assert '("-m syncd.service.supervise $Arguments").Trim()' in wrapper
 
 
 def test_windows_readme_needs_no_first_status_run_and_warns_consumers() -> None:
     assert "sync_odoo.bat status` once first" not in WINDOWS_README
     assert "creates `.venv` itself" in WINDOWS_README
     assert "not restarted" in WINDOWS_README and "task.log" in WINDOWS_README
+    assert "growing pause" in WINDOWS_README and "job object" in WINDOWS_README
     # A reader that keeps a snapshot open blocks the atomic replace (retried about 2 s).
     assert "close it" in WINDOWS_README and "two seconds" in WINDOWS_README
