@@ -250,3 +250,30 @@ def test_adding_one_model_table_warns_that_the_default_models_stop(tmp_path: Pat
     assert syncd(tmp_path, env, "resync", "--forget", "customers", "products").returncode == 0
     clean = syncd(tmp_path, env, "once")
     assert clean.returncode == 0 and "no longer synced" not in clean.stderr
+
+
+def test_loading_a_model_no_longer_configured_warns(tmp_path: Path,
+                                                     odoo: Emulator) -> None:  # noqa: F811
+    from dataclasses import replace
+
+    from loguru import logger
+
+    from syncd import consumer
+    from syncd.config import ModelSpec, load_settings
+
+    env = environment(tmp_path, odoo)
+    assert syncd(tmp_path, env, "once").returncode == 0
+    settings = load_settings(None, str(tmp_path / "data"), {})
+    only = replace(settings, models=(ModelSpec(name="countries", model="res.country",
+                                               fields=("name",)),))
+    said: list[str] = []
+    sink = logger.add(lambda m: said.append(m.record["message"]), level="WARNING")
+    try:
+        assert len(consumer.load(only, "customers")) == 12  # still readable ...
+        assert any("customers is not in the configuration's [models.*] tables" in line
+                   for line in said)  # ... but said to be stale
+        said.clear()
+        assert len(consumer.load(settings, "customers")) == 12
+        assert said == []
+    finally:
+        logger.remove(sink)
