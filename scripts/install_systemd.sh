@@ -2,6 +2,7 @@
 # Install syncd as a systemd service running `syncd run` from this clone's .venv.
 #
 #   sudo scripts/install_systemd.sh [--config FILE]     system unit /etc/systemd/system/syncd.service
+#                         (FILE is copied to /etc/syncd/syncd.toml: ProtectHome= hides home dirs)
 #   scripts/install_systemd.sh --user [--config FILE]   user unit ~/.config/systemd/user/syncd.service
 #   scripts/install_systemd.sh --dry-run [--user] ...   print every step and the unit; change nothing
 #   sudo scripts/install_systemd.sh --instance NAME [--config FILE]
@@ -16,7 +17,9 @@
 # existed (with --instance: when the instance's config file exists), so settings come first.
 set -euo pipefail
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() {  # the header comment above, up to its first line of code
+    awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"
+}
 
 mode=system dry_run=0 config="" instance=""
 while [ $# -gt 0 ]; do
@@ -67,6 +70,20 @@ if [ -n "$instance" ]; then
     instance_config="$etc_dir/$instance.toml"
 else
     template=syncd.service unit=syncd env_file="$etc_dir/syncd.env"
+fi
+# The system service runs as user syncd with ProtectHome=yes: a --config FILE in a home directory
+# would be hidden from it (exit 2, never restarted). Like an instance's, it is copied to /etc.
+system_config=""
+if [ "$mode" = system ] && [ -z "$instance" ] && [ -n "$config" ] \
+        && [ "$config" != "$etc_dir/syncd.toml" ]; then
+    if [ -e "$etc_dir/syncd.toml" ] && ! cmp -s "$config" "$etc_dir/syncd.toml"; then
+        echo "install_systemd.sh: $etc_dir/syncd.toml exists and differs from $config; the" \
+            "service reads $etc_dir/syncd.toml (it cannot see home directories): edit that" \
+            "file, or move it away and run this again" >&2
+        exit 2
+    fi
+    system_config=$config
+    config=$etc_dir/syncd.toml
 fi
 
 step() {  # run a command, or show it under --dry-run
@@ -138,6 +155,11 @@ if [ ! -e "$env_file" ]; then
     step mkdir -p "$etc_dir"
     step install -m 600 "$repo/scripts/syncd.env.example" "$env_file"
     [ -n "$instance" ] || start=()
+fi
+if [ -n "$system_config" ]; then
+    step mkdir -p "$etc_dir"
+    # The service reads it as user syncd (it is not read by systemd, as the env file is).
+    step install -m 640 -o root -g syncd "$system_config" "$config"
 fi
 if [ -n "$instance" ]; then
     if [ -n "$config" ]; then

@@ -9,18 +9,18 @@
       - at logon of the current user (default), or at system startup with -AtStartup (runs
         whether anyone is logged on or not, as the current user, without storing a password);
       - with no execution time limit (Task Scheduler's default stops tasks after 72 hours);
-      - restarted every minute, up to 255 times (the most Task Scheduler accepts: its schema
-        makes RestartOnFailure/Count an unsignedByte, 1-255), if it fails; one at a time;
-      - but not after a configuration error (syncd exit 2): syncd_task.ps1 logs it to
-        %LOCALAPPDATA%\syncd\task.log and ends the task without a failure, since restarting
-        cannot fix it. Fix the configuration, then Start-ScheduledTask -TaskName syncd.
+      - restarted by its supervisor (syncd_task.ps1 runs python -m syncd.service.supervise):
+        after exit 1 with a growing pause, never after a configuration error (exit 2: logged to
+        %LOCALAPPDATA%\syncd\task.log, the task ends; fix it, then Start-ScheduledTask -TaskName
+        syncd); Task Scheduler's restart every minute, up to 255 times (its schema's maximum),
+        only covers a task that fails to start; one at a time.
     The virtualenv is created first if missing (via scripts\sync_odoo.bat --version).
     Secrets: put ODOO_URL, ODOO_DB, ODOO_USERNAME, ODOO_API_KEY in the user's environment
     (setx ODOO_API_KEY ...) or in syncd.toml; the task inherits the user's environment.
     Logs: syncd's rotating file in its log directory (see the README's "Logs"); the task's
     own notes in %LOCALAPPDATA%\syncd\task.log and task-console.log.
-    Stopping the task ("End" or -Unregister) terminates the process; snapshot files are
-    replaced atomically, so they stay whole.
+    Stopping the task ("End" or -Unregister) ends the supervisor, and syncd with it (a job
+    object); snapshot files are replaced atomically, so they stay whole.
 
 .PARAMETER AtStartup
     Run at system startup instead of at logon. Registering such a task needs an elevated

@@ -1,8 +1,8 @@
 @echo off
 rem One sync pass, for Task Scheduler and for humans:   scripts\sync_odoo.bat [syncd arguments]
 rem
-rem With no arguments it runs "syncd once"; any arguments go to syncd as given (status, resync,
-rem run ...). The exit code is syncd's: 0 ok, 1 the pass failed, 2 usage/configuration error
+rem With no command it runs "syncd once" (so "sync_odoo.bat -q" is "syncd -q once"); arguments
+rem go to syncd as given (status, resync, run ...). The exit code is syncd's: 0 ok, 1 the pass failed, 2 usage/configuration error
 rem (or the virtualenv could not be set up). It works from the repository root, so syncd.toml
 rem and the default odoo_database folder are found there; give other paths as absolute paths.
 rem The first run creates .venv with "py -3" (or %PYTHON% when set) and installs syncd into it;
@@ -37,9 +37,32 @@ if errorlevel 1 exit /b 2
 copy /y pyproject.toml .venv\syncd-pyproject.toml >nul
 
 :run
-if "%~1"=="" goto default_command
+call :find_command %*
+if not defined COMMAND goto default_command
 ".venv\Scripts\syncd.exe" %*
 exit /b %ERRORLEVEL%
 :default_command
-".venv\Scripts\syncd.exe" once
+".venv\Scripts\syncd.exe" %* once
 exit /b %ERRORLEVEL%
+
+rem Sets COMMAND to the first argument that is not an option (nor the value of --config or
+rem --data-dir), or to --help/--version; leaves it undefined when there is none.
+:find_command
+set "COMMAND="
+:scan
+if "%~1"=="" exit /b 0
+if /i "%~1"=="--config" goto skip_value
+if /i "%~1"=="--data-dir" goto skip_value
+if /i "%~1"=="-h" goto found
+if /i "%~1"=="--help" goto found
+if /i "%~1"=="--version" goto found
+set "ARG=%~1"
+if "%ARG:~0,1%"=="-" goto next
+:found
+set "COMMAND=%~1"
+exit /b 0
+:skip_value
+shift
+:next
+shift
+goto scan

@@ -1,19 +1,24 @@
 <#
 .SYNOPSIS
-    What the syncd scheduled task runs: "<repo>\.venv\Scripts\syncd.exe <Arguments> run", with
-    an exit-code policy that Task Scheduler's restart-on-failure cannot express.
+    What the syncd scheduled task runs: the supervisor "python -m syncd.service.supervise",
+    which runs "<repo>\.venv\Scripts\syncd.exe <Arguments> run" and owns its restarts.
 
 .DESCRIPTION
-    install_windows_task.ps1 registers a task that runs this script. syncd's exit code decides:
-      0  the daemon stopped cleanly: passed on.
-      1  the daemon failed (e.g. another syncd holds the data directory): passed on, so Task
-         Scheduler restarts the task a minute later (up to 255 times, its maximum).
+    Task Scheduler's restart-on-failure acts on a task that fails to start, not on a non-zero
+    exit, and ending a task may leave its child running. So the supervisor decides on syncd's
+    exit code (syncd\service\supervise.py, tested on every platform):
+      0  the daemon stopped cleanly: the task ends.
+      1  (or any other failure) syncd run is started again after a pause that grows with each
+         failure in a row: 1 min, 2, 4, 8, then every 15 min; a run of 10 min or more starts
+         the pauses over.
       2  a configuration error (bad syncd.toml, missing setting): restarting cannot fix it.
-         One line with syncd's error is appended to %LOCALAPPDATA%\syncd\task.log and the
-         script exits 0, so the task is NOT restarted every minute. Fix the configuration,
-         then: Start-ScheduledTask -TaskName syncd (or log on again / reboot).
-    syncd's console output of the latest run is kept in %LOCALAPPDATA%\syncd\task-console.log;
-    its own rotating log file is in its log directory (see the README's "Logs").
+         Never restarted: one line is appended to %LOCALAPPDATA%\syncd\task.log and the task
+         ends. Fix the configuration, then: Start-ScheduledTask -TaskName syncd.
+    syncd runs in a job object of the supervisor's that kills it when the supervisor ends, so
+    ending the task ("End", Stop-ScheduledTask) never leaves syncd holding the data directory.
+    The supervisor's and syncd's console output of the latest run is kept in
+    %LOCALAPPDATA%\syncd\task-console.log; syncd's own rotating log file is in its log
+    directory (see the README's "Logs").
 
 .PARAMETER Arguments
     Extra syncd arguments placed before "run", e.g. '--config C:\syncd\syncd.toml'.
@@ -30,15 +35,15 @@ $ErrorActionPreference = "Stop"
 $ConfigErrorExit = 2
 
 $Repo = (Resolve-Path (Join-Path $PSScriptRoot "..")).Path
-$Syncd = Join-Path $Repo ".venv\Scripts\syncd.exe"
+$Python = Join-Path $Repo ".venv\Scripts\python.exe"
 $LogDir = Join-Path $env:LOCALAPPDATA "syncd"
 New-Item -ItemType Directory -Force -Path $LogDir | Out-Null
 $Console = Join-Path $LogDir "task-console.log"
 
-# Start-Process, not "& $Syncd": Windows PowerShell turns a native command's stderr into error
+# Start-Process, not "& $Python": Windows PowerShell turns a native command's stderr into error
 # records, which $ErrorActionPreference = "Stop" would make fatal on syncd's first log line.
-$ArgumentLine = ("$Arguments run").Trim()
-$Process = Start-Process -FilePath $Syncd -ArgumentList $ArgumentLine -WorkingDirectory $Repo `
+$ArgumentLine = ("-m syncd.service.supervise $Arguments").Trim()
+$Process = Start-Process -FilePath $Python -ArgumentList $ArgumentLine -WorkingDirectory $Repo `
     -RedirectStandardError $Console -NoNewWindow -Wait -PassThru
 $Code = $Process.ExitCode
 

@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Run the test suite on a fresh clone: creates .venv if missing, installs syncd with its test
-# extra, then runs pytest with any arguments given (e.g. scripts/test.sh -k emulator).
+# extra (again only when pyproject.toml changed since: a copy of it is kept in .venv), then runs
+# pytest in parallel workers (pytest-xdist; SYNCD_TEST_WORKERS, default auto: one per core) with
+# any arguments given (e.g. scripts/test.sh -k emulator; -n 0 runs in this process).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
-exec .venv/bin/python -m pytest "$@"
+if ! cmp -s pyproject.toml .venv/syncd-test-pyproject.toml; then
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+    cp pyproject.toml .venv/syncd-test-pyproject.toml
+fi
+exec .venv/bin/python -m pytest -n "${SYNCD_TEST_WORKERS:-auto}" "$@"

@@ -37,7 +37,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"{error_prefix()}syncd: error: {message} (see 'syncd --help')\n")
+        # self.prog: "syncd status" under a command, so the hint names that command's help.
+        sys.stderr.write(f"{error_prefix()}syncd: error: {message} (see '{self.prog} --help')\n")
         raise SystemExit(EXIT_USAGE)
 
 
@@ -64,8 +65,9 @@ DESCRIPTIONS = {
               "with --max-age also when the last good pass is older than that.",
     "check": "Connect, log in, compare record counts (writes nothing).\n\nReports the server "
              "version and protocol, and per model the record count in Odoo and in the snapshot. "
-             "Exit 1 on errors; with --strict also when a count differs or a configured field "
-             "is missing (run it at a quiet moment, e.g. right after once).",
+             "Exit 1 on errors; with --strict also when a count differs, a configured field "
+             "is missing, or a stored model is no longer configured (run it at a quiet "
+             "moment, e.g. right after once).",
     "resync": "Forget watermarks: the next pass rebuilds.\n\nThe named models (all if none) are "
               "fetched from scratch on the next pass; a running daemon picks the request up. "
               "--forget NAME removes the snapshot and state entry of a model no longer "
@@ -114,7 +116,8 @@ def add_global_options(parser: argparse.ArgumentParser, *, under_command: bool) 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="syncd", description="Keep local JSON snapshots of Odoo models current.")
+    parser = _Parser(prog="syncd", description="Keep local copies of Odoo models current: JSON "
+                     "snapshot files, or tables in SQLite or PostgreSQL ([sink] kind).")
     parser.add_argument("--version", action="version", version=f"syncd {__version__}")
     add_global_options(parser, under_command=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -133,11 +136,13 @@ def build_parser() -> argparse.ArgumentParser:
     command("once")
     command("run")
     status = command("status")
-    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.add_argument("--json", action="store_true",
+                        help="machine-readable: one JSON object on one line")
     status.add_argument("--max-age", type=_seconds, metavar="SECONDS",
                         help="also exit 1 when the last good pass is older (or there is none)")
     command("check").add_argument("--strict", action="store_true", help="also exit 1 when a "
-                                  "count differs or a configured field is missing")
+                                  "count differs, a configured field is missing, or a stored "
+                                  "model is no longer configured")
     resync = command("resync")
     resync.add_argument("names", nargs="*", metavar="NAME", help="models to rebuild (default all)")
     resync.add_argument("--forget", action="store_true", help="remove the snapshot and state "
@@ -145,12 +150,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo = command("demo")
     demo.add_argument("--seconds", type=float, default=0, help="stop after this long (0: Ctrl+C)")
     demo.add_argument("--interval", type=float, default=5, help="seconds between passes (5)")
-    demo.add_argument("--odoo-version", type=int, default=17, choices=(16, 17, 18, 19))
+    demo.add_argument("--odoo-version", type=int, default=17, choices=(16, 17, 18, 19),
+                      help="the Odoo version the emulator answers as (17)")
     demo.add_argument("--sink", choices=("json", "sqlite"), default="json",
                       help="json files (default) or one SQLite file, odoo.sqlite")
     watch = command("watch")
     watch.add_argument("names", nargs="*", metavar="NAME", help="models to watch (default all)")
-    watch.add_argument("--json", action="store_true", help="one JSON object per change")
+    watch.add_argument("--json", action="store_true", help="JSON Lines: one object per change")
     match = command("match")
     match.add_argument("files", nargs="*", metavar="FILE.eml", help="emails to match")
     match.add_argument("--json", action="store_true", help="JSON Lines, one object per email")
@@ -163,9 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
     fields = command("fields")
     fields.add_argument("model", metavar="MODEL",
                         help="a configured name (customers) or an Odoo model (res.partner)")
-    fields.add_argument("--json", action="store_true", help="one JSON object per field")
+    fields.add_argument("--json", action="store_true",
+                        help="JSON Lines: one object per field")
     command("models").add_argument("--json", action="store_true",
-                                   help="one JSON object per model")
+                                   help="JSON Lines: one object per model")
     return parser
 
 

@@ -1,4 +1,8 @@
-"""A real PostgreSQL server for the tests, started once per session on first use.
+"""A real PostgreSQL server for the tests, started once per test process on first use.
+
+Under pytest-xdist (scripts/test.sh) each worker is a process of its own and so starts a server
+of its own, in a temporary directory of its own: nothing is shared between workers (the socket
+lives in that directory, so the same ``PORT`` number never collides).
 
 `initdb` and `pg_ctl` (on PATH) make a cluster in a temporary directory that listens on a Unix
 socket only (``listen_addresses=''``): no TCP port to collide with another suite running on the

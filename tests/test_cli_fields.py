@@ -44,12 +44,19 @@ def test_fields_of_a_configured_name_marks_its_fields(tmp_path: Path, odoo: Emul
     assert not (tmp_path / "data").exists()  # it writes nothing
 
 
+def json_lines(text: str) -> list[dict[str, Any]]:
+    """Every --json output is JSON Lines: one object per line, nothing else."""
+    objects = [orjson.loads(line) for line in text.splitlines()]
+    assert objects and all(isinstance(item, dict) for item in objects), text[:200]
+    return objects
+
+
 def test_fields_json_of_an_odoo_model_says_what_the_pass_follows(tmp_path: Path,
                                                                  odoo: Emulator) -> None:
     env = environment(tmp_path, odoo)
     result = syncd(tmp_path, env, "fields", "product.product", "--json")
     assert result.returncode == 0, result.stderr
-    fields: list[dict[str, Any]] = orjson.loads(result.stdout)
+    fields: list[dict[str, Any]] = json_lines(result.stdout)
     by_name = {f["field"]: f for f in fields}
     assert set(by_name) == set(odoo.db.execute("product.product", "fields_get", [], {}))
     assert all(f["model"] == "product.product" for f in fields)
@@ -78,7 +85,7 @@ def test_fields_of_a_model_showing_a_parent_it_does_not_follow_by_itself(
     env = environment(tmp_path, odoo)
     result = syncd(tmp_path, env, "fields", "users", "--json")
     assert result.returncode == 0, result.stderr
-    by_name = {f["field"]: f for f in orjson.loads(result.stdout)}
+    by_name = {f["field"]: f for f in json_lines(result.stdout)}
     assert by_name["name"]["seen"] == "via res.partner" and not by_name["name"]["stored"]
     assert by_name["login"]["seen"] == "own write_date"
     assert syncd(tmp_path, env, "once").returncode == 0
@@ -90,7 +97,7 @@ def test_fields_of_a_model_showing_a_parent_it_does_not_follow_by_itself(
 def _fields_json(tmp_path: Path, env: dict[str, str], name: str) -> dict[str, dict[str, Any]]:
     result = syncd(tmp_path, env, "fields", name, "--json")
     assert result.returncode == 0, result.stderr
-    return {f["field"]: f for f in orjson.loads(result.stdout)}
+    return {f["field"]: f for f in json_lines(result.stdout)}
 
 
 def _settle(where: Path, env: dict[str, str], em: Emulator) -> None:
@@ -213,7 +220,7 @@ def test_fields_lists_a_configured_field_this_odoo_lacks(tmp_path: Path, odoo: E
     assert text.returncode == 0, text.stderr
     assert rows_of(text.stdout)["emial"] == [
         "*", "-", "-", "no such field on this Odoo (did you mean email?); left out"]
-    data = orjson.loads(syncd(tmp_path, env, "fields", "people", "--json").stdout)
+    data = json_lines(syncd(tmp_path, env, "fields", "people", "--json").stdout)
     assert data[1] == {"model": "res.partner", "field": "emial", "type": None, "stored": None,
                        "configured": True, "seen": "missing",
                        "note": "no such field on this Odoo (did you mean email?); left out"}
@@ -248,7 +255,7 @@ def test_models_lists_readable_models_without_wizards(tmp_path: Path, odoo: Emul
                                                       {"fields": ["model"]})}
     assert set(ABSTRACT) <= listed  # ir.model has rows for abstract models, as in Odoo
     assert not set(ABSTRACT) & set(table)  # no table, no write_date: left out
-    data = orjson.loads(syncd(tmp_path, env, "models", "--json").stdout)
+    data = json_lines(syncd(tmp_path, env, "models", "--json").stdout)
     assert [m["model"] for m in data] == sorted(table)
     assert {"model": "product.product", "name": "Product Variant",
             "configured_as": ["products"]} in data

@@ -69,8 +69,9 @@ def test_once_fills_typed_tables_that_say_what_the_record_says(tmp_path: Path,
     status = syncd(tmp_path, env, "--config", str(cfg), "status")
     assert status.returncode == 0, status.stdout + status.stderr
     assert f"last sync: {last} UTC" in status.stdout
-    assert any(line.split()[:3] == ["customers", "res.partner", "12"]
-               for line in status.stdout.splitlines())
+    assert any(line.split()[:6] == ["customers", "res.partner", "odoo.sqlite", "table",
+                                     "odoo_customers", "12"]  # FILE: in the data directory
+               for line in status.stdout.splitlines()), status.stdout
     listed = orjson.loads(syncd(tmp_path, env, "--config", str(cfg), "status", "--json").stdout)
     assert listed["models"][0]["file"] == f"{database} table odoo_customers"  # not a JSON file
     check = syncd(tmp_path, env, "--config", str(cfg), "check", "--strict")
@@ -89,7 +90,7 @@ def test_resync_and_forget_go_through_the_database(tmp_path: Path,
     assert rows(database, "SELECT count(*) FROM odoo_vendors") == [(12,)]
     resync = syncd(tmp_path, env, "--config", str(full), "resync", "customers")
     assert resync.returncode == 0, resync.stderr
-    (text,) = rows(database, "SELECT state FROM syncd_state WHERE model = 'customers'")[0]
+    (text,) = rows(database, "SELECT state FROM syncd_state WHERE name = 'customers'")[0]
     assert orjson.loads(text)["full_resync"] is True and orjson.loads(text)["watermark"] is None
     again = syncd(tmp_path, env, "--config", str(full), "-v", "once")
     assert again.returncode == 0 and "model=customers full sync" in again.stderr
@@ -98,7 +99,7 @@ def test_resync_and_forget_go_through_the_database(tmp_path: Path,
     forget = syncd(tmp_path, env, "--config", str(full), "resync", "--forget", "vendors")
     assert forget.returncode == 0, forget.stderr
     assert rows(database, "SELECT name FROM sqlite_master WHERE name = 'odoo_vendors'") == []
-    assert rows(database, "SELECT model FROM syncd_state ORDER BY model") == [("customers",)]
+    assert rows(database, "SELECT name FROM syncd_state ORDER BY name") == [("customers",)]
     twice = syncd(tmp_path, env, "--config", str(full), "resync", "--forget", "vendors")
     assert twice.returncode == 2 and "nothing to forget" in one_error_line(twice)
 
@@ -173,7 +174,7 @@ def committed(database: Path) -> tuple[list[str], str | None]:
         assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         names = [r[0] for r in db.execute("SELECT name FROM odoo_customers ORDER BY id")]
         (last,) = db.execute("SELECT value FROM syncd_meta WHERE key = 'last_sync'").fetchone()
-        state = dict(db.execute("SELECT model, state FROM syncd_state").fetchall())
+        state = dict(db.execute("SELECT name, state FROM syncd_state").fetchall())
     assert orjson.loads(state["customers"])["records"] == len(names)  # the state moved with it
     return names, last
 

@@ -203,3 +203,25 @@ def test_each_command_help_says_what_it_does(tmp_path: Path, command: str) -> No
         assert " ".join(paragraph.split()) in text
     for option in ("--config FILE", "--data-dir DIR", "--verbose", "--quiet"):
         assert option in result.stdout
+
+
+def test_small_things_a_new_user_trips_on(tmp_path: Path, odoo: Emulator) -> None:  # noqa: F811
+    env = environment(tmp_path, odoo)
+    bad = syncd(tmp_path, env, "status", "--max-age", "5m")
+    assert bad.returncode == 2 and one_error_line(bad).endswith("(see 'syncd status --help')")
+    top = syncd(tmp_path, env, "--help").stdout
+    assert "SQLite" in top and "PostgreSQL" in top  # not JSON snapshots only
+    demo = syncd(tmp_path, env, "demo", "--help").stdout
+    assert "--odoo-version" in demo and "the Odoo version the emulator answers as" in demo
+    typo = syncd(tmp_path, env, "fields", "res.partnr")
+    assert typo.returncode == 1 and "did you mean res.partner?" in one_error_line(typo)
+    dsn = syncd(tmp_path, environment(tmp_path, odoo, SYNCD_PG_DSN="host=x nokey"),
+                "--config", str(postgres_config(tmp_path)), "once")
+    assert dsn.returncode == 2
+    assert one_error_line(dsn).startswith("syncd: error: SYNCD_PG_DSN is not a libpq")
+
+
+def postgres_config(tmp_path: Path) -> Path:
+    config = tmp_path / "pg.toml"
+    config.write_text('[sink]\nkind = "postgres"\n')
+    return config

@@ -136,3 +136,21 @@ def test_the_development_layout_names_every_package_and_top_level_module() -> No
     tops = set(re.findall(r"^(\S+/)", layout, re.MULTILINE))
     assert tops == {"syncd/", "docs/", "scripts/", "tests/"}
     assert all((root / top).is_dir() for top in tops)
+
+
+def test_install_commands_name_what_exists_and_stay_editable() -> None:
+    """syncd is not on a package index: the README installs it from the clone, editable (as
+    the scripts do, so a `git pull` is the upgrade), and says how to upgrade."""
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert "syncd[postgres]" not in text
+    assert "pip install ." not in text.replace("pip install -e .", "").replace("plain `pip install .`", "")
+    assert ".venv/bin/pip install -e '.[postgres]'" in text
+    assert "### Upgrading" in text and "git pull" in text
+
+
+def test_coming_from_the_scripts_says_where_the_files_go() -> None:
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = text.split("**Coming from the scripts syncd replaces:**", 1)[1].split("\n## ", 1)[0]
+    for needed in ("/var/lib/syncd", "odoo_database/", "SYNCD_DATA_DIR", "syncd status --json",
+                   "packed"):
+        assert needed in section, needed

@@ -1,10 +1,10 @@
 """The README's consumer example, run as written against real files and a real watchdog Observer.
 
 The code block after ``<!-- consumer-example -->`` in README.md is executed unchanged in a
-temporary directory holding ``odoo_database/``; the test supplies the one name it leaves to the
-reader, ``load_snapshot(path)``, which reads the file as any consumer would (and so itself
-produces the ``opened``/``closed_no_write`` events that made an earlier version of the example
-reload forever).
+temporary directory holding ``odoo_database/``; it defines everything it uses (its own
+``load_snapshot(path)``, which the test wraps to see each reload; reading the file produces the
+``opened``/``closed_no_write`` events that made an earlier version of the example reload
+forever).
 
 No sleeps: "no reload happened" is proved with a sentinel. The observer dispatches the events of
 one watch in order, so once the reload of a second snapshot, replaced after the reads, has been
@@ -74,9 +74,15 @@ def consumer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[
     write_atomic(data / "odoo_customers.json", snapshot(200, "first"))  # before the observer
     monkeypatch.chdir(tmp_path)  # the example watches the relative "odoo_database"
     reloads = Reloads()
-    namespace: dict[str, Any] = {"__name__": "readme_consumer_example",
-                                 "load_snapshot": reloads}
-    exec(compile(consumer_example(), f"{README}:{MARK}", "exec"), namespace)
+    namespace: dict[str, Any] = {"__name__": "readme_consumer_example"}
+    exec(compile(consumer_example(), f"{README}:{MARK}", "exec"), namespace)  # as pasted
+    own = namespace["load_snapshot"]  # the example's own, wrapped to see each reload
+
+    def load_snapshot(path: str) -> None:
+        own(path)
+        reloads(path)
+
+    namespace["load_snapshot"] = load_snapshot
     observer = namespace["observer"]
     assert observer.is_alive(), "the example starts its observer"
     try:

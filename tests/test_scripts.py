@@ -14,7 +14,7 @@ import pytest
 from syncd.config_tables import ENVIRONMENT
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
-SHELL_SCRIPTS = ["venv.sh", "sync_odoo.sh", "demo.sh", "install_systemd.sh"]
+SHELL_SCRIPTS = ["venv.sh", "sync_odoo.sh", "demo.sh", "install_systemd.sh", "test.sh"]
 needs_bash = pytest.mark.skipif(shutil.which("bash") is None or os.name == "nt", reason="needs bash")
 
 
@@ -83,6 +83,32 @@ def test_sync_odoo_defaults_to_once_from_the_repo_root_and_passes_the_exit_code(
 
 
 @needs_bash
+@pytest.mark.parametrize("args, expected", [
+    (["-q"], "-q once"),
+    (["--config", "/etc/syncd/syncd.toml", "-v"], "--config /etc/syncd/syncd.toml -v once"),
+    (["--data-dir", "run"], "--data-dir run once"),
+    (["--config=/etc/syncd.toml"], "--config=/etc/syncd.toml once"),
+    (["-q", "status"], "-q status"),
+    (["--version"], "--version"),
+])
+def test_sync_odoo_with_options_alone_runs_once(fake_repo: Path, args: list[str],
+                                                expected: str) -> None:
+    result = run_script(fake_repo, "sync_odoo.sh", *args)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"cwd={fake_repo} args={expected}"
+
+
+@needs_bash
+def test_the_cron_line_in_the_header_runs_a_pass(fake_repo: Path) -> None:
+    """The header's own cron example, run as cron would: a pass, not a usage error."""
+    header = (SCRIPTS / "sync_odoo.sh").read_text(encoding="utf-8")
+    line = next(line for line in header.splitlines() if line.startswith("#   */5"))
+    args = line.split("sync_odoo.sh", 1)[1].split(">>", 1)[0].split()
+    result = run_script(fake_repo, "sync_odoo.sh", *args)
+    assert result.stdout.strip() == f"cwd={fake_repo} args={' '.join(args)} once"
+
+
+@needs_bash
 def test_demo_runs_the_demo_command(fake_repo: Path) -> None:
     result = run_script(fake_repo, "demo.sh", "--seconds", "3")
     assert result.returncode == 0
@@ -99,6 +125,24 @@ def test_a_changed_pyproject_reinstalls_once(fake_repo: Path) -> None:
     assert "installing syncd" in result.stderr and result.stdout.strip().endswith("args=once")
     run_script(fake_repo, "sync_odoo.sh")
     assert len((fake_repo / ".venv/calls").read_text(encoding="utf-8").splitlines()) == 1
+
+
+@needs_bash
+def test_the_test_script_reinstalls_only_when_pyproject_changed(fake_repo: Path) -> None:
+    """scripts/test.sh: the first run installs the test extra, later runs go straight to
+    pytest (in parallel workers) until pyproject.toml changes."""
+    calls = fake_repo / ".venv/calls"
+    install = "python -m pip install --quiet --disable-pip-version-check -e .[test]"
+    pytest_call = "python -m pytest -n auto -x tests/test_cli.py"
+    for expected in ([install, pytest_call], [pytest_call]):
+        result = run_script(fake_repo, "test.sh", "-x", "tests/test_cli.py")
+        assert result.returncode == 0, result.stderr
+        assert calls.read_text(encoding="utf-8").splitlines() == expected
+        calls.unlink()
+    (fake_repo / "pyproject.toml").write_text('[project]\nname = "syncd"\n# new dep\n')
+    run_script(fake_repo, "test.sh", "-n", "0", SYNCD_TEST_WORKERS="2")
+    assert calls.read_text(encoding="utf-8").splitlines() == [
+        install, "python -m pytest -n 2 -n 0"]
 
 
 @needs_bash
@@ -152,7 +196,10 @@ def test_install_dry_run_shows_the_substituted_unit_and_changes_nothing(fake_rep
     unit = unit_settings(rendered_unit(output))
     assert unit["ExecStart"] == [f"{fake_repo}/.venv/bin/syncd run"]
     assert unit["WorkingDirectory"] == [str(fake_repo)]
-    assert unit["Environment"] == [f"SYNCD_CONFIG={fake_repo}/syncd.toml", "SYNCD_DATA_DIR=%S/syncd"]
+    # The service cannot see home directories (ProtectHome=): FILE is copied to /etc/syncd.
+    assert unit["Environment"] == ["SYNCD_CONFIG=/etc/syncd/syncd.toml", "SYNCD_DATA_DIR=%S/syncd"]
+    assert f"would run: install -m 640 -o root -g syncd {fake_repo}/syncd.toml " \
+        "/etc/syncd/syncd.toml" in output
     assert unit["User"] == ["syncd"]
     assert f"would run: {fake_repo}/scripts/sync_odoo.sh --version" in output
     assert "would run: systemctl daemon-reload" in output
@@ -174,6 +221,15 @@ def test_install_dry_run_for_a_user_unit(fake_repo: Path) -> None:
            f"{fake_repo.parent}/.config/syncd/syncd.env" in output
     # A fresh secrets file must be filled in before the service can do anything useful.
     assert "would run: systemctl --user enable syncd.service" in output
+
+
+@needs_bash
+def test_install_help_is_the_header_and_nothing_else(fake_repo: Path) -> None:
+    result = subprocess.run(["bash", str(fake_repo / "scripts/install_systemd.sh"), "--help"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    assert result.stdout.startswith("Install syncd as a systemd service")
+    assert "set -euo pipefail" not in result.stdout and "#" not in result.stdout
 
 
 @needs_bash
@@ -206,7 +262,8 @@ def test_windows_one_shot_passes_arguments_and_exit_code() -> None:
     assert raw.count(b"\r\n") == raw.count(b"\n")  # cmd.exe mis-parses labels in LF-only files
     text = raw.decode("utf-8")
     assert "py -3" in text and r'".venv\Scripts\syncd.exe" %*' in text
-    assert r'".venv\Scripts\syncd.exe" once' in text
+    assert r'".venv\Scripts\syncd.exe" %* once' in text  # options alone: a pass
+    assert 'if /i "%~1"=="--config" goto skip_value' in text
     assert text.count("exit /b %ERRORLEVEL%") == 2
 
 
@@ -238,12 +295,16 @@ def test_windows_task_runs_the_wrapper_that_does_not_restart_a_config_error() ->
     # ... any other code is passed on, so a failure is restarted.
     assert wrapper.rstrip().endswith("exit $Code")
     assert "-Wait -PassThru" in wrapper and "-RedirectStandardError $Console" in wrapper
-    assert "-WorkingDirectory $Repo" in wrapper and '("$Arguments run").Trim()' in wrapper
+    # The supervisor owns the restarts (Task Scheduler acts only on a task that fails to
+    # start) and the child's end (tests/service/test_supervise.py runs its decisions).
+    assert "-WorkingDirectory $Repo" in wrapper
+    assert '("-m syncd.service.supervise $Arguments").Trim()' in wrapper
 
 
 def test_windows_readme_needs_no_first_status_run_and_warns_consumers() -> None:
     assert "sync_odoo.bat status` once first" not in WINDOWS_README
     assert "creates `.venv` itself" in WINDOWS_README
     assert "not restarted" in WINDOWS_README and "task.log" in WINDOWS_README
+    assert "growing pause" in WINDOWS_README and "job object" in WINDOWS_README
     # A reader that keeps a snapshot open blocks the atomic replace (retried about 2 s).
     assert "close it" in WINDOWS_README and "two seconds" in WINDOWS_README

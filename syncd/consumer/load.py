@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from loguru import logger
 
 from syncd.config import load_settings
 from syncd.errors import CorruptFileError, SinkError
@@ -58,7 +59,14 @@ def load_at(config: Config | None, name: str) -> Loaded:
     ``[sync] journal = true``). The model's head is read before its records: the records are
     then at least that new, so replaying the journal from that ``seq`` may repeat a change
     already in them, never miss one."""
-    with opened(settings_of(config)) as sink:
+    settings = settings_of(config)
+    if name not in {spec.name for spec in settings.models}:
+        # A [models.X] table replaces the default models: what a pass no longer syncs stops
+        # changing, silently for a reader but for this.
+        logger.warning("model {model} is not in the configuration's [models.*] tables: no "
+                       "pass updates its stored copy (list it under [models.{model}] to keep "
+                       "it current)", model=name)
+    with opened(settings) as sink:
         return read_at(sink, name)
 
 

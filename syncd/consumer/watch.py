@@ -75,6 +75,18 @@ def watch(settings: Settings, names: list[str] | None = None, *, as_json: bool =
     ``--data-dir`` would print nothing, ever. The greeting ``watching ...`` is printed once
     the baseline is taken (on stderr with ``as_json``): a change after it makes a line."""
     stream = out or sys.stdout
+    # The handlers first: a signal while the sink opens must end it as one later does (exit 0).
+    stopped = stop if stop is not None else threading.Event()
+    following: list[Follow] = []
+
+    def on_signal(*_: object) -> None:
+        stopped.set()
+        for follower in following:
+            follower.stop()
+
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, on_signal)
     sink = make_sink(settings)
     try:
         sink.stamp()  # a missing data directory: an error now, not a silent wait
@@ -83,15 +95,13 @@ def watch(settings: Settings, names: list[str] | None = None, *, as_json: bool =
         sink.close()
         raise
     follower = Follow(settings, chosen, records=False, check_every=check_every, reader=sink)
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: follower.stop())
-    if stop is not None:
-        def stopper() -> None:
-            stop.wait()
-            follower.stop()
+    following.append(follower)
 
-        threading.Thread(target=stopper, daemon=True).start()
+    def stopper() -> None:
+        stopped.wait()
+        follower.stop()
+
+    threading.Thread(target=stopper, daemon=True).start()
     with follower:
         where = follower.where
         # With --json stdout is only objects: the greeting goes to stderr.

@@ -2,7 +2,9 @@
 
 Every network failure leaves here as a ``TransientError`` (refused, reset, timed out, truncated
 body); an answer of any status comes back as an ``HttpResponse`` for the protocol to judge.
-The one exception is a failed TLS certificate check, an ``OdooError``: retrying cannot fix it.
+The exceptions, ``OdooError`` because retrying cannot fix them: a failed TLS certificate check,
+a host name DNS says does not exist (a resolver that cannot answer now stays transient), and
+https to a port that speaks plain HTTP (``WRONG_VERSION_NUMBER``: "use http://").
 
 Surprises worth knowing:
 - ``timeout`` bounds each socket operation (connect, each read), not the whole request: a
@@ -170,6 +172,14 @@ class HttpConnection:
                             f"{scrub(exc.verify_message or str(exc), self._secrets)}") from None
         except (TimeoutError, socket.timeout):
             raise self._transient(method, target, f"no answer within {self.timeout:g} s") from None
+        except socket.gaierror as exc:
+            raise self._unresolved(exc) from None
+        except ssl.SSLError as exc:
+            if exc.reason in ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "HTTP_REQUEST"):
+                plain = "http://" + self.where.removeprefix("https://")
+                raise OdooError(f"the server at {self.where} does not speak TLS here: use "
+                                f"{plain}") from None
+            raise self._transient(method, target, f"TLS error: {exc.reason or exc}") from None
         except http.client.IncompleteRead as exc:
             raise self._transient(method, target, f"truncated body ({len(exc.partial)} bytes of "
                                   f"{len(exc.partial) + (exc.expected or 0)})") from None
@@ -185,6 +195,16 @@ class HttpConnection:
                             content_type=content_type,
                             headers={k.lower(): v for k, v in response.headers.items()},
                             body=data)
+
+    def _unresolved(self, exc: socket.gaierror) -> OdooError:
+        """A name that does not resolve: final (``OdooError``) when DNS says it does not exist,
+        transient when the resolver could not answer (no network yet, at boot)."""
+        host = self.proxy[0] if self.proxy is not None else self.host
+        what = "proxy host" if self.proxy is not None else "host"
+        if exc.errno == socket.EAI_AGAIN:
+            return TransientError(f"{what} {host} cannot be resolved now (DNS: "
+                                  f"{exc.strerror}); retrying")
+        return OdooError(f"{what} {host} not found (DNS: {exc.strerror}): check the URL")
 
     def _transient(self, method: str, path: str, reason: str) -> TransientError:
         shown = path if path.startswith(("http://", "https://")) else self.origin + path

@@ -123,6 +123,11 @@ class _HttpTransport:
             return TransientError(message + ": no Odoo error in the body")
         if status == 401:
             return auth_error(self.account, api_key=self.protocol == "json2")
+        if status == 404 and self.http.prefix.split("/")[1:2] in (["web"], ["odoo"]):
+            # A URL copied from the browser (/web, /odoo/contacts): the API is at the base.
+            return OdooError(message + f": {self.http.where} is a page of Odoo's web client, "
+                             f"not its address: use the base URL {self.http.origin} (url = "
+                             f"\"{self.http.origin}\", or ODOO_URL)")
         if status == 404:
             return OdooError(message + f": is {self.http.where} an Odoo server"
                              f"{' 19 or later' if self.protocol == 'json2' else ''}?")

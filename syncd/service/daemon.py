@@ -69,7 +69,8 @@ class Daemon:
     min(interval, backoff_cap)); the first success after failures logs a recovery line and restores
     the cadence. ConfigError propagates (the CLI exits 2). An exception that is not a SyncdError is
     a bug: it is also a failed pass (the daemon stays up), logged with its traceback the first time.
-    A pass that ends unsuccessfully because stop() was called is not counted as a failure.
+    A pass that ends unsuccessfully because stop() was called is not counted (neither as a
+    pass nor as a failure).
 
     systemd: READY=1 after the first pass completes (success or failure) with its STATUS=; STATUS=
     after every later pass; WATCHDOG=1 while waiting, at least every watchdog interval / 2; and
@@ -178,17 +179,18 @@ class Daemon:
     def _tick(self) -> None:
         self._started = self._clock()
         reason = self._attempt()
+        if reason is not None and self.stopping.is_set():
+            # Cut short by stop(): not a pass, nor a failure worth a retry or an ERROR line;
+            # said once, here (the engine leaves it to its caller).
+            logger.info("pass ended early: stop requested ({})", reason)
+            self._announce("stopping")
+            return
         self.passes += 1
         if reason is None:
             if self._streak:
                 logger.info("pass recovered after failures={failures}; back to every "
                             "{interval:g}s", failures=self._streak, interval=self.interval)
             self._streak, self._last_reason = 0, None
-            return
-        if self.stopping.is_set():
-            # Cut short by stop(): not a failure worth a retry or an ERROR line.
-            logger.info("pass ended early: stop requested ({})", reason)
-            self._announce("stopping")
             return
         self.failures += 1
         self._streak += 1

@@ -117,6 +117,12 @@ def log_file_name(data_dir: Path | None) -> str:
     return f"syncd-{name}-{hashlib.sha256(resolved.encode('utf-8')).hexdigest()[:8]}.log"
 
 
+def error_record_elsewhere(data_dir: Path) -> Path:
+    """Where a failed pass's error goes when the data directory refuses it (another user's
+    directory): beside the log files, named after the data directory as its log file is."""
+    return default_log_dir() / (log_file_name(data_dir).removesuffix(".log") + ".error.json")
+
+
 def under_journald(stream: TextIO, environ: Mapping[str, str] | None = None) -> bool:
     """True when `stream` is connected to the journal: systemd sets ``$JOURNAL_STREAM`` to the
     ``device:inode`` of that pipe (systemd.exec(5)). Comparing them, rather than trusting the
@@ -176,6 +182,9 @@ def _json_format(verbose: bool, journal: bool) -> _Format:
 
 
 def _text_format(base: str, journal: bool, *, where: bool) -> _Format:
+    if journal:  # journald stamps every line itself: a second time would only be noise
+        base = re.sub(r"^\{time:[^}]*\} ", "", base)
+
     def render(record: Record) -> str:
         line = base
         if where and record["extra"].get("data_dir"):

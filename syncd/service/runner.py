@@ -14,7 +14,9 @@ from syncd.service.progress import make_progress
 from syncd.settings import Settings
 from syncd.sinks.datadir import DataDir
 from syncd.sinks.factory import make_sink
-from syncd.sync.engine import run_pass
+from syncd.errors import LockedError, SyncdError
+from syncd.service.logs import error_record_elsewhere
+from syncd.sync.engine import run_pass, utc_now
 from syncd.sync.report import PassReport, ProgressLike
 from syncd.sync.seam import Sink
 
@@ -24,13 +26,29 @@ def progress_factory(label: str,
     return make_progress(label, total)
 
 
+def data_dir_of(settings: Settings) -> DataDir:
+    """The data directory, its failed pass's error kept beside the logs when it refuses it."""
+    path = settings.sync.data_dir
+    return DataDir(path, error_elsewhere=error_record_elsewhere(path))
+
+
 @contextmanager
 def writing(settings: Settings) -> Iterator[Sink]:
     """The one writer's hold: the data directory's lock, then the sink's own (LockedError if
-    another syncd holds either), and the sink, closed on the way out."""
+    another syncd holds either), and the sink, closed on the way out. A lock refused to this
+    user (another user's directory) is a failed pass: recorded for ``status``."""
     sink = make_sink(settings)
+    data_dir = data_dir_of(settings)
     try:
-        with DataDir(settings.sync.data_dir).lock(), sink.lock():
+        held = data_dir.lock()
+        try:
+            held.acquire()
+        except LockedError:
+            raise
+        except SyncdError as exc:
+            data_dir.record_error(None, str(exc), utc_now())
+            raise
+        with held, sink.lock():
             yield sink
     finally:
         sink.close()
@@ -39,7 +57,7 @@ def writing(settings: Settings) -> Iterator[Sink]:
 def sync_once(settings: Settings, *, should_stop: Callable[[], bool] | None = None) -> PassReport:
     """One pass under the locks (LockedError if another syncd holds one)."""
     with writing(settings) as sink, OdooClient(settings.odoo) as client:
-        return run_pass(settings, client, sink, DataDir(settings.sync.data_dir), progress=progress_factory,
+        return run_pass(settings, client, sink, data_dir_of(settings), progress=progress_factory,
                         should_stop=should_stop)
 
 
@@ -54,7 +72,7 @@ def run_daemon(settings: Settings, *, stop: threading.Event | None = None,
             return daemon.stopping.is_set()
 
         def one_pass() -> PassReport:
-            report = run_pass(settings, client, sink, DataDir(settings.sync.data_dir), progress=progress_factory,
+            report = run_pass(settings, client, sink, data_dir_of(settings), progress=progress_factory,
                               should_stop=should_stop)
             if on_pass is not None:
                 on_pass(report)

@@ -16,9 +16,11 @@ import orjson
 
 from syncd.errors import CorruptFileError, OdooError, SyncdError
 from syncd.odoo.client import OdooClient
+from syncd.service.logs import error_record_elsewhere
 from syncd.settings import Settings, domain_as_list
 from syncd.sinks.datadir import DataDir
 from syncd.sinks.factory import make_sink
+from syncd.sync.engine import unconfigured, unconfigured_advice
 from syncd.sync.seam import Sink
 from syncd.sync.state import TIME_FORMAT, State
 
@@ -39,14 +41,15 @@ def _status(settings: Settings, sink: Sink, *, max_age: float | None,
     are no longer configured but still have a snapshot or state entry (``configured`` False);
     ``holder`` (``{"pid": N}`` of a syncd holding the data directory, or None); ``age_seconds``
     of the last good pass on this machine's clock (``now``, default the UTC time now)."""
-    data_dir = DataDir(settings.sync.data_dir)
+    data_dir = DataDir(settings.sync.data_dir,
+                       error_elsewhere=error_record_elsewhere(settings.sync.data_dir))
     if not data_dir.path.is_dir():
         raise SyncdError(f"no data directory at {data_dir.path} (nothing has synced there yet, or "
                          "--data-dir / sync.data_dir / SYNCD_DATA_DIR points elsewhere)")
     result: dict[str, Any] = {"ok": True, "data_dir": str(data_dir.path), "last_sync": None,
                               "error": None, "failed_at": None, "holder": None,
                               "age_seconds": None, "max_age": max_age, "stale": False,
-                              "models": []}
+                              "unconfigured": [], "models": []}
     pid = data_dir.holder()
     result["holder"] = {"pid": pid} if pid is not None else None
     try:
@@ -65,9 +68,10 @@ def _status(settings: Settings, sink: Sink, *, max_age: float | None,
             result["error"] = record["error"]
     if state.last_sync is None and result["ok"]:
         result["ok"] = False
-        result["error"] = ("no successful pass yet: run 'syncd once', or start the service"
-                           if pid is None else f"no successful pass yet (syncd pid {pid} holds "
-                           "the data directory: its first pass may still be under way)")
+        result["error"] = ("no syncd pass has succeeded here yet: run 'syncd once', or start "
+                           "the service" if pid is None else "no syncd pass has succeeded here "
+                           f"yet (syncd pid {pid} holds the data directory: its first pass may "
+                           "still be under way)")
     if state.last_sync is not None:
         moment = now if now is not None else datetime.now(UTC)
         last = datetime.strptime(state.last_sync, TIME_FORMAT).replace(tzinfo=UTC)
@@ -83,7 +87,8 @@ def _status(settings: Settings, sink: Sink, *, max_age: float | None,
         if error is not None or entry["corrupt"]:
             result["ok"] = False
         result["models"].append(entry)
-    for name in sorted(_unconfigured(data_dir, state, configured)):
+    result["unconfigured"] = sorted(_unconfigured(data_dir, state, configured))
+    for name in result["unconfigured"]:
         model_state = state.models.get(name)
         entry = _model_entry(sink, data_dir, name, model_state.model if model_state else "",
                              state, None)
@@ -118,7 +123,7 @@ def _unconfigured(data_dir: DataDir, state: State, configured: set[str]) -> set[
 
 def render_status(status: dict[str, Any], *, as_json: bool = False) -> str:
     if as_json:
-        return orjson.dumps(status, option=orjson.OPT_INDENT_2).decode() + "\n"
+        return orjson.dumps(status).decode() + "\n"  # one object, one line (JSON Lines)
     last = f"{status['last_sync']} UTC ({_age(status['age_seconds'])} ago)" \
         if status["last_sync"] else "never"
     if status["stale"]:
@@ -133,7 +138,10 @@ def render_status(status: dict[str, Any], *, as_json: bool = False) -> str:
         lines.append(f"failed:    the last pass, at {status['failed_at']} UTC")
     if status["error"]:
         lines.append(f"error:     {status['error']}")
-    header = ("MODEL", "ODOO MODEL", "RECORDS", "WATERMARK (UTC)", "LAST SUCCESS (UTC)", "LAST ERROR")
+    if status["unconfigured"]:
+        lines.append(f"warning:   {unconfigured_advice(status['unconfigured'])}")
+    header = ("MODEL", "ODOO MODEL", "FILE", "RECORDS", "WATERMARK (UTC)", "LAST SUCCESS (UTC)",
+              "LAST ERROR")
     rows = [header]
     for m in status["models"]:
         records = "corrupt" if m["corrupt"] else str(m["records"] or 0)
@@ -142,13 +150,21 @@ def render_status(status: dict[str, Any], *, as_json: bool = False) -> str:
             notes = f"not configured (syncd resync --forget {m['name']} removes it)"
         if m["missing_fields"]:
             notes += f" (missing fields: {', '.join(m['missing_fields'])})"
-        rows.append((m["name"], m["model"] or "-", records, m["watermark"] or "-",
-                     m["last_success"] or "never", notes))
+        rows.append((m["name"], m["model"] or "-", _shown(m["file"], status["data_dir"]), records,
+                     m["watermark"] or "-", m["last_success"] or "never", notes))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
     for row in rows:
         cells = [cell.ljust(width) for cell, width in zip(row, widths)]
         lines.append("  ".join(cells + [row[-1]]).rstrip())
     return "\n".join(lines) + "\n"
+
+
+def _shown(location: str, data_dir: str) -> str:
+    """Where a model is stored, relative to the data directory (shown above) when inside it."""
+    for separator in ("/", "\\"):
+        if location.startswith(data_dir.rstrip(separator) + separator):
+            return location[len(data_dir.rstrip(separator)) + 1:]
+    return location
 
 
 def _age(seconds: int) -> str:
@@ -166,7 +182,8 @@ def check(settings: Settings) -> dict[str, Any]:
     """Connect, log in, report version and protocol, and per model Odoo's count vs the snapshot's.
 
     ``ok`` is False on errors only; ``in_sync`` is False when any count differs (a live server
-    is always a little ahead: ``check --strict`` fails on it) or a configured field is missing.
+    is always a little ahead: ``check --strict`` fails on it) or a configured field is missing,
+    or a stored model is no longer configured (nothing updates it).
 
     Fails fast where a pass would be patient: each request retries for at most
     ``min(retry_budget, 10)`` seconds, and connecting (version, login) waits at most
@@ -190,6 +207,9 @@ def _check(settings: Settings, sink: Sink, result: dict[str, Any]) -> dict[str, 
     with OdooClient(odoo, connect_timeout=connect_timeout) as client:
         info = client.connect()
         result.update(version=info.version, protocol=info.protocol, uid=info.uid)
+        result["unconfigured"] = unconfigured(settings, state)
+        if result["unconfigured"]:
+            result["in_sync"] = False
         for spec in settings.models:
             entry: dict[str, Any] = {"name": spec.name, "model": spec.model}
             try:
@@ -233,5 +253,7 @@ def render_check(result: dict[str, Any]) -> str:
         if m["missing_fields"]:
             line += f"; missing fields: {', '.join(m['missing_fields'])}"
         lines.append(line)
+    if result.get("unconfigured"):
+        lines.append(f"warning: {unconfigured_advice(result['unconfigured'])}")
     return "\n".join(lines) + "\n"
 

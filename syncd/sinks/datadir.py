@@ -57,8 +57,11 @@ ERROR_MODE = 0o644
 class DataDir:
     """The data directory at ``path`` (created on first write, never by a reader)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, error_elsewhere: Path | None = None) -> None:
+        """``error_elsewhere``: where a failed pass's error goes when the directory refuses it
+        (another user's directory), so ``status`` still sees the failure."""
         self.path = path
+        self.error_elsewhere = error_elsewhere
 
     def __repr__(self) -> str:
         return f"DataDir({str(self.path)!r})"
@@ -257,33 +260,62 @@ class DataDir:
     def record_error(self, model: str | None, text: str, when: datetime) -> None:
         """Write ``.syncd-error.json`` atomically, mode 0644: ``{"at", "model", "error"}``,
         ``model`` None for an error of the whole pass (login, lock, local files). ``text`` must
-        already be free of secrets. A record that cannot be written is logged, not raised: the
-        pass has failed already."""
-        record = {"at": utc_now_text(when), "model": model, "error": text}
+        already be free of secrets. When the directory refuses it, the record goes to
+        ``error_elsewhere`` (if given); one that cannot be written anywhere is logged, not
+        raised: the pass has failed already."""
+        record = orjson.dumps({"at": utc_now_text(when), "model": model, "error": text},
+                              option=orjson.OPT_INDENT_2) + b"\n"
         try:
-            item = stage(self.error_file, orjson.dumps(record, option=orjson.OPT_INDENT_2) + b"\n")
-            try:
-                os.chmod(item.temp, ERROR_MODE)  # before the rename: never seen with another mode
-            except BaseException:
-                item.discard()
-                raise
-            item.commit()
+            _write_record(self.error_file, record)
+            return
         except OSError as exc:
-            logger.warning("cannot record the error for status: {}", exc)
+            refused = exc
+        if self.error_elsewhere is not None:
+            try:
+                self.error_elsewhere.parent.mkdir(parents=True, exist_ok=True)
+                _write_record(self.error_elsewhere, record)
+                logger.warning("cannot record the error in the data directory ({}): recorded "
+                               "in {} for status", refused, self.error_elsewhere)
+                return
+            except OSError as exc:
+                refused = exc
+        logger.warning("cannot record the error for status: {}", refused)
 
     def clear_error(self) -> None:
-        """Remove the error record after a good pass (a failure to do so is only logged)."""
-        try:
-            self.error_file.unlink(missing_ok=True)
-        except OSError as exc:
-            logger.warning("cannot remove the old error record: {}", exc)
+        """Remove the error records after a good pass (a failure to do so is only logged)."""
+        for path in (self.error_file, self.error_elsewhere):
+            if path is None:
+                continue
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as exc:
+                logger.warning("cannot remove the old error record: {}", exc)
 
     def read_error(self) -> dict[str, Any] | None:
-        """The last failed pass's record, or None (no record, or an unreadable one)."""
-        try:
-            value = orjson.loads(self.error_file.read_bytes())
-        except (OSError, orjson.JSONDecodeError):
-            return None
-        if not isinstance(value, dict) or not isinstance(value.get("error"), str):
-            return None
-        return value
+        """The last failed pass's record (the newer of the data directory's and
+        ``error_elsewhere``), or None (no record, or an unreadable one)."""
+        found = [record for record in map(_read_record, (self.error_file, self.error_elsewhere))
+                 if record is not None]
+        return max(found, key=lambda record: str(record.get("at"))) if found else None
+
+
+def _write_record(path: Path, record: bytes) -> None:
+    item = stage(path, record)
+    try:
+        os.chmod(item.temp, ERROR_MODE)  # before the rename: never seen with another mode
+    except BaseException:
+        item.discard()
+        raise
+    item.commit()
+
+
+def _read_record(path: Path | None) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    try:
+        value = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("error"), str):
+        return None
+    return value

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -24,8 +26,11 @@ def make_sink(settings: Settings) -> Sink:
         try:
             import psycopg  # noqa: F401  (the optional extra syncd[postgres])
         except ImportError:
-            raise ConfigError('[sink].kind = "postgres" needs psycopg: '
-                              "pip install 'syncd[postgres]'") from None
+            # syncd is installed from its clone, not from a package index: name the extra there,
+            # and the package itself for this very interpreter.
+            raise ConfigError('[sink].kind = "postgres" needs psycopg, not installed: in the '
+                              "clone, .venv/bin/pip install -e '.[postgres]' (or "
+                              f"{sys.executable} -m pip install 'psycopg[binary]')") from None
         from syncd.sinks.postgres.sink import PostgresSink
 
         return PostgresSink(settings.sink, journal=settings.sync.journal)

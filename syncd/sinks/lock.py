@@ -142,8 +142,10 @@ class DataDirLock(FileLock):
         where, what = (self.path, "the lock file") if self.path.exists() \
             else (self.data_dir, "the data directory, to create the lock file in it,")
         owner = _owner(where)
-        return (f"cannot open {what} {where} (owned by {owner}): {exc.strerror or exc}; run syncd "
-                f"as that user, or fix the owner: chown {_me()} {where}")
+        # The whole directory: owning only the lock file moves the error to the next file.
+        return (f"cannot open {what} {where} (owned by {owner}): {exc.strerror or exc}; syncd "
+                f"runs as {_me()}, so make the data directory and everything in it {_me()}'s: "
+                f"chown -R {_me()} {self.data_dir} (or run syncd as {owner})")
 
 
 def holder(data_dir: Path, *, proc_locks: Path = Path("/proc/locks")) -> int | None:

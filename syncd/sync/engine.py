@@ -10,8 +10,10 @@ exactly as they were, and the next good pass catches up from the old watermarks.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from datetime import UTC, datetime
 
 from loguru import logger
@@ -32,7 +34,7 @@ from syncd.sync.changes import ChangeSet, RebuildReason
 from syncd.sync.pull import pull
 from syncd.sync.report import PassReport, ProgressFactory
 from syncd.sync.seam import Applied, PassWriter, Sink, Workdir
-from syncd.sync.state import ModelState, utc_now_text
+from syncd.sync.state import ModelState, State, utc_now_text
 
 
 def utc_now() -> datetime:
@@ -58,6 +60,7 @@ def run_pass(settings: Settings, client: OdooClient, sink: Sink, workdir: Workdi
     try:
         workdir.prepare()
         state = sink.load_state()
+        warn_unconfigured(unconfigured(settings, state))
         requested = workdir.resync_request()
         if requested is not None:
             state.request_resync(requested, [spec.name for spec in settings.models])
@@ -75,8 +78,9 @@ def run_pass(settings: Settings, client: OdooClient, sink: Sink, workdir: Workdi
                                               should_stop=should_stop)
             change.state.records = applied.records
             change.report.records = applied.records
-            if change.rebuild is None:
-                change.report.changed, change.report.removed = applied.changed, applied.removed
+            # Relative to the previous stored copy, rebuilds included (a resync to the same
+            # content changed nothing; records gone from Odoo meanwhile count as removed).
+            change.report.changed, change.report.removed = applied.changed, applied.removed
             change.report.written = bool(applied.changed or applied.removed)
             state.models[spec.name] = change.state
             report.models.append(change.report)
@@ -92,7 +96,7 @@ def run_pass(settings: Settings, client: OdooClient, sink: Sink, workdir: Workdi
         _abort(writer)
         report.interrupted = True
         report.error = str(exc)
-        logger.warning("pass stopped: {}", exc)
+        logger.debug("pass stopped: {}", exc)  # the caller says it once (once, the daemon)
     except (OdooError, SinkError, CorruptFileError, OSError) as exc:
         _abort(writer)
         report.error = failed(workdir, current, error_text(exc), now(), settings)
@@ -114,6 +118,25 @@ def run_pass(settings: Settings, client: OdooClient, sink: Sink, workdir: Workdi
         # The caller says it once: `once` as its one error line, the daemon once per new reason.
         logger.debug("pass failed: {}", report.error)
     return report
+
+
+def unconfigured(settings: Settings, state: State) -> list[str]:
+    """Stored models the configuration no longer lists: nothing updates them any more (a
+    ``[models.X]`` table replaces the default models, it does not add to them)."""
+    return sorted(set(state.models) - {spec.name for spec in settings.models})
+
+
+def unconfigured_advice(names: list[str]) -> str:
+    """One line: which stored models are no longer synced, and the two ways out."""
+    listed = ", ".join(names)
+    return (f"stored models no longer synced: {listed} (not in the configuration's [models.*] "
+            f"tables, so their copies stop changing): list them under [models.NAME] to keep "
+            f"them current, or remove them with 'syncd resync --forget {' '.join(names)}'")
+
+
+def warn_unconfigured(names: list[str]) -> None:
+    if names:
+        logger.warning("{}", unconfigured_advice(names))
 
 
 def _pull_and_write(spec: ModelSpec, previous: ModelState, settings: Settings,
@@ -157,9 +180,33 @@ def failed(workdir: Workdir, model: str | None, message: str, when: datetime,
 
 
 def error_text(exc: BaseException) -> str:
-    """The one line to report for an error: its message's last line (a traceback's exception)."""
+    """The one line to report for an error: its message's last line (a traceback's exception).
+    A local file refused to this user names the directory, the user and the fix."""
+    if isinstance(exc, PermissionError) and exc.filename:
+        return refused_text(exc)
     text = str(exc).strip().splitlines()
     message = one_line(text[-1]) if text else type(exc).__name__
     if isinstance(exc, OSError) and not isinstance(exc, SyncdError):
         message = f"local file error: {message}"
     return message
+
+
+def refused_text(exc: PermissionError) -> str:
+    """A write refused in a directory another user owns (a data directory made by root, then
+    used by the service's user): the whole directory must be this user's, not one file."""
+    path = Path(str(exc.filename))
+    directory = path.parent if path.name.startswith(".") or not path.is_dir() else path
+    user = current_user()
+    return (f"local file error: syncd runs as {user} and cannot write in {directory} "
+            f"({exc.strerror or exc}: {path}); make the directory and everything in it "
+            f"{user}'s: chown -R {user} {directory}")
+
+
+def current_user() -> str:
+    """This process's user name (not $USER, which su and setpriv leave as it was)."""
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except (ImportError, KeyError, AttributeError):
+        return os.environ.get("USERNAME") or os.environ.get("USER") or "this user"

@@ -16,13 +16,14 @@ cost one request per installed model, hundreds on a real database).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import difflib
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import orjson
 
-from syncd.errors import UnknownModelError
+from syncd.errors import OdooError, UnknownModelError
 from syncd.odoo.client import OdooClient
 from syncd.settings import ModelSpec, Settings
 from syncd.sync.coverage import EXPLAIN, FieldView, classify, missing_reason
@@ -54,12 +55,14 @@ def fields_of(settings: Settings, name: str) -> dict[str, Any]:
         try:
             described = client.fields_get(model, EXPLAIN)
         except UnknownModelError:
+            hint = _did_you_mean(client, model)
             if by_name:
                 raise UnknownModelError(f"{name}: model {model!r} does not exist on this Odoo "
-                                        "(a module not installed? see 'syncd models')") from None
+                                        f"({hint or 'a module not installed? '}see 'syncd "
+                                        "models')") from None
             known = ", ".join(s.name for s in settings.models) or "none"
             raise UnknownModelError(f"no model {name!r} on this Odoo, nor a configured name "
-                                    f"(configured: {known}; see 'syncd models')") from None
+                                    f"({hint}configured: {known}; see 'syncd models')") from None
         # the parents' fields, asked as the pass asks them (fields.resolve_fields)
         describe = describer(lambda other: described if other == model
                              else client.fields_get(other, DESCRIBE))
@@ -76,8 +79,7 @@ def fields_of(settings: Settings, name: str) -> dict[str, Any]:
 def render_fields(result: dict[str, Any], *, as_json: bool = False) -> str:
     views: list[FieldView] = result["fields"]
     if as_json:
-        rows = [{"model": result["model"], **view.to_dict()} for view in views]
-        return orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n"
+        return json_lines({"model": result["model"], **view.to_dict()} for view in views)
     table = [("FIELD", "TYPE", "STORED", "CHANGES SEEN")]
     for view in views:
         stored = "-" if view.seen == "missing" else "yes" if view.stored else "no"
@@ -88,6 +90,17 @@ def render_fields(result: dict[str, Any], *, as_json: bool = False) -> str:
         lines.append(f"* configured in {', '.join(result['configured_as'])} "
                      f"({result['model']})")
     return "\n".join(lines) + "\n"
+
+
+def _did_you_mean(client: OdooClient, model: str) -> str:
+    """``did you mean res.partner? `` for a misspelt model name (as fields get), else ""."""
+    try:
+        rows = client.search_read("ir.model", [["transient", "=", False]], ["model"])
+    except OdooError:
+        return ""
+    close = difflib.get_close_matches(model, [str(row["model"]) for row in rows], n=1,
+                                      cutoff=0.8)
+    return f"did you mean {close[0]}? " if close else ""
 
 
 def models_of(settings: Settings) -> list[dict[str, Any]]:
@@ -104,11 +117,16 @@ def models_of(settings: Settings) -> list[dict[str, Any]]:
 
 def render_models(rows: list[dict[str, Any]], *, as_json: bool = False) -> str:
     if as_json:
-        return orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n"
+        return json_lines(rows)
     table = [("MODEL", "DESCRIPTION", "CONFIGURED AS")]
     table += [(row["model"], str(row["name"]), ", ".join(row["configured_as"]) or "-")
               for row in rows]
     return _columns(table) + "\n"
+
+
+def json_lines(objects: Iterable[dict[str, Any]]) -> str:
+    """JSON Lines, the shape of every ``--json`` output: one object per line."""
+    return "".join(orjson.dumps(item).decode() + "\n" for item in objects)
 
 
 def _columns(rows: Sequence[tuple[str, ...]]) -> str:

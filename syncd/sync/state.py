@@ -13,6 +13,8 @@ change window are packed (see syncd.sync.digests), so a million of them cost meg
 version 1 file (indented, digests as a mapping of hex strings) is read as it is and written back
 in the new layout by the next pass, without a resync. Unknown keys are ignored on load so an
 older syncd can read a newer file.
+A file with neither ``version`` nor ``models`` (the old cron script's ``{"last_sync": ...}``)
+reads as no state: no syncd pass has succeeded there yet.
 """
 
 from __future__ import annotations
@@ -192,6 +194,10 @@ class State:
         state = cls()
         if top.get("last_sync") is not None:
             state.last_sync = _typed(top["last_sync"], str, "last_sync")
+        if "version" not in top and "models" not in top:
+            # Not syncd's: the cron script syncd replaces kept only {"last_sync": ...} here. Its
+            # time says nothing about syncd's copies: no pass of ours has succeeded yet.
+            return cls()
         models = _typed(top.get("models", {}), dict, "models")
         for name, entry in models.items():
             where = f"models.{name}"

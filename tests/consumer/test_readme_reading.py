@@ -2,8 +2,8 @@
 that a real pass (the emulator over HTTP) changes while the example follows it.
 
 The block after ``<!-- reading-example -->`` is executed unchanged, in a directory holding the
-``syncd.toml`` it names; the test supplies the one name it leaves to the reader,
-``up_to_date(customers)``, which says when the copy equals what Odoo holds."""
+``syncd.toml`` it names; it defines everything it uses. The test watches its ``customers``
+until they equal what Odoo holds, then stops its follower (``changes.stop()``)."""
 
 from __future__ import annotations
 
@@ -48,14 +48,7 @@ def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Rig]:
 def test_the_reading_example_follows_a_pass(rig: Rig, tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    want: list[dict[int, Any]] = []
-    looked = threading.Event()
-
-    def up_to_date(customers: dict[int, Any]) -> bool:
-        looked.set()
-        return bool(want) and customers == want[0]
-
-    namespace: dict[str, Any] = {"__name__": "readme_reading_example", "up_to_date": up_to_date}
+    namespace: dict[str, Any] = {"__name__": "readme_reading_example"}
     thread = threading.Thread(target=exec, args=(compile(example(), f"{README}:{MARK}", "exec"),
                                                  namespace), daemon=True)
     thread.start()
@@ -66,8 +59,13 @@ def test_the_reading_example_follows_a_pass(rig: Rig, tmp_path: Path,
     rig.db.write("res.partner", [1], {"name": "Renamed"})
     rig.db.unlink("res.partner", [2])
     rig.db.create("res.partner", partner(random.Random(99), 99))
-    want.append({r["id"]: r for r in rig.expected("customers")})
+    want = {r["id"]: r for r in rig.expected("customers")}
     assert rig.sync().ok
+    deadline = time.monotonic() + 30
+    while namespace["customers"] != want:
+        assert time.monotonic() < deadline, "the example never saw the copy up to date"
+        time.sleep(0.01)  # polling a condition with a deadline
+    namespace["changes"].stop()
     thread.join(timeout=30)
-    assert not thread.is_alive(), "the example never saw the copy up to date"
-    assert looked.is_set() and namespace["customers"] == want[0]
+    assert not thread.is_alive(), "the example did not end with its follower"
+    assert namespace["customers"] == want

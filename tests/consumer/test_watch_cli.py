@@ -14,7 +14,7 @@ import pytest
 
 from syncd.emulator import Emulator
 from tests.sync_rig import SINKS, sink_settings
-from tests.test_cli import SYNCD, environment, odoo, one_error_line, syncd  # noqa: F401
+from tests.test_cli import SYNCD, environment, odoo, one_error_line, syncd, wait_for  # noqa: F401
 
 CONFIG = '[sync]\njournal = true\n\n[models.customers]\nmodel = "res.partner"\n' \
          'fields = ["name", "email"]\n'
@@ -65,3 +65,42 @@ def test_watch_of_an_unknown_model_is_a_usage_error(tmp_path: Path) -> None:
     result = syncd(tmp_path, environment(tmp_path), "watch", "nosuch")
     assert result.returncode == 2
     assert "unknown model nosuch" in one_error_line(result)
+
+
+def handled(pid: int, sig: signal.Signals) -> bool:
+    """The process ``pid`` has a handler for ``sig``. Python handles SIGINT from early in its
+    start-up, but nobody handles SIGTERM until syncd's launcher does: from then on a signal is
+    syncd's to handle (before, the interpreter is still starting, which no program controls)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    caught = next(line for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(int(caught.split()[1], 16) & (1 << (sig - 1)))
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_watch_on_sqlite_exits_0_on_a_signal_at_any_moment(tmp_path: Path, odoo: Emulator,  # noqa: F811
+                                                           sig: signal.Signals) -> None:
+    """From the moment syncd's launcher runs (while the command line still loads, while the
+    database opens, while it waits), SIGINT and SIGTERM end `watch --json` with exit 0 and no
+    traceback."""
+    (tmp_path / "syncd.toml").write_text('[sink]\nkind = "sqlite"\n' + CONFIG, encoding="utf-8")
+    env = environment(tmp_path, odoo)
+    assert syncd(tmp_path, env, "once").returncode == 0
+    for moment in ("loading", "greeted"):
+        proc = subprocess.Popen([SYNCD, "watch", "--json"], cwd=tmp_path, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            if moment == "loading":
+                wait_for(lambda: handled(proc.pid, signal.SIGTERM), what="syncd's launcher")
+            else:
+                assert proc.stderr is not None and "watching" in proc.stderr.readline()
+            proc.send_signal(sig)
+            out, err = proc.communicate(timeout=30)
+            assert proc.returncode == 0, (moment, err)
+            assert "Traceback" not in err and out == ""
+        finally:
+            if proc.poll() is None:
+                proc.kill()

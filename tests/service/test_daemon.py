@@ -369,6 +369,28 @@ def test_a_real_process_stops_on_sigterm_while_idle(notify_socket: tuple[str, so
 def test_a_pass_cut_short_by_stop_is_not_a_failure(log_lines: list[tuple[str, str]]) -> None:
     daemon, _, _ = make([Outcome(), fail("interrupted")])  # the script stops during pass 2
     assert daemon.run() == 0
-    assert (daemon.passes, daemon.failures) == (2, 0)
+    assert (daemon.passes, daemon.failures) == (1, 0)  # the stopped pass is not a pass
     assert not [text for level, text in log_lines if level == "ERROR"]
-    assert ("INFO", "pass ended early: stop requested (interrupted)") in log_lines
+    said = [text for level, text in log_lines if text.startswith("pass") and level != "DEBUG"]
+    assert said == ["pass ended early: stop requested (interrupted)"]  # once
+
+
+def test_a_stopped_pass_leaves_saying_so_to_its_caller(tmp_path: Path,
+                                                      log_lines: list[tuple[str, str]]) -> None:
+    """The engine reports a stopped pass in its report only: `once` and the daemon each say it
+    once, so it is not logged twice."""
+    from syncd.sinks.datadir import DataDir
+    from syncd.sinks.factory import opened
+    from syncd.sync.engine import run_pass
+    from tests.sync_rig import make_rig
+
+    rig = make_rig(tmp_path)
+    try:
+        with opened(rig.settings) as sink:
+            report = run_pass(rig.settings, rig.client, sink, DataDir(rig.data_dir),
+                              should_stop=lambda: True)
+        assert report.interrupted and not report.ok
+        assert not [text for level, text in log_lines
+                    if level != "DEBUG" and "stop" in text.lower()]
+    finally:
+        rig.close()

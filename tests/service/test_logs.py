@@ -248,6 +248,8 @@ def test_under_journald_every_console_line_starts_with_its_priority(
     else:
         assert [line.rsplit(" ", 2)[-2:] for line in lines] == \
             [["debug", "line"], ["info", "line"], ["warning", "line"], ["error", "line"]]
+        # journald stamps each line itself: no time of our own (it starts with the level).
+        assert [line[3:].split()[0] for line in lines] == ["DEBUG", "INFO", "WARNING", "ERROR"]
     # The file is not the journal: no prefixes there.
     [log_file] = (tmp_path / "logs").iterdir()
     assert not any(line.startswith("<") for line in log_file.read_text(encoding="utf-8").splitlines())

@@ -71,7 +71,35 @@ def test_a_lock_file_of_another_user_says_whose_and_what_to_do(shared: Path) -> 
     line = one_error_line(result)
     assert f"cannot open the lock file {data / LOCK_NAME} (owned by root): Permission denied" \
         in line
-    assert f"chown nobody {data / LOCK_NAME}" in line
+    assert f"chown -R nobody {data} (or run syncd as root)" in line
+    status = as_nobody(shared, environment(shared), "--data-dir", str(data), "status")
+    assert status.returncode == 1 and "cannot open the lock file" in status.stdout
+
+
+def test_a_data_directory_of_another_user_names_it_and_status_sees_the_failure(
+        odoo: Emulator) -> None:  # noqa: F811
+    """Root made the data directory; the service runs as nobody. Owning the lock file (the old
+    advice) is not enough: the error names the directory, the user and `chown -R`, and as the
+    directory refuses the error record too, it is kept beside the logs, where status finds it."""
+    with shared_directory("syncd-readonly-", 0o777) as shared:
+        env = environment(shared, odoo)
+        data = shared / "data"
+        assert syncd(shared, env, "once").returncode == 0  # root's: a good pass, root's files
+        import os
+
+        os.chown(data / LOCK_NAME, 65534, 65534)
+        odoo.db.create("res.partner", {"name": "New", "is_company": True})
+        env = {**env, "XDG_STATE_HOME": str(shared / "nobody-state")}  # nobody's own home
+        failed = as_nobody(shared, env, "once")
+        assert failed.returncode == 1
+        line = one_error_line(failed)
+        assert f"syncd runs as nobody and cannot write in {data} (Permission denied" in line
+        assert line.endswith(f"chown -R nobody {data}")
+        assert not (data / ERROR_FILE).exists()
+        assert "recorded in" in failed.stderr
+        for status in (as_nobody(shared, env, "status"), syncd(shared, env, "status")):
+            assert status.returncode == 1, status.stdout
+            assert f"chown -R nobody {data}" in status.stdout
 
 
 def test_check_strict_fails_on_a_count_that_lags(tmp_path: Path, odoo: Emulator) -> None:  # noqa: F811
@@ -109,9 +137,26 @@ def test_missing_and_never_synced_data_directories(tmp_path: Path) -> None:
     (tmp_path / "data").mkdir()
     never = syncd(tmp_path, env, "status")
     assert never.returncode == 1
-    assert "no successful pass yet: run 'syncd once'" in never.stdout
+    assert "no syncd pass has succeeded here yet: run 'syncd once'" in never.stdout
     assert "daemon:    not running" in never.stdout
     assert list((tmp_path / "data").iterdir()) == []  # status took no lock, created nothing
+
+
+def test_the_old_scripts_last_sync_file_is_no_syncd_pass(tmp_path: Path,
+                                                         odoo: Emulator) -> None:  # noqa: F811
+    """The cron script syncd replaces left last_sync.json holding only a timestamp: that is no
+    pass of syncd's (exit 1, "never"), and the first pass replaces it with syncd's state."""
+    env = environment(tmp_path, odoo)
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / STATE_FILE).write_text('{"last_sync": "2025-10-15 08:00:00"}')
+    (data / "odoo_customers.json").write_text('[{"id": 1, "name": "Old"}]')
+    status = syncd(tmp_path, env, "status")
+    assert status.returncode == 1, status.stdout
+    assert "last sync: never" in status.stdout
+    assert "error:     no syncd pass has succeeded here yet: run 'syncd once'" in status.stdout
+    assert syncd(tmp_path, env, "once").returncode == 0
+    assert syncd(tmp_path, env, "status").returncode == 0
 
 
 def test_max_age(tmp_path: Path, odoo: Emulator) -> None:  # noqa: F811
@@ -167,7 +212,7 @@ def test_forget_a_model_removed_from_the_configuration(tmp_path: Path,
     status = syncd(tmp_path, env, "status")
     assert status.returncode == 0
     row = next(line for line in status.stdout.splitlines() if line.startswith("products"))
-    assert "not configured" in row and "7" in row
+    assert "not configured" in row and "7" in row and " odoo_products.json " in row  # FILE
     refused = syncd(tmp_path, env, "resync", "--forget", "customers")
     assert refused.returncode == 2 and "still configured" in one_error_line(refused)
     unknown = syncd(tmp_path, env, "resync", "--forget", "nothing")
@@ -178,3 +223,58 @@ def test_forget_a_model_removed_from_the_configuration(tmp_path: Path,
     state = orjson.loads((tmp_path / "data" / STATE_FILE).read_bytes())
     assert set(state["models"]) == {"customers"}
     assert "products" not in syncd(tmp_path, env, "status").stdout
+
+
+def test_adding_one_model_table_warns_that_the_default_models_stop(tmp_path: Path,
+                                                                   odoo: Emulator) -> None:  # noqa: F811
+    """A `[models.X]` table replaces the default models: every pass, `status` and `check` say
+    which stored models stopped moving and how to keep or drop them; `check --strict` exits 1."""
+    env = environment(tmp_path, odoo)
+    assert syncd(tmp_path, env, "once").returncode == 0
+    (tmp_path / "syncd.toml").write_text(
+        '[models.countries]\nmodel = "res.partner"\nfields = ["name"]\n')
+    advice = ("stored models no longer synced: customers, products (not in the configuration's "
+              "[models.*] tables, so their copies stop changing): list them under [models.NAME] "
+              "to keep them current, or remove them with 'syncd resync --forget customers "
+              "products'")
+    for _ in range(2):  # on every pass, not only the first
+        again = syncd(tmp_path, env, "-q", "once")
+        assert again.returncode == 0, again.stderr
+        assert advice in again.stderr
+    status = syncd(tmp_path, env, "status")
+    assert f"warning:   {advice}" in status.stdout
+    check = syncd(tmp_path, env, "check")
+    assert check.returncode == 0 and f"warning: {advice}" in check.stdout
+    strict = syncd(tmp_path, env, "check", "--strict")
+    assert strict.returncode == 1, strict.stdout + strict.stderr
+    assert syncd(tmp_path, env, "resync", "--forget", "customers", "products").returncode == 0
+    clean = syncd(tmp_path, env, "once")
+    assert clean.returncode == 0 and "no longer synced" not in clean.stderr
+
+
+def test_loading_a_model_no_longer_configured_warns(tmp_path: Path,
+                                                     odoo: Emulator) -> None:  # noqa: F811
+    from dataclasses import replace
+
+    from loguru import logger
+
+    from syncd import consumer
+    from syncd.config import load_settings
+    from syncd.settings import ModelSpec
+
+    env = environment(tmp_path, odoo)
+    assert syncd(tmp_path, env, "once").returncode == 0
+    settings = load_settings(None, str(tmp_path / "data"), {})
+    only = replace(settings, models=(ModelSpec(name="countries", model="res.country",
+                                               fields=("name",)),))
+    said: list[str] = []
+    sink = logger.add(lambda m: said.append(m.record["message"]), level="WARNING")
+    try:
+        assert len(consumer.load(only, "customers")) == 12  # still readable ...
+        assert any("customers is not in the configuration's [models.*] tables" in line
+                   for line in said)  # ... but said to be stale
+        said.clear()
+        assert len(consumer.load(settings, "customers")) == 12
+        assert said == []
+    finally:
+        logger.remove(sink)

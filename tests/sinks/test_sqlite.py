@@ -226,3 +226,31 @@ def test_the_fast_encoders_give_what_columns_say(value: Any) -> None:
             want = encode_json(want)
         got = _encoder(column)(given)
         assert (got, type(got)) == (want, type(want)), (column, value)
+
+
+def test_the_state_key_is_name_as_on_postgresql_and_an_old_database_is_renamed(
+        tmp_path: Path) -> None:
+    """`syncd_state`'s key column is `name` on both database sinks; a database written when
+    SQLite's was `model` is read as it is and renamed by the next write."""
+    import sqlite3
+
+    from syncd.sinks.sqlite.sink import SqliteSink
+    from syncd.sync.state import ModelState, State
+
+    path = tmp_path / "odoo.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE syncd_state (model TEXT PRIMARY KEY, state TEXT NOT NULL)")
+        db.execute("CREATE TABLE syncd_meta (key TEXT PRIMARY KEY, value TEXT)")
+        db.execute("INSERT INTO syncd_state VALUES ('old', '{\"records\": 3}')")
+    sink = SqliteSink(path)
+    try:
+        assert sink.read_state().models["old"].records == 3
+        writer = sink.begin()
+        writer.commit(State(last_sync="2026-01-01 00:00:00",
+                            models={"old": ModelState(records=3)}))
+    finally:
+        sink.close()
+    with sqlite3.connect(path) as db:
+        columns = [row[1] for row in db.execute("PRAGMA table_info(syncd_state)")]
+        assert columns == ["name", "state"]
+        assert [r[0] for r in db.execute("SELECT name FROM syncd_state")] == ["old"]

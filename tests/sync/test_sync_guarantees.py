@@ -412,7 +412,7 @@ def test_a_pass_without_changes_is_one_request_per_model_and_writes_nothing(
         loads: list[str] = []
         import syncd.sinks.json.sink as jsondir
 
-        for name in ("merge", "snapshot_ids", "record_lines", "Rebuild"):
+        for name in ("merge", "snapshot_ids", "record_lines", "Difference", "Rebuild"):
             original = getattr(jsondir, name)
             monkeypatch.setattr(jsondir, name, lambda *a, _o=original, _n=name, **k:
                                 loads.append(_n) or _o(*a, **k))

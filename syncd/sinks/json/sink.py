@@ -31,14 +31,9 @@ from syncd.errors import CorruptFileError, SinkError
 from syncd.sinks.atomic import Staged
 from syncd.sinks.datadir import DataDir
 from syncd.sinks.json.journal import Appending, Journal, JournalReader
-from syncd.sinks.json.snapshot import (
-    Rebuild,
-    count_records,
-    merge,
-    record_lines,
-    signature,
-    snapshot_ids,
-)
+from syncd.sinks.json.snapshot import (Rebuild, count_records, merge, record_lines, signature,
+                                       snapshot_ids)
+from syncd.sinks.json.snapshot_read import Difference
 from syncd.sinks.record import Layout, record_id_of
 from syncd.sync.changes import ChangeSet
 from syncd.sync.seam import Applied, Entry, Head
@@ -259,18 +254,25 @@ class JsonPassWriter:
         staged: Staged | None
         if change.rebuild is not None:
             rebuild = Rebuild(path)
+            before = Difference(path, layout)
             try:
                 for record in change.rebuild:
                     record_id = record_id_of(record)
                     assert record_id is not None
-                    rebuild.add(record_id, layout.line(record))
+                    encoded = layout.line(record)
+                    before.add(record_id, encoded)
+                    rebuild.add(record_id, encoded)
                 staged = rebuild.finish()
             except BaseException:
+                before.close()
                 rebuild.discard()
                 raise
-            # A rebuild to the same bytes changes nothing (and the file is left alone).
-            applied = Applied(changed=rebuild.records if staged is not None else 0, removed=0,
-                              records=rebuild.records)
+            # Counted against the previous copy: a rebuild to the same bytes changes nothing
+            # (and the file is left alone).
+            changed, removed = before.finish()
+            if staged is None:
+                changed = removed = 0
+            applied = Applied(changed=changed, removed=removed, records=rebuild.records)
             if lines is not None and staged is not None and lines.seq == lines.after:
                 lines.reset()
         elif change.empty:

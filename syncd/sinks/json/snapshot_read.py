@@ -170,3 +170,47 @@ def count_records(path: Path, *, trusted: bool = False) -> int | None:
     if trusted:
         return len(snapshot_ids(path, trusted=True))
     return sum(1 for _ in read_records(path))
+
+
+class Difference:
+    """Counts a rebuild against the snapshot it replaces, as the new lines stream by in
+    ascending id order: ``changed`` (added, or bytes differ) and ``removed`` (ids gone). The old
+    file is read alongside, a line at a time; one that cannot be read counts as empty (every
+    record new). ``close`` (or ``finish``) releases it."""
+
+    def __init__(self, path: Path, layout: Layout) -> None:
+        self._old = record_lines(path, layout)
+        self._current: tuple[int, bytes] | None = None
+        self._unreadable = False
+        self.records = self.changed = self.removed = 0
+        self._next()
+
+    def _next(self) -> None:
+        try:
+            self._current = next(self._old, None)
+        except CorruptFileError:
+            self._current, self._unreadable = None, True
+
+    def add(self, record_id: int, line: bytes) -> None:
+        self.records += 1
+        while self._current is not None and self._current[0] < record_id:
+            self.removed += 1
+            self._next()
+        if self._current is not None and self._current[0] == record_id:
+            self.changed += self._current[1] != line
+            self._next()
+        else:
+            self.changed += 1
+
+    def finish(self) -> tuple[int, int]:
+        """(changed, removed), the ids left in the old file counted as removed."""
+        while self._current is not None:
+            self.removed += 1
+            self._next()
+        self.close()
+        return (self.records, 0) if self._unreadable else (self.changed, self.removed)
+
+    def close(self) -> None:
+        close = getattr(self._old, "close", None)
+        if close is not None:
+            close()

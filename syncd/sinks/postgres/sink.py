@@ -80,7 +80,10 @@ class PostgresSink:
         try:
             self._options = conninfo_to_dict(self.dsn)
         except psycopg.ProgrammingError as exc:
-            raise ConfigError(self._scrub(f"[sink].dsn is not a libpq connection string or URI: "
+            # Name where the value came from: the variable overrides the file's key.
+            where = "SYNCD_PG_DSN" if os.environ.get("SYNCD_PG_DSN") == self.dsn \
+                else "[sink].dsn"
+            raise ConfigError(self._scrub(f"{where} is not a libpq connection string or URI: "
                                           f"{one_line(str(exc))}")) from None
         self._conn: psycopg.Connection[Any] | None = None
         self._lock_conn: psycopg.Connection[Any] | None = None

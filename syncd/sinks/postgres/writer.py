@@ -177,7 +177,8 @@ class PostgresPassWriter:
             records = self._rebuild(name, columns, layout, change.rebuild)
             self._journal(name, [("reset", None, None)])
             self.changed.add(name)
-            return Applied(changed=records, removed=0, records=records)
+            changed, removed = self._difference(table_of(name), self.staged[name], records)
+            return Applied(changed=changed, removed=removed, records=records)
         if change.empty:
             return Applied(changed=0, removed=0, records=change.state.records)
         table = table_of(name)
@@ -238,6 +239,19 @@ class PostgresPassWriter:
         self._run(sql.SQL("ANALYZE {}").format(self._q(staging)))
         self.staged[name] = staging
         return records
+
+    def _difference(self, old: str, new: str, records: int) -> tuple[int, int]:
+        """(changed, removed) of a rebuilt table ``new`` against the stored ``old``: records
+        added or different, and ids gone. With no old table, every record is new."""
+        if not self.sink.relation_exists(old):
+            return records, 0
+        row = self._run(sql.SQL(
+            "SELECT (SELECT count(*) FROM {new} n LEFT JOIN {old} o ON o.id = n.id "
+            "WHERE o.id IS NULL OR o.record IS DISTINCT FROM n.record), "
+            "(SELECT count(*) FROM {old} o WHERE NOT EXISTS "
+            "(SELECT 1 FROM {new} n WHERE n.id = o.id))").format(
+            new=self._q(new), old=self._q(old))).fetchone()
+        return (int(row[0]), int(row[1])) if row else (records, 0)
 
     def _upsert(self, name: str, columns: Sequence[Column], layout: Layout,
                 records: Iterable[dict[str, Any]]) -> int:

@@ -4,7 +4,8 @@ Each model configured as ``name`` is the table ``odoo_<name>``: ``id`` (INTEGER 
 one typed column per field (syncd.sinks.database: booleans 0/1, dates and datetimes ISO text,
 x2many and JSON kinds as JSON text) and ``record``, the record as JSON text exactly as the JSON
 snapshot holds it (the same canonical bytes). The state is in ``syncd_state`` (one row per
-model: its ModelState as JSON) and ``syncd_meta`` (``last_sync``, ``version``); with
+model: ``name``, the configured name, and ``state``, its ModelState as JSON; the key column is
+``name`` as on PostgreSQL) and ``syncd_meta`` (``last_sync``, ``version``); with
 ``[sync] journal = true`` every change also goes to ``syncd_changes`` (syncd.sinks.sqlite.writer).
 
 A pass is ONE transaction (``BEGIN IMMEDIATE`` at its first write, ``COMMIT`` at ``commit``,
@@ -37,14 +38,8 @@ from syncd.errors import ConfigError, CorruptFileError, SinkError
 from syncd.sinks.database import decode_heads, journal_entries
 from syncd.sinks.datadir import DataDir
 from syncd.sinks.lock import FileLock
-from syncd.sinks.sqlite.writer import (
-    HEADS,
-    JOURNAL_SCHEMA,
-    SCHEMA,
-    SqlitePassWriter,
-    quoted,
-    table_of,
-)
+from syncd.sinks.sqlite.writer import (HEADS, JOURNAL_SCHEMA, OLD_STATE_KEY, SCHEMA,
+                                       SqlitePassWriter, quoted, table_of)
 from syncd.sync.seam import Entry, Head
 from syncd.sync.state import ModelState, State
 
@@ -107,6 +102,8 @@ class SqliteSink:
                                         f"(journal_mode is {mode})")
                 self._db.execute("PRAGMA synchronous = FULL")
                 self._db.execute("PRAGMA journal_size_limit = 67108864")  # 64 MB kept after use
+                if state_key(self._db) == "model":
+                    self._db.execute(OLD_STATE_KEY)
                 self._db.executescript(SCHEMA + (JOURNAL_SCHEMA if self.journal else ""))
             self._ready = True
         return self._db
@@ -179,7 +176,8 @@ class SqliteSink:
             if not self.has_table(db, "syncd_state"):
                 return state
             meta = dict(db.execute("SELECT key, value FROM syncd_meta").fetchall())
-            rows = db.execute("SELECT model, state FROM syncd_state ORDER BY model").fetchall()
+            key = state_key(db)
+            rows = db.execute(f"SELECT {key}, state FROM syncd_state ORDER BY {key}").fetchall()
         state.last_sync = meta.get("last_sync")
         for name, text in rows:
             where = f"{self.path}: syncd_state row {name!r}"
@@ -297,3 +295,10 @@ class SqliteSink:
 
 def state_text_of(model: ModelState) -> str:
     return f"{model.watermark}|{model.records}|{model.last_success}"
+
+
+def state_key(db: sqlite3.Connection) -> str:
+    """The key column of ``syncd_state``: ``name`` (``model`` in a database written before
+    it was renamed to match PostgreSQL's); ``name`` when the table does not exist yet."""
+    columns = [row[1] for row in db.execute("PRAGMA table_info(syncd_state)")]
+    return "model" if "model" in columns else "name"

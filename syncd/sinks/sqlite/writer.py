@@ -36,7 +36,7 @@ from syncd.sync.seam import Applied
 from syncd.sync.state import VERSION, ModelState, State
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS syncd_state (model TEXT PRIMARY KEY, state TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS syncd_state (name TEXT PRIMARY KEY, state TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS syncd_meta (key TEXT PRIMARY KEY, value TEXT);
 """
 JOURNAL_SCHEMA = """
@@ -44,6 +44,9 @@ CREATE TABLE IF NOT EXISTS syncd_changes (
     seq INTEGER NOT NULL, model TEXT NOT NULL, at TEXT, op TEXT NOT NULL, id INTEGER,
     record TEXT, PRIMARY KEY (model, seq));
 """
+# Before 0.1 settled, the key column was "model" (PostgreSQL's was always "name"): renamed on
+# the first write, read either way.
+OLD_STATE_KEY = "ALTER TABLE syncd_state RENAME COLUMN model TO name"
 HEADS = "heads"  # the syncd_meta row of the pass counter and heads (syncd.sinks.database)
 BATCH = 5000  # rows per executemany
 IDS_PER_STATEMENT = 500  # ids in one IN (...) list: far below SQLite's variable limit
@@ -238,10 +241,26 @@ class SqlitePassWriter:
                 batch.clear()
         db.executemany(insert, batch)
         records += len(batch)
+        changed, removed = self._difference(db, table.name, new, records)
         db.execute(f"DROP TABLE IF EXISTS {quoted(table.name)}")
         db.execute(f"ALTER TABLE {quoted(new)} RENAME TO {quoted(table.name)}")
         self._journal(db, change.name, [("reset", None, None)])
-        return Applied(changed=records, removed=0, records=records)
+        return Applied(changed=changed, removed=removed, records=records)
+
+    @staticmethod
+    def _difference(db: sqlite3.Connection, old: str, new: str, records: int) -> tuple[int, int]:
+        """(changed, removed) of a rebuilt table ``new`` against the stored ``old``: records
+        added or different, and ids gone. With no old table (or one with no ``record``
+        column, set aside), every record is new."""
+        try:
+            row = db.execute(
+                f"SELECT (SELECT count(*) FROM {quoted(new)} n LEFT JOIN {quoted(old)} o "
+                "ON o.id = n.id WHERE o.id IS NULL OR o.record IS NOT n.record), "
+                f"(SELECT count(*) FROM {quoted(old)} o WHERE NOT EXISTS "
+                f"(SELECT 1 FROM {quoted(new)} n WHERE n.id = o.id))").fetchone()
+        except sqlite3.OperationalError:  # no such table or column
+            return records, 0
+        return (int(row[0]), int(row[1])) if row else (records, 0)
 
     def _in_place(self, db: sqlite3.Connection, change: ChangeSet) -> Applied:
         table = Table(change)
@@ -303,9 +322,9 @@ class SqlitePassWriter:
                 db = self._begin()
                 for name in sorted(self.forgotten):
                     db.execute(f"DROP TABLE IF EXISTS {quoted(table_of(name))}")
-                stored = dict(db.execute("SELECT model, state FROM syncd_state").fetchall())
+                stored = dict(db.execute("SELECT name, state FROM syncd_state").fetchall())
                 for name in sorted(stored.keys() - state.models.keys()):
-                    db.execute("DELETE FROM syncd_state WHERE model = ?", (name,))
+                    db.execute("DELETE FROM syncd_state WHERE name = ?", (name,))
                 previous = self._heads(db)
                 for name, model in sorted(state.models.items()):
                     model.journal_seq = committed_seq(
@@ -313,7 +332,7 @@ class SqlitePassWriter:
                         stored_max=partial(self._stored_max, db, name))
                     text = state_text(model)
                     if stored.get(name) != text:
-                        db.execute("INSERT OR REPLACE INTO syncd_state (model, state) "
+                        db.execute("INSERT OR REPLACE INTO syncd_state (name, state) "
                                    "VALUES (?, ?)", (name, text))
                 db.executemany("INSERT OR REPLACE INTO syncd_meta (key, value) VALUES (?, ?)",
                                [("last_sync", state.last_sync), ("version", str(VERSION)),
