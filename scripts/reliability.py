@@ -48,7 +48,8 @@ def interleavings(long: bool, workdir: Path, limit: int | None) -> Iterator[Figu
 
     scopes = [("small", Scope())]
     if long:
-        scopes += [("full sync, two writes each", Scope(writes=(("r1", "r2"), ("r2", "r1")),
+        scopes += [("full sync", Scope(full_sync_in_scope=True)),
+                   ("full sync, two writes each", Scope(writes=(("r1", "r2"), ("r2", "r1")),
                                                         full_sync_in_scope=True)),
                    ("fractional clock", Scope(advances=(0.0, 0.6, 1.0))),
                    ("shipped clock margin", Scope(margin=None, advances=(0.0, 1.0, 61.0)))]

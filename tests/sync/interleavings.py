@@ -23,8 +23,8 @@ Reductions (each keeps every distinct behaviour of the scope):
   its clock value matters.
 * Nothing between a pass's start and its first request asks the server or reads its clock, so
   steps placed there are placed before the pass starts (the stronger obligation).
-* Within one step boundary, BEGINs run before COMMITs; two COMMITs are tried in both orders
-  only when they write a common record.
+* Within one step boundary, transactions already open may commit first, then new ones begin
+  (and may commit at once), in both orders only when they write a common record.
 Bounds: the clock moves only at step boundaries (by an amount of ``advances``), so a BEGIN
 carries the clock of the next request; at most two transactions.
 """
@@ -159,7 +159,7 @@ class _Execution:
             self.hook.on_request = self._request
             try:
                 for number in range(1, self.scope.passes + 1):
-                    self._boundary(f"P{number} start")
+                    self._boundary()
                     self.passes_started = number
                     self.first_request = True
                     report = self.rig.sync()
@@ -181,29 +181,45 @@ class _Execution:
             self.first_request = False
             self.log.append(f"{method}")
             return
-        self._boundary(f"before {method}")
+        self._boundary()
         self.log.append(f"{method}")
 
-    def _boundary(self, where: str) -> None:
+    def _boundary(self) -> None:
+        """The clock moves, then open transactions may commit, then new ones may begin (and
+        commit at once). A transaction cannot begin while another open one writes a common
+        record: in PostgreSQL its write would wait for the row lock and then fail with a
+        serialization error (Odoo runs REPEATABLE READ), so in Odoo a row's stamps follow its
+        commits. The emulator has no row locks; the schedule respects them."""
         advance = self.scope.advances[self.choices.choose(len(self.scope.advances))]
         if advance:
             self.clock.advance(advance)
             self.log.append(f"+{advance:g}s")
-        commits: list[_Tx] = []
         for t in self.txs:
-            if t.committed_at is not None:
-                continue
-            steps = self.choices.choose(3 if t.tx is None else 2)
-            if steps and t.tx is None:
-                self._begin(t)
-                steps -= 1
-            if steps:
-                commits.append(t)
-        if len(commits) == 2 and set(commits[0].records) & set(commits[1].records) \
-                and self.choices.choose(2):
-            commits.reverse()
-        for t in commits:
-            self._commit(t)
+            if t.tx is not None and t.committed_at is None and self.choices.choose(2):
+                self._commit(t)
+        plans = self._plans([t for t in self.txs if t.tx is None and not self._blocked(t)])
+        for t, steps in plans[self.choices.choose(len(plans))]:
+            self._begin(t)
+            if steps == 2:
+                self._commit(t)
+
+    def _plans(self, fresh: list[_Tx]) -> list[list[tuple[_Tx, int]]]:
+        """What the transactions not yet begun may do here, each distinct outcome once:
+        (transaction, 1 = begin or 2 = begin and commit) in the order they run."""
+        if len(fresh) == 2 and set(fresh[0].records) & set(fresh[1].records):
+            plans: list[list[tuple[_Tx, int]]] = [[]]
+            for first, second in (fresh, fresh[::-1]):
+                plans.append([(first, 1)])  # the other is then blocked
+                plans += [[(first, 2)] + ([(second, k)] if k else []) for k in range(3)]
+            return plans
+        plans = [[]]
+        for t in fresh:
+            plans = [plan + ([(t, k)] if k else []) for plan in plans for k in range(3)]
+        return plans
+
+    def _blocked(self, t: _Tx) -> bool:
+        return any(other.tx is not None and other.committed_at is None
+                   and set(other.records) & set(t.records) for other in self.txs)
 
     def _begin(self, t: _Tx) -> None:
         t.tx = self.db.transaction()

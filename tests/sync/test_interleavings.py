@@ -17,7 +17,7 @@ def test_every_interleaving_of_the_small_scope_keeps_guarantee_1(tmp_path: Path)
     print(f"interleavings explored: {outcome.explored} "
           f"({outcome.excluded} with a transaction longer than lookback)")
     assert outcome.violations == []
-    assert outcome.explored > 800  # the whole scope, not a lucky prefix
+    assert outcome.explored > 500  # the whole scope, not a lucky prefix
     assert outcome.excluded > 0  # durations on both sides of lookback were tried
 
 
@@ -36,10 +36,11 @@ def test_the_checker_catches_a_window_without_lookback(tmp_path: Path,
 
 @pytest.mark.slow
 @pytest.mark.parametrize("scope", [
+    Scope(full_sync_in_scope=True),
     Scope(writes=(("r1", "r2"), ("r2", "r1")), full_sync_in_scope=True),
     Scope(advances=(0.0, 0.6, 1.0)),
     Scope(margin=None, advances=(0.0, 1.0, 61.0)),
-], ids=["full-sync-two-writes", "fractional-clock", "shipped-margin"])
+], ids=["full-sync", "full-sync-two-writes", "fractional-clock", "shipped-margin"])
 def test_every_interleaving_of_a_larger_scope_keeps_guarantee_1(tmp_path: Path,
                                                                 scope: Scope) -> None:
     outcome = explore(scope, tmp_path)
