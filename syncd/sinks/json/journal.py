@@ -129,18 +129,24 @@ class Journal:
             size = os.fstat(fd).st_size
             keep = tail_end(fd, size)
             last: int | None = None
-            for start, line in lines_backward(fd, keep):
+            foreign = 0  # lines after the last committed one that are not this journal's
+            backward = lines_backward(fd, keep)
+            current = next(backward, None)
+            while current is not None:
+                start, line = current
                 seq = seq_of(line)
-                if seq is None:
-                    break  # not a journal line: judged below
-                if committed is not None and seq > committed:
-                    keep = start
-                    continue
-                last = seq
-                break
-            else:
-                seq = 0
-            if seq is None:
+                before = next(backward, None)
+                previous = seq_of(before[1]) if before is not None else None
+                unfinished = seq is not None and committed is not None and seq > committed
+                # A line out of sequence with the one before it was not appended by syncd.
+                if seq is None or (not unfinished and previous is not None
+                                   and previous != seq - 1):
+                    foreign += 1
+                elif not unfinished:
+                    last = seq
+                    break
+                keep, current = start, before
+            if last is None and foreign:
                 os.close(fd)
                 fd = -1
                 aside = self.data_dir.set_aside(self.path)
@@ -150,8 +156,13 @@ class Journal:
             if keep < size:
                 os.ftruncate(fd, keep)
                 os.fsync(fd)
-                logger.info("model={} change journal: cut {} bytes of an unfinished pass",
-                            self.name, size - keep)
+                if foreign:
+                    logger.warning("model={} change journal: cut {} bytes after its last "
+                                   "committed line, {} of them lines it did not write",
+                                   self.name, size - keep, foreign)
+                else:
+                    logger.info("model={} change journal: cut {} bytes of an unfinished pass",
+                                self.name, size - keep)
         finally:
             if fd >= 0:
                 os.close(fd)
