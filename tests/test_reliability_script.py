@@ -51,3 +51,14 @@ def test_a_size_is_required() -> None:
     with pytest.raises(SystemExit) as stopped:
         script().main(["--check", "interleavings"])
     assert stopped.value.code == 2
+
+
+def test_a_check_that_cannot_run_is_a_failure(capsys: pytest.CaptureFixture[str]) -> None:
+    reliability = script()
+
+    def crashing(long: bool, workdir: Path, limit: int | None) -> Iterator[object]:
+        raise OSError("no space left")
+        yield  # a generator, as checks are
+
+    assert reliability.run({"crashing": crashing}, long=False) == 1
+    assert "crashing could not run: OSError: no space left  FAILED" in capsys.readouterr().out
