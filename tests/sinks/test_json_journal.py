@@ -186,3 +186,31 @@ def test_a_foreign_tail_is_skipped_by_readers_and_cut_by_the_next_pass(rig: Rig,
     parsed = lines(rig)
     assert [line["seq"] for line in parsed] == list(range(1, len(parsed) + 1))
     assert parsed[-1]["seq"] == committed(rig) > seq
+
+
+def test_a_full_disk_while_appending_fails_the_pass_with_its_own_error(
+        rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from syncd.sinks.json import journal as journal_module
+
+    journal = rig.data_dir / "odoo_customers.changes.jsonl"
+    before = journal.read_bytes()
+    churn(rig, random.Random(6), 0)
+
+    if not Path("/proc/self/fd").is_dir():
+        pytest.skip("needs /proc to tell the journal's writes from the others")
+    write = os.write
+
+    def full(fd: int, data: bytes) -> int:  # the disk fills up as the journal is appended
+        if os.readlink(f"/proc/self/fd/{fd}").endswith(".changes.jsonl"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return write(fd, data)
+
+    monkeypatch.setattr(journal_module.os, "write", full)
+    report = rig.sync()
+    monkeypatch.undo()
+    assert report.error is not None and "No space left on device" in report.error
+    assert "BufferError" not in report.error
+    assert journal.read_bytes() == before
+    assert rig.sync().ok

@@ -238,11 +238,12 @@ class Appending:
         self._line(b"reset", b'"}\n')
 
     def _flush(self) -> None:
-        view = memoryview(self._buffer)
-        while view:
-            view = view[os.write(self._fd, view):]
-        view.release()
-        self._buffer.clear()
+        # No memoryview: one left exported by a failing write (a full disk) would make the
+        # rollback's clear() raise BufferError in place of the write's own error.
+        buffer, pos = self._buffer, 0
+        while pos < len(buffer):
+            pos += os.write(self._fd, buffer[pos:] if pos else buffer)
+        buffer.clear()
 
     def sync(self) -> None:
         """Everything appended is on disk (before any snapshot of the pass is put in place)."""
