@@ -3,6 +3,8 @@ SIGKILLs itself right after the K-th time it reaches STEP of the write path, or 
 K = 0. Its local clock is frozen so that two whole runs write the same bytes.
 
 Usage: python crash_child.py STEP K   (the config comes from SYNCD_CONFIG)
+With CRASH_CHILD_ERRNO=N, the K-th call at STEP fails with OSError(N) instead (the call is not
+made), as a full disk (ENOSPC) or a failing one (EIO) makes it.
 
 Prints nothing of its own; exits as `syncd once` does, or dies by SIGKILL.
 """
@@ -30,8 +32,16 @@ def crash_after(step: str, count: int) -> Callable[[Callable[..., Any]], Callabl
     chosen, wanted = sys.argv[1], int(sys.argv[2])
     seen = [0]
 
+    error = int(os.environ.get("CRASH_CHILD_ERRNO", "0"))
+
     def wrap(function: Callable[..., Any]) -> Callable[..., Any]:
         def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if error and chosen == step and wanted:
+                seen[0] += 1
+                if seen[0] == wanted:
+                    sys.stderr.write(f"crash-child: injected at {step}\n")
+                    raise OSError(error, os.strerror(error))
+                return function(*args, **kwargs)
             if chosen == step and wanted and step.startswith("before "):
                 seen[0] += 1
                 if seen[0] == wanted:

@@ -35,7 +35,9 @@ STEPS = {"json": JSON_STEPS, "sqlite": SQLITE_STEPS}
 
 @dataclass
 class Sweep:
-    kills: int = 0
+    kills: int = 0  # kills, or injected errors
+    tolerated: int = 0  # injected errors the pass survived (a write it does not need)
+    partial: int = 0  # failed passes that left an earlier snapshot replaced (state not moved)
     steps: dict[str, int] = field(default_factory=dict)  # step -> occurrences killed at
     failures: list[str] = field(default_factory=list)
 
@@ -50,13 +52,15 @@ def config(em: Emulator, data: Path, sink: str) -> str:
             '[models.products]\nmodel = "product.product"\nfields = ["name", "list_price"]\n')
 
 
-def child(conf: Path, step: str = "", k: int = 0, *,
-          in_place: bool = False) -> subprocess.CompletedProcess[str]:
+def child(conf: Path, step: str = "", k: int = 0, *, in_place: bool = False,
+          error: int = 0) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("ODOO_", "SYNCD_", "CRASH_CHILD_"))}
     env.update(SYNCD_CONFIG=str(conf), PYTHONPATH=str(ROOT))
     if in_place:
         env["CRASH_CHILD_IN_PLACE"] = "1"
+    if error:
+        env["CRASH_CHILD_ERRNO"] = str(error)
     return subprocess.run([sys.executable, str(CHILD), step or "none", str(k)], env=env,
                           capture_output=True, text=True, timeout=120)
 
@@ -219,6 +223,74 @@ def sweep(workdir: Path, sink: str, *, limit: int | None = None, steps: list[str
                                             new_journals[n])]
                 if differ:
                     result.failures.append(f"{where}: one more pass did not converge: {differ}")
+    finally:
+        em.stop()
+    return result
+
+
+WRITE_ERROR_STEPS = ["written", "fsynced", "replaced"]
+
+
+def write_errors(workdir: Path, errors: tuple[int, ...], *, limit: int | None = None) -> Sweep:
+    """Fail the K-th write, fsync or replace of a pass with each errno of `errors` (JSON sink):
+    the pass exits 1 with one line naming the error, every file is as it was (the error file
+    aside), no temp file is left, and the next pass converges."""
+    result = Sweep()
+    em = odoo()
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+        base, work = workdir / "base", workdir / "work"
+        conf = workdir / "syncd.toml"
+        conf.write_text(config(em, work, "json"))
+        assert child(conf).returncode == 0
+        change(em)
+        shutil.copytree(work, base)
+        old = files(work)
+        assert child(conf).returncode == 0
+        new = files(work)
+        for error in errors:
+            for step in WRITE_ERROR_STEPS:
+                k = 0
+                while limit is None or k < limit:
+                    k += 1
+                    shutil.rmtree(work)
+                    shutil.copytree(base, work, copy_function=shutil.copy2)
+                    failed = child(conf, step, k, error=error)
+                    if "crash-child: injected" not in failed.stderr:
+                        break  # the pass reached this step fewer than k times
+                    where = f"{os.strerror(error)} at {step} #{k}"
+                    result.kills += 1
+                    result.steps[step] = k
+                    lines = [line for line in failed.stderr.strip().splitlines()
+                             if not line.startswith("crash-child:")]
+                    now = files(work)
+                    now.pop(".syncd-error.json", None)
+                    if failed.returncode == 0:
+                        result.tolerated += 1
+                        if now != new:
+                            result.failures.append(f"{where}: a pass that succeeded despite "
+                                                   "the error wrote something else")
+                        continue
+                    if failed.returncode != 1 or len(lines) != 1 or "Traceback" in failed.stderr \
+                            or os.strerror(error) not in lines[0]:
+                        result.failures.append(f"{where}: exit {failed.returncode}, "
+                                               f"stderr {failed.stderr.strip()[-300:]!r}")
+                    wrong = [n for n in old.keys() | now.keys()
+                             if now.get(n) not in (old.get(n), new.get(n))]
+                    if wrong or now.get("last_sync.json") != old.get("last_sync.json"):
+                        result.failures.append(f"{where}: files changed: {sorted(wrong)} "
+                                               "or the state moved")
+                    elif now != old:
+                        result.partial += 1
+                    temps = [p.name for p in work.iterdir() if TEMP_MARK in p.name]
+                    if temps:
+                        result.failures.append(f"{where}: temp files left: {temps}")
+                    again = child(conf)
+                    if again.returncode != 0:
+                        result.failures.append(f"{where}: the next pass failed: {again.stderr}")
+                    elif any(files(work).get(n) != new.get(n) for n in new
+                             if n.startswith("odoo_") and n.endswith(".json")):
+                        result.failures.append(f"{where}: the next pass did not converge")
     finally:
         em.stop()
     return result
