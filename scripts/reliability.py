@@ -14,6 +14,12 @@ The checks are the suite's own harnesses (tests/), run at the size chosen here:
   crash-points   `syncd once` SIGKILLed after each step of the write path, every occurrence
                  (--short: the first 3 of each step), on the JSON and SQLite sinks
                  (tests/sinks/crash_points.py); old or new file byte for byte, next pass converges
+  write-errors   ENOSPC (and EIO in --long) instead of a pass's writes, fsyncs and replaces:
+                 one error line, files old or new with the state not moved, next pass converges
+  bad-input      the bad-input matrix (tests/test_bad_input.py, the journal's torn and foreign
+                 tails in tests/sinks/test_json_journal.py), run by pytest
+  secrets        credentials in no output, log, status, state, journal or row
+                 (tests/test_secrets.py), run by pytest
 """
 
 from __future__ import annotations
@@ -76,7 +82,50 @@ def crash_points(long: bool, workdir: Path, limit: int | None) -> Iterator[Figur
             print(f"  {failure}", file=sys.stderr)
 
 
-CHECKS: dict[str, Check] = {"interleavings": interleavings, "crash-points": crash_points}
+def write_errors(long: bool, workdir: Path, limit: int | None) -> Iterator[Figure]:
+    import errno
+
+    from tests.sinks.crash_points import write_errors as inject
+
+    result = inject(workdir, (errno.ENOSPC, errno.EIO) if long else (errno.ENOSPC,),
+                    limit=limit if limit is not None else (None if long else 3))
+    yield Figure("write errors injected (ENOSPC" + (", EIO" if long else "") + ")", result.kills)
+    yield Figure("write errors tolerated by a pass that still wrote the new files",
+                 result.tolerated)
+    yield Figure("failed passes leaving an earlier snapshot replaced, state not moved",
+                 result.partial)
+    yield Figure("write errors mishandled (error line, files, temps, next pass)",
+                 len(result.failures), held=not result.failures)
+    for failure in result.failures[:3]:
+        print(f"  {failure}", file=sys.stderr)
+
+
+def suite(label: str, *paths: str) -> Check:
+    """A check that runs test files of the suite (each case a guarantee held or not)."""
+    def check(long: bool, workdir: Path, limit: int | None) -> Iterator[Figure]:
+        import re
+        import subprocess
+
+        marks = "slow or not slow" if long else "not slow"
+        result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                 "-m", marks, *paths], cwd=ROOT, capture_output=True,
+                                text=True)
+        summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+        counts = {kind: int(n) for n, kind in re.findall(r"(\d+) (passed|failed|error)",
+                                                         summary)}
+        yield Figure(f"{label} cases held", counts.get("passed", 0))
+        broken = counts.get("failed", 0) + counts.get("error", 0)
+        yield Figure(f"{label} cases failed", broken, held=broken == 0 and result.returncode == 0)
+    return check
+
+
+CHECKS: dict[str, Check] = {
+    "interleavings": interleavings,
+    "crash-points": crash_points,
+    "write-errors": write_errors,
+    "bad-input": suite("bad input", "tests/test_bad_input.py", "tests/sinks/test_json_journal.py"),
+    "secrets": suite("secrets", "tests/test_secrets.py"),
+}
 
 
 def run(checks: dict[str, Check], *, long: bool, limit: int | None = None) -> int:
