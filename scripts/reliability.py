@@ -18,6 +18,9 @@ The checks are the suite's own harnesses (tests/), run at the size chosen here:
                  one error line, files old or new with the state not moved, next pass converges
   bad-input      the bad-input matrix (tests/test_bad_input.py, the journal's torn and foreign
                  tails in tests/sinks/test_json_journal.py), run by pytest
+  random-kills   `syncd run` SIGKILLed at random (30 times per sink and journal setting; --long
+                 200) with a reader and a follower (killed and resumed too) alongside
+                 (tests/service/kills.py)
   secrets        credentials in no output, log, status, state, journal or row
                  (tests/test_secrets.py), run by pytest
 """
@@ -100,6 +103,39 @@ def write_errors(long: bool, workdir: Path, limit: int | None) -> Iterator[Figur
         print(f"  {failure}", file=sys.stderr)
 
 
+def random_kills(long: bool, workdir: Path, limit: int | None) -> Iterator[Figure]:
+    from tests.service.kills import run_kills
+    from tests.sync_rig import SINKS
+
+    kills = limit if limit is not None else (200 if long else 30)
+    for sink in SINKS:
+        for journal in (True, False):
+            label = f"{sink}, {'journal' if journal else 'no journal'}"
+            dsn = ""
+            if sink == "postgres":
+                from tests import pg_server
+
+                try:
+                    dsn = pg_server.server().database_for(f"kills-{journal}")
+                except BaseException as exc:  # noqa: BLE001 - pytest.skip: no PostgreSQL here
+                    yield Figure(f"random kills ({label})", f"not run: {exc}")
+                    continue
+            tmp = workdir / f"{sink}-{journal}"
+            tmp.mkdir()
+            result = run_kills(tmp, sink, kills=kills, journal=journal, dsn=dsn)
+            yield Figure(f"random kills of syncd run ({label})", result.kills)
+            yield Figure(f"follower kills ({label})", result.follower_kills)
+            yield Figure(f"reads while killing ({label})", result.reads)
+            yield Figure(f"torn reads ({label})", result.torn, held=result.torn == 0)
+            yield Figure(f"stored records differing from Odoo after one more pass ({label})",
+                         result.stored_divergence, held=result.stored_divergence == 0)
+            yield Figure(f"follower records differing from the stored copy ({label})",
+                         result.follower_divergence, held=result.follower_divergence == 0)
+            if result.problems:
+                yield Figure(f"other problems ({label})", "; ".join(result.problems)[:300],
+                             held=False)
+
+
 def suite(label: str, *paths: str) -> Check:
     """A check that runs test files of the suite (each case a guarantee held or not)."""
     def check(long: bool, workdir: Path, limit: int | None) -> Iterator[Figure]:
@@ -125,6 +161,7 @@ CHECKS: dict[str, Check] = {
     "write-errors": write_errors,
     "bad-input": suite("bad input", "tests/test_bad_input.py", "tests/sinks/test_json_journal.py"),
     "secrets": suite("secrets", "tests/test_secrets.py"),
+    "random-kills": random_kills,
 }
 
 
@@ -160,7 +197,13 @@ def main(argv: list[str] | None = None) -> int:
     from loguru import logger
 
     logger.remove()  # the checks' own figures are the output
-    return run(chosen, long=args.long, limit=args.limit)
+    try:
+        return run(chosen, long=args.long, limit=args.limit)
+    finally:
+        if "random-kills" in chosen:
+            from tests import pg_server
+
+            pg_server.stop()
 
 
 if __name__ == "__main__":
