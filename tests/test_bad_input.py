@@ -111,6 +111,21 @@ def set_aside(path: Path) -> list[Path]:
     return sorted(path.parent.glob(path.name + ".corrupt-*"))
 
 
+def corrupt_then_pass(tmp_path: Path, env: dict[str, str], path: Path,
+                      content: bytes) -> Path:
+    """Write `content` over `path`, run a pass: it must succeed, say so, and keep `content`
+    set aside as `<name>.corrupt-<time>`; returns the set-aside file."""
+    path.write_bytes(content)
+    result = syncd(tmp_path, env, "once")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert re.search(rf"corrupt.*{re.escape(path.name)}", result.stderr), result.stderr
+    [aside] = set_aside(path)
+    assert re.fullmatch(rf"{re.escape(path.name)}\.corrupt-\d{{8}}T\d{{6}}", aside.name)
+    assert aside.read_bytes() == content  # kept, not lost
+    return aside
+
+
 CORRUPT_SNAPSHOTS = {
     "garbage": b"\x00\xffnot json at all",
     "truncated": b'[\n{"id":1,"name":"Customer 0","email":"c0@example.com"},\n{"id":2,"na',
@@ -127,14 +142,7 @@ CORRUPT_SNAPSHOTS = {
 def test_a_corrupt_snapshot_is_reported_set_aside_and_rebuilt(
         tmp_path: Path, odoo: Emulator, content: bytes) -> None:  # noqa: F811
     env, snapshot, good = good_pass(tmp_path, odoo)
-    snapshot.write_bytes(content)
-    result = syncd(tmp_path, env, "once")
-    assert result.returncode == 0, result.stderr
-    assert "Traceback" not in result.stderr
-    assert re.search(r"corrupt.*odoo_customers\.json", result.stderr), result.stderr
-    [aside] = set_aside(snapshot)
-    assert re.fullmatch(r"odoo_customers\.json\.corrupt-\d{8}T\d{6}", aside.name)
-    assert aside.read_bytes() == content  # kept, not lost
+    corrupt_then_pass(tmp_path, env, snapshot, content)
     assert snapshot.read_bytes() == good  # rebuilt from Odoo
     assert syncd(tmp_path, env, "once").returncode == 0 and len(set_aside(snapshot)) == 1
 
@@ -152,13 +160,8 @@ def test_a_corrupt_state_is_reported_set_aside_and_everything_rebuilt(
         tmp_path: Path, odoo: Emulator, content: bytes) -> None:  # noqa: F811
     env, snapshot, good = good_pass(tmp_path, odoo)
     state = tmp_path / "data" / "last_sync.json"
-    state.write_bytes(content)
     odoo.db.create("res.partner", {"name": "Arrived meanwhile"})
-    result = syncd(tmp_path, env, "once")
-    assert result.returncode == 0, result.stderr
-    assert "Traceback" not in result.stderr and "corrupt" in result.stderr
-    [aside] = set_aside(state)
-    assert aside.read_bytes() == content
+    corrupt_then_pass(tmp_path, env, state, content)
     stored = orjson.loads(snapshot.read_bytes())
     assert "Arrived meanwhile" in {r["name"] for r in stored}
     assert orjson.loads(state.read_bytes())["models"]["customers"]["watermark"]

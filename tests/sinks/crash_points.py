@@ -169,6 +169,22 @@ def change(em: Emulator) -> None:
     em.db.clock.advance(30)
 
 
+def prepared(workdir: Path, em: Emulator, sink: str) -> tuple[Path, Path, Path]:
+    """(config, base, work): `base` is the data directory after a first pass with Odoo changed
+    since (the old versions), `work` the same after an uninterrupted second pass (the new)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    base, work = workdir / "base", workdir / "work"
+    conf = workdir / "syncd.toml"
+    conf.write_text(config(em, work, sink))
+    assert child(conf).returncode == 0
+    change(em)
+    shutil.copytree(work, base)
+    second = child(conf)
+    assert second.returncode == 0, second.stderr
+    assert files(work) != files(base)
+    return conf, base, work
+
+
 def sweep(workdir: Path, sink: str, *, limit: int | None = None, steps: list[str] | None = None,
           in_place: bool = False) -> Sweep:
     """Kill a pass at every occurrence of every step (at most `limit` per step). `in_place`:
@@ -176,21 +192,11 @@ def sweep(workdir: Path, sink: str, *, limit: int | None = None, steps: list[str
     result = Sweep()
     em = odoo()
     try:
-        workdir.mkdir(parents=True, exist_ok=True)
-        base, work = workdir / "base", workdir / "work"
-        conf = workdir / "syncd.toml"
-        conf.write_text(config(em, work, sink))
-        assert child(conf).returncode == 0  # the first pass: the old versions
-        change(em)
-        shutil.copytree(work, base)
-        old = files(work)
+        conf, base, work = prepared(workdir, em, sink)
+        old, new = files(base), files(work)
         names = ["customers", "products"]
-        old_journals = {n: visible_journal(work, n) for n in names}
-        first = child(conf)  # an uninterrupted pass: the new versions
-        assert first.returncode == 0, first.stderr
-        new = files(work)
+        old_journals = {n: visible_journal(base, n) for n in names}
         new_journals = {n: visible_journal(work, n) for n in names}
-        assert new != old
         for step in steps or STEPS[sink]:
             k = 0
             while limit is None or k < limit:
@@ -238,16 +244,8 @@ def write_errors(workdir: Path, errors: tuple[int, ...], *, limit: int | None = 
     result = Sweep()
     em = odoo()
     try:
-        workdir.mkdir(parents=True, exist_ok=True)
-        base, work = workdir / "base", workdir / "work"
-        conf = workdir / "syncd.toml"
-        conf.write_text(config(em, work, "json"))
-        assert child(conf).returncode == 0
-        change(em)
-        shutil.copytree(work, base)
-        old = files(work)
-        assert child(conf).returncode == 0
-        new = files(work)
+        conf, base, work = prepared(workdir, em, "json")
+        old, new = files(base), files(work)
         for error in errors:
             for step in WRITE_ERROR_STEPS:
                 k = 0
