@@ -131,6 +131,9 @@ def random_kills(long: bool, workdir: Path, limit: int | None) -> Iterator[Figur
                          result.stored_divergence, held=result.stored_divergence == 0)
             yield Figure(f"follower records differing from the stored copy ({label})",
                          result.follower_divergence, held=result.follower_divergence == 0)
+            yield Figure(f"records handed to the follower that Odoo never held ({label}; of "
+                         f"{result.follower_records})", result.follower_phantoms,
+                         held=result.follower_phantoms == 0)
             if result.problems:
                 yield Figure(f"other problems ({label})", "; ".join(result.problems)[:300],
                              held=False)

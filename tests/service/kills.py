@@ -39,6 +39,8 @@ class Kills:
     torn: int = 0
     stored_divergence: int = 0  # records of the stored copy differing from Odoo after the end
     follower_divergence: int = 0  # records of the follower's copy differing from the stored
+    follower_records: int = 0  # records the follower was handed (changes and reloads)
+    follower_phantoms: int = 0  # of those, records that Odoo never held
     problems: list[str] = field(default_factory=list)
 
 
@@ -111,10 +113,13 @@ def run_kills(tmp: Path, sink: str, *, kills: int, journal: bool = True, seed: i
     try:
         once = subprocess.run([SYNCD, "-q", "once"], env=env, capture_output=True, text=True)
         assert once.returncode == 0, once.stderr
+        held = {name: set() for name in ("customers", "products")}  # every version Odoo held
+        _remember(em, held)
         follower = spawn(sys.executable, str(HERE / "kill_follower.py"), str(conf), str(out),
                          env=env)
         for n in range(kills):
             churn(em, rng, n)
+            _remember(em, held)
             daemon = spawn(SYNCD, "-q", "run", env=env)
             try:
                 daemon.wait(timeout=rng.uniform(0.05, longest))  # the random moment
@@ -146,6 +151,8 @@ def run_kills(tmp: Path, sink: str, *, kills: int, journal: bool = True, seed: i
             time.sleep(0.05)  # polling a file with a deadline, not waiting for time to pass
         if follower.poll() is not None:
             result.problems.append(f"the follower died: {follower.stderr.read()[-500:]}")
+        result.follower_records, result.follower_phantoms = _phantoms(
+            out.with_name(out.name + ".seen"), held)
     finally:
         stop.touch()
         if follower is not None and follower.poll() is None:
@@ -168,3 +175,26 @@ def _copies(out: Path) -> dict[str, dict[int, Any]]:
     except (FileNotFoundError, orjson.JSONDecodeError):
         return {}
     return {name: {int(i): r for i, r in copy.items()} for name, copy in saved["copies"].items()}
+
+
+def _remember(em: Emulator, held: dict[str, set[bytes]]) -> None:
+    """Add every record as Odoo holds it now (Odoo changes only between runs of syncd, so
+    every committed pass stored one of these states)."""
+    for name in held:
+        held[name].update(orjson.dumps(r, option=orjson.OPT_SORT_KEYS)
+                          for r in truth(em, name).values())
+
+
+def _phantoms(seen: Path, held: dict[str, set[bytes]]) -> tuple[int, int]:
+    """(records the follower was handed, those that no state of Odoo had); a torn last line,
+    from a kill of the follower mid-append, is skipped."""
+    count = checked = 0
+    for line in seen.read_bytes().splitlines() if seen.exists() else []:
+        try:
+            entry = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        checked += 1
+        if orjson.dumps(entry["record"], option=orjson.OPT_SORT_KEYS) not in held[entry["name"]]:
+            count += 1
+    return checked, count

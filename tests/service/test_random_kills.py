@@ -30,3 +30,4 @@ def test_random_kills_tear_no_read_and_lose_nothing(tmp_path: Path, sink: str, j
     assert result.torn == 0
     assert result.stored_divergence == 0
     assert result.follower_divergence == 0
+    assert result.follower_records > 0 and result.follower_phantoms == 0
