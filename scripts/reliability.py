@@ -21,6 +21,11 @@ The checks are the suite's own harnesses (tests/), run at the size chosen here:
   random-kills   `syncd run` SIGKILLed at random (30 times per sink and journal setting; --long
                  200) with a reader and a follower (killed and resumed too) alongside
                  (tests/service/kills.py)
+  faults         network and server faults from the emulator (HTTP 500/502/503, 429, dropped
+                 connections, bodies cut short, malformed answers, an HTML proxy page, answers
+                 slower than the timeout, credentials revoked mid-pass) over 60 passes per sink
+                 and protocol (--long 500) (tests/sync/fault_storm.py): each pass retries
+                 through or fails with one line changing nothing; the passes converge
   secrets        credentials in no output, log, status, state, journal or row
                  (tests/test_secrets.py), run by pytest
 """
@@ -137,6 +142,38 @@ def random_kills(long: bool, workdir: Path, limit: int | None) -> Iterator[Figur
                              held=False)
 
 
+def faults(long: bool, workdir: Path, limit: int | None) -> Iterator[Figure]:
+    from tests.sync.fault_storm import storm
+
+    passes = limit if limit is not None else (500 if long else 60)
+    runs = [("json", "jsonrpc", 17), ("sqlite", "jsonrpc", 17), ("postgres", "jsonrpc", 17),
+            ("json", "xmlrpc", 17), ("json", "json2", 19)]
+    for seed, (sink, protocol, version) in enumerate(runs):
+        label = f"{sink}, {protocol}"
+        if sink == "postgres":
+            from tests import pg_server
+
+            try:
+                pg_server.server()
+            except BaseException as exc:  # noqa: BLE001 - pytest.skip: no PostgreSQL here
+                yield Figure(f"fault passes ({label})", f"not run: {exc}")
+                continue
+        tmp = workdir / f"{sink}-{protocol}"
+        tmp.mkdir()
+        result = storm(tmp, sink, passes=passes, seed=seed, protocol=protocol, version=version)
+        yield Figure(f"passes under faults ({label})", result.passes)
+        yield Figure(f"faults fired ({label})", sum(result.fired.values()))
+        yield Figure(f"faults fired by kind ({label})",
+                     ", ".join(f"{kind} {n}" for kind, n in sorted(result.fired.items())))
+        yield Figure(f"passes that retried through ({label})", result.succeeded)
+        yield Figure(f"passes that failed with one line, changing nothing ({label})",
+                     result.failed)
+        yield Figure(f"passes mishandling a fault: a change, a wrong copy, not converging "
+                     f"({label})", len(result.failures), held=not result.failures)
+        for failure in result.failures[:3]:
+            print(f"  {failure}", file=sys.stderr)
+
+
 def suite(label: str, *paths: str) -> Check:
     """A check that runs test files of the suite (each case a guarantee held or not)."""
     def check(long: bool, workdir: Path, limit: int | None) -> Iterator[Figure]:
@@ -163,6 +200,7 @@ CHECKS: dict[str, Check] = {
     "bad-input": suite("bad input", "tests/test_bad_input.py", "tests/sinks/test_json_journal.py"),
     "secrets": suite("secrets", "tests/test_secrets.py"),
     "random-kills": random_kills,
+    "faults": faults,
 }
 
 
@@ -201,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(chosen, long=args.long, limit=args.limit)
     finally:
-        if "random-kills" in chosen:
+        if "random-kills" in chosen or "faults" in chosen:
             from tests import pg_server
 
             pg_server.stop()
