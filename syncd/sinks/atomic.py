@@ -261,14 +261,19 @@ def _replace(temp: Path, path: Path) -> None:
     if not _IS_WINDOWS:
         os.replace(temp, path)
         return
-    for attempt in range(_REPLACE_ATTEMPTS):  # pragma: no cover - Windows only
+    # Windows: a reader holding the target refuses the replace; a bounded retry, then the
+    # PermissionError (the caller removes the temp; the target is untouched).
+    for attempt in range(_REPLACE_ATTEMPTS):
         try:
             os.replace(temp, path)
             return
         except PermissionError:
             if attempt == _REPLACE_ATTEMPTS - 1:
                 raise
-            time.sleep(_REPLACE_PAUSE)
+            _pause(_REPLACE_PAUSE)
+
+
+_pause = time.sleep  # tests replace it (Windows contention is simulated off Windows)
 
 
 def _fsync_directory(directory: Path) -> None:
