@@ -28,6 +28,10 @@ The checks are the suite's own harnesses (tests/), run at the size chosen here:
                  through or fails with one line changing nothing; the passes converge
   secrets        credentials in no output, log, status, state, journal or row
                  (tests/test_secrets.py), run by pytest
+  two-writers    a second `once` while `syncd run` holds the sink (idle or mid-pass) refused
+                 with one line on every sink, a SIGKILLed holder's lock taken over, and Windows
+                 replace contention simulated (tests/service/test_two_writers.py,
+                 tests/service/test_lock.py, tests/sinks/test_replace_contention.py), by pytest
 """
 
 from __future__ import annotations
@@ -199,6 +203,9 @@ CHECKS: dict[str, Check] = {
     "write-errors": write_errors,
     "bad-input": suite("bad input", "tests/test_bad_input.py", "tests/sinks/test_json_journal.py"),
     "secrets": suite("secrets", "tests/test_secrets.py"),
+    "two-writers": suite("two writers, stale locks and replace contention",
+                         "tests/service/test_two_writers.py", "tests/service/test_lock.py",
+                         "tests/sinks/test_replace_contention.py"),
     "random-kills": random_kills,
     "faults": faults,
 }
