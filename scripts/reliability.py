@@ -28,6 +28,9 @@ The checks are the suite's own harnesses (tests/), run at the size chosen here:
                  through or fails with one line changing nothing; the passes converge
   secrets        credentials in no output, log, status, state, journal or row
                  (tests/test_secrets.py), run by pytest
+  freshness      `syncd run` every 0.2 s while a writer changes records at random moments (30
+                 changes, --long 200; tests/service/freshness.py): change-to-file latency
+                 p50/p95/max, changes never seen, requests per idle pass
   two-writers    a second `once` while `syncd run` holds the sink (idle or mid-pass) refused
                  with one line on every sink, a SIGKILLed holder's lock taken over, and Windows
                  replace contention simulated (tests/service/test_two_writers.py,
@@ -178,6 +181,22 @@ def faults(long: bool, workdir: Path, limit: int | None) -> Iterator[Figure]:
             print(f"  {failure}", file=sys.stderr)
 
 
+def freshness(long: bool, workdir: Path, limit: int | None) -> Iterator[Figure]:
+    from tests.service.freshness import measure
+
+    changes = limit if limit is not None else (200 if long else 30)
+    result = measure(workdir, changes=changes, interval=0.2, idle_passes=20)
+    yield Figure("changes made while syncd run went every 0.2 s", changes)
+    yield Figure("changes never seen in the snapshot", result.unseen, held=result.unseen == 0)
+    for p in (50, 95):
+        yield Figure(f"change-to-file latency p{p} (s)", f"{result.percentile(p):.3f}")
+    yield Figure("change-to-file latency max (s)", f"{max(result.latencies or [0.0]):.3f}")
+    yield Figure("requests per idle pass (2 models)", f"{result.requests_per_idle_pass:g}",
+                 held=0 < result.requests_per_idle_pass <= 2)
+    if result.problems:
+        yield Figure("freshness problems", "; ".join(result.problems), held=False)
+
+
 def suite(label: str, *paths: str) -> Check:
     """A check that runs test files of the suite (each case a guarantee held or not)."""
     def check(long: bool, workdir: Path, limit: int | None) -> Iterator[Figure]:
@@ -208,6 +227,7 @@ CHECKS: dict[str, Check] = {
                          "tests/sinks/test_replace_contention.py"),
     "random-kills": random_kills,
     "faults": faults,
+    "freshness": freshness,
 }
 
 
