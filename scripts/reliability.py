@@ -18,9 +18,9 @@ The checks are the suite's own harnesses (tests/), run at the size chosen here:
                  one error line, every file as before, next pass converges
   bad-input      the bad-input matrix (tests/test_bad_input.py, the journal's torn and foreign
                  tails in tests/sinks/test_json_journal.py), run by pytest
-  random-kills   `syncd run` SIGKILLed at random (30 times per sink and journal setting; --long
-                 200) with a reader and a follower (killed and resumed too) alongside
-                 (tests/service/kills.py)
+  random-kills   `syncd run` SIGKILLed at random (--short: 30 per sink, 15 with the journal and
+                 15 without; --long: 200 per sink and journal setting) with a reader and a
+                 follower (killed and resumed too) alongside (tests/service/kills.py)
   faults         network and server faults from the emulator (HTTP 500/502/503, 429, dropped
                  connections, bodies cut short, malformed answers, an HTML proxy page, answers
                  slower than the timeout, credentials revoked mid-pass) over 60 passes per sink
@@ -117,7 +117,8 @@ def random_kills(long: bool, workdir: Path, limit: int | None) -> Iterator[Figur
     from tests.service.kills import run_kills
     from tests.sync_rig import SINKS
 
-    kills = limit if limit is not None else (200 if long else 30)
+    # Per sink: --short 30 (15 with the journal, 15 without), to fit CI; --long 200 each.
+    kills = limit if limit is not None else (200 if long else 15)
     for sink in SINKS:
         for journal in (True, False):
             label = f"{sink}, {'journal' if journal else 'no journal'}"

@@ -62,3 +62,16 @@ def test_a_check_that_cannot_run_is_a_failure(capsys: pytest.CaptureFixture[str]
 
     assert reliability.run({"crashing": crashing}, long=False) == 1
     assert "crashing could not run: OSError: no space left  FAILED" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_the_short_form_passes_within_a_few_minutes() -> None:
+    """The CI form, whole (about four minutes on 2 cores: `-m slow`; the default suite runs
+    each check's harness at a smaller size instead)."""
+    result = subprocess.run([sys.executable, str(SCRIPT), "--short"], capture_output=True,
+                            text=True, timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr
+    seconds = {line.split(" seconds: ")[0]: float(line.split(" seconds: ")[1])
+               for line in result.stdout.splitlines() if " seconds: " in line}
+    assert set(seconds) == set(script().CHECKS)
+    assert sum(seconds.values()) < 600
