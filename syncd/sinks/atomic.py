@@ -7,7 +7,8 @@ flushed and fsynced, then renamed over the target with ``os.replace``; on POSIX 
 fsynced too so the rename itself survives a power cut.
 
 Surprises: a kill between the temp write and the rename leaves a temp file behind (named
-``.<name>.<random>.syncd-tmp``); ``sweep_temp_files`` removes those at start-up. On Windows a
+``.<name>.<random>.syncd-tmp``); ``sweep_temp_files`` removes those at start-up. The old
+versions ``Replacing`` keeps while a pass replaces several files bear the same kind of name. On Windows a
 reader that holds the target open makes ``os.replace`` fail with ``PermissionError``; we retry
 for about two seconds before giving up. Failures raise ``OSError`` unchanged (the caller adds
 the context of what it was saving).
@@ -70,6 +71,76 @@ class Staged:
         except OSError as exc:
             logger.warning("could not remove temp file path={path} error={error}",
                            path=str(self.temp), error=str(exc))
+
+
+class Replacing:
+    """Puts several staged files in place, all or none: before each replace the target's old
+    version is kept under a temp name (a hard link, or a copy where links are refused), so
+    that a failure puts every file already replaced back (``restore``); ``drop`` forgets the
+    old versions once the replaced files are committed.
+
+    A kill between two replaces leaves each file whole (old or new) and the kept old versions
+    as temp files, which ``sweep_temp_files`` removes at the start of the next pass.
+    """
+
+    def __init__(self) -> None:
+        self._done: list[tuple[Path, Path | None]] = []  # (target, its old version or None)
+
+    def replace(self, staged: Staged) -> None:
+        kept = _keep_old(staged.path)
+        try:
+            staged.commit()
+        except BaseException:
+            if kept is not None:
+                Staged(kept, staged.path).discard()
+            raise
+        self._done.append((staged.path, kept))
+
+    def restore(self) -> None:
+        """Put back the old version of every file replaced so far (a target that did not
+        exist is removed); best effort, logged: the caller is already failing."""
+        done, self._done = self._done, []
+        for path, kept in reversed(done):
+            try:
+                if kept is None:
+                    path.unlink(missing_ok=True)
+                else:
+                    _replace(kept, path)
+                _fsync_directory(path.parent)
+            except OSError as exc:
+                logger.warning("could not put back the old file path={path} error={error}",
+                               path=str(path), error=str(exc))
+
+    def drop(self) -> None:
+        done, self._done = self._done, []
+        for path, kept in done:
+            if kept is not None:
+                Staged(kept, path).discard()
+
+
+def _keep_old(path: Path) -> Path | None:
+    """A temp name for the current ``path`` (same inode, same size and mtime), None when
+    ``path`` does not exist."""
+    if not path.exists():
+        return None
+    while True:
+        kept = path.with_name(f".{path.name}.{secrets.token_hex(6)}{TEMP_MARK}")
+        try:
+            os.link(path, kept)
+            return kept
+        except FileExistsError:  # pragma: no cover - 48 random bits colliding
+            continue
+        except FileNotFoundError:
+            return None
+        except OSError:  # a filesystem without hard links: a copy, same size and mtime
+            import shutil
+
+            try:
+                shutil.copy2(path, kept)
+            except BaseException:
+                Staged(kept, path).discard()
+                raise
+            return kept
 
 
 def stage(path: Path, data: bytes) -> Staged:
@@ -191,14 +262,19 @@ def _replace(temp: Path, path: Path) -> None:
     if not _IS_WINDOWS:
         os.replace(temp, path)
         return
-    for attempt in range(_REPLACE_ATTEMPTS):  # pragma: no cover - Windows only
+    # Windows: a reader holding the target refuses the replace; a bounded retry, then the
+    # PermissionError (the caller removes the temp; the target is untouched).
+    for attempt in range(_REPLACE_ATTEMPTS):
         try:
             os.replace(temp, path)
             return
         except PermissionError:
             if attempt == _REPLACE_ATTEMPTS - 1:
                 raise
-            time.sleep(_REPLACE_PAUSE)
+            _pause(_REPLACE_PAUSE)
+
+
+_pause = time.sleep  # tests replace it (Windows contention is simulated off Windows)
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -233,3 +233,53 @@ def test_staged_files_change_nothing_until_commit(tmp_path: Path) -> None:
     second.discard()
     assert (a.read_bytes(), b.read_bytes()) == (b"new a", b"old b")
     assert not list(tmp_path.glob("*" + TEMP_MARK))
+
+
+@pytest.mark.parametrize("links", [True, False], ids=["hard-links", "no-hard-links"])
+def test_replacing_puts_every_replaced_file_back_when_a_later_replace_fails(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, links: bool) -> None:
+    from syncd.sinks.atomic import Replacing, stage
+
+    if not links:  # a filesystem that refuses hard links: the old version is copied
+        def refuse(*args: object, **kwargs: object) -> None:
+            raise OSError(1, "Operation not permitted")
+        monkeypatch.setattr(os, "link", refuse)
+    a, b, c = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "c.json"
+    a.write_bytes(b"old a")
+    c.write_bytes(b"old c")
+    os.utime(a, ns=(1_000_000_000, 1_234_567_891_000))
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in (a, c)}
+    replacing = Replacing()
+    replacing.replace(stage(a, b"new a"))
+    replacing.replace(stage(b, b"new b"))  # a new file: put back means removed
+    failing = stage(c, b"new c")
+    real = atomic._replace
+
+    def full_at_c(temp: Path, path: Path) -> None:
+        if path == c:
+            raise OSError(28, "No space left on device")
+        real(temp, path)
+    monkeypatch.setattr(atomic, "_replace", full_at_c)
+    with pytest.raises(OSError, match="No space"):
+        replacing.replace(failing)
+    assert (a.read_bytes(), b.read_bytes()) == (b"new a", b"new b")
+    replacing.restore()
+    after = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in (a, c)}
+    assert after == before  # same bytes and mtime: the state's signature still matches
+    assert not b.exists()
+    assert temps(tmp_path) == []
+
+
+def test_replacing_drops_the_old_versions_once_committed(tmp_path: Path) -> None:
+    from syncd.sinks.atomic import Replacing, stage
+
+    a = tmp_path / "a.json"
+    a.write_bytes(b"old a")
+    replacing = Replacing()
+    replacing.replace(stage(a, b"new a"))
+    assert len(temps(tmp_path)) == 1  # the old version, kept under a temp name
+    replacing.drop()
+    assert a.read_bytes() == b"new a"
+    assert temps(tmp_path) == []
+    replacing.restore()  # nothing left to put back
+    assert a.read_bytes() == b"new a"

@@ -155,3 +155,57 @@ def test_sigkill_mid_append_leaves_nothing_for_readers_and_the_next_pass_cuts_it
     assert [line["seq"] for line in after] == list(range(1, len(after) + 1))
     assert after[-1]["seq"] == committed(rig) > seq
     assert all(line["at"] != "2030-01-01 00:00:00" for line in after)
+
+
+@pytest.mark.parametrize("tail", [
+    b"not json at all\n",
+    b'{"hello": "a line some other program appended"}\n',
+    b'{"seq":1,"at":"2030-01-01 00:00:00","op":"upsert","id":1,"record":{"id":1}}\n',
+    b"\x00\x00\x00\x00",
+], ids=["garbage", "foreign object", "seq going back", "zeros"])
+def test_a_foreign_tail_is_skipped_by_readers_and_cut_by_the_next_pass(rig: Rig,
+                                                                      tail: bytes) -> None:
+    journal = rig.data_dir / "odoo_customers.changes.jsonl"
+    before, seq = journal.read_bytes(), committed(rig)
+    with journal.open("ab") as handle:
+        handle.write(tail)
+    reader = JournalReader(DataDir(rig.data_dir), "customers")
+    assert [e.seq for e in reader.entries(0, seq)] == list(range(1, seq + 1))
+    churn(rig, random.Random(5), 0)
+    report = rig.sync()
+    assert report.ok, report.error
+    data = DataDir(rig.data_dir)
+    after = b"".join(p.read_bytes() for p in [
+        *(p for _, p in data.rotated_journals("customers")), journal])  # it may have rotated
+    assert after.startswith(before) and tail not in after
+    parsed = lines(rig)
+    assert [line["seq"] for line in parsed] == list(range(1, len(parsed) + 1))
+    assert parsed[-1]["seq"] == committed(rig) > seq
+
+
+def test_a_full_disk_while_appending_fails_the_pass_with_its_own_error(
+        rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from syncd.sinks.json import journal as journal_module
+
+    journal = rig.data_dir / "odoo_customers.changes.jsonl"
+    before = journal.read_bytes()
+    churn(rig, random.Random(6), 0)
+
+    if not Path("/proc/self/fd").is_dir():
+        pytest.skip("needs /proc to tell the journal's writes from the others")
+    write = os.write
+
+    def full(fd: int, data: bytes) -> int:  # the disk fills up as the journal is appended
+        if os.readlink(f"/proc/self/fd/{fd}").endswith(".changes.jsonl"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return write(fd, data)
+
+    monkeypatch.setattr(journal_module.os, "write", full)
+    report = rig.sync()
+    monkeypatch.undo()
+    assert report.error is not None and "No space left on device" in report.error
+    assert "BufferError" not in report.error
+    assert journal.read_bytes() == before
+    assert rig.sync().ok

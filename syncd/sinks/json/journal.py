@@ -129,18 +129,24 @@ class Journal:
             size = os.fstat(fd).st_size
             keep = tail_end(fd, size)
             last: int | None = None
-            for start, line in lines_backward(fd, keep):
+            foreign = 0  # lines after the last committed one that are not this journal's
+            backward = lines_backward(fd, keep)
+            current = next(backward, None)
+            while current is not None:
+                start, line = current
                 seq = seq_of(line)
-                if seq is None:
-                    break  # not a journal line: judged below
-                if committed is not None and seq > committed:
-                    keep = start
-                    continue
-                last = seq
-                break
-            else:
-                seq = 0
-            if seq is None:
+                before = next(backward, None)
+                previous = seq_of(before[1]) if before is not None else None
+                unfinished = seq is not None and committed is not None and seq > committed
+                # A line out of sequence with the one before it was not appended by syncd.
+                if seq is None or (not unfinished and previous is not None
+                                   and previous != seq - 1):
+                    foreign += 1
+                elif not unfinished:
+                    last = seq
+                    break
+                keep, current = start, before
+            if last is None and foreign:
                 os.close(fd)
                 fd = -1
                 aside = self.data_dir.set_aside(self.path)
@@ -151,8 +157,13 @@ class Journal:
             if keep < size:
                 os.ftruncate(fd, keep)
                 os.fsync(fd)
-                logger.info("model={model} change journal: cut {bytes} bytes of an unfinished "
-                            "pass", model=self.name, bytes=size - keep)
+                if foreign:
+                    logger.warning("model={model} change journal: cut {bytes} bytes after its "
+                                   "last committed line, {foreign} of them lines it did not "
+                                   "write", model=self.name, bytes=size - keep, foreign=foreign)
+                else:
+                    logger.info("model={model} change journal: cut {bytes} bytes of an "
+                                "unfinished pass", model=self.name, bytes=size - keep)
         finally:
             if fd >= 0:
                 os.close(fd)
@@ -229,11 +240,12 @@ class Appending:
         self._line(b"reset", b'"}\n')
 
     def _flush(self) -> None:
-        view = memoryview(self._buffer)
-        while view:
-            view = view[os.write(self._fd, view):]
-        view.release()
-        self._buffer.clear()
+        # No memoryview: one left exported by a failing write (a full disk) would make the
+        # rollback's clear() raise BufferError in place of the write's own error.
+        buffer, pos = self._buffer, 0
+        while pos < len(buffer):
+            pos += os.write(self._fd, buffer[pos:] if pos else buffer)
+        buffer.clear()
 
     def sync(self) -> None:
         """Everything appended is on disk (before any snapshot of the pass is put in place)."""

@@ -2,7 +2,9 @@
 
 A pass stages every changed snapshot (streamed into temporary files beside their targets),
 then puts them in place, then writes the state file: a reader sees the previous or the new
-complete file, and the state only moves once the snapshots it describes are in place. A file
+complete file, and the state only moves once the snapshots it describes are in place. A failure
+before the state is in place (a full disk at the second replace) puts back every snapshot
+already replaced (``atomic.Replacing``) and cuts the journals: a failed pass changes nothing. A file
 whose signature is the one syncd last wrote is changed by copying its unchanged bytes; any
 other (edited by hand, another layout) is read whole, validated and rewritten in syncd's layout.
 
@@ -28,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from syncd.errors import CorruptFileError, SinkError
-from syncd.sinks.atomic import Staged
+from syncd.sinks.atomic import Replacing, Staged
 from syncd.sinks.datadir import DataDir
 from syncd.sinks.json.journal import Appending, Journal, JournalReader
 from syncd.sinks.json.snapshot import (Rebuild, count_records, merge, record_lines, signature,
@@ -301,24 +303,29 @@ class JsonPassWriter:
 
     def commit(self, state: State) -> None:
         """Sync the journals, replace the staged snapshots, record their signatures and each
-        journal's last seq, write the state last."""
+        journal's last seq, write the state last. A failure on the way puts every snapshot
+        already replaced back and cuts the journals: a failed pass changes nothing."""
+        replacing = Replacing()  # a failure before the state is in place puts every file back
         try:
             for name in sorted(self.journals):
                 self.journals[name].sync()
             for name in sorted(self.staged):
-                self.staged.pop(name).commit()
+                replacing.replace(self.staged.pop(name))
+            for name in self.written:
+                if name in state.models:
+                    state.models[name].snapshot_stat = \
+                        signature(self.sink.data_dir.snapshot(name))
+            for name, model in state.models.items():
+                lines = self.journals.get(name)
+                model.journal_seq = lines.seq if lines is not None else \
+                    (model.journal_seq if self.sink.journal.enabled else None)
+            self.sink.data_dir.stage_state(state).commit()
         except BaseException:
+            replacing.restore()
             self.abort()
             raise
-        for name in self.written:
-            if name in state.models:
-                state.models[name].snapshot_stat = signature(self.sink.data_dir.snapshot(name))
-        for name, model in state.models.items():
-            lines = self.journals.get(name)
-            model.journal_seq = lines.seq if lines is not None else \
-                (model.journal_seq if self.sink.journal.enabled else None)
-        self.journals.clear()  # committed: an abort after this must not cut them
-        self.sink.data_dir.stage_state(state).commit()
+        self.journals.clear()  # committed: nothing after this may cut them
+        replacing.drop()
         for name in sorted(self.forgotten):  # after the state: a crash leaves only a file
             self.sink.data_dir.snapshot(name).unlink(missing_ok=True)
 

@@ -1,0 +1,99 @@
+"""Child process for the crash-point sweep: `syncd once` (the real command's entry point) that
+SIGKILLs itself right after the K-th time it reaches STEP of the write path, or runs whole with
+K = 0. Its local clock is frozen so that two whole runs write the same bytes.
+
+Usage: python crash_child.py STEP K   (the config comes from SYNCD_CONFIG)
+With CRASH_CHILD_ERRNO=N, the K-th call at STEP fails with OSError(N) instead (the call is not
+made), as a full disk (ENOSPC) or a failing one (EIO) makes it.
+
+Prints nothing of its own; exits as `syncd once` does, or dies by SIGKILL.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from syncd import cli
+from syncd.sinks import atomic
+from syncd.sinks.json import journal
+from syncd.sync import engine
+
+FROZEN = datetime(2030, 1, 2, 3, 4, 5)
+
+
+def crash_after(step: str, count: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Wrap a function so that its `count`-th return (when `step` is the chosen one) kills us."""
+    chosen, wanted = sys.argv[1], int(sys.argv[2])
+    seen = [0]
+
+    error = int(os.environ.get("CRASH_CHILD_ERRNO", "0"))
+
+    def wrap(function: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if error and chosen == step and wanted:
+                seen[0] += 1
+                if seen[0] == wanted:
+                    sys.stderr.write(f"crash-child: injected at {step}\n")
+                    raise OSError(error, os.strerror(error))
+                return function(*args, **kwargs)
+            if chosen == step and wanted and step.startswith("before "):
+                seen[0] += 1
+                if seen[0] == wanted:
+                    os.kill(os.getpid(), signal.SIGKILL)
+            result = function(*args, **kwargs)
+            if chosen == step and wanted and not step.startswith("before "):
+                seen[0] += 1
+                if seen[0] == wanted:
+                    os.kill(os.getpid(), signal.SIGKILL)
+            return result
+        return wrapped
+    return wrap
+
+
+class _Connection(sqlite3.Connection):
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
+        if sql.strip().upper() == "COMMIT":
+            return _commit(lambda: super(_Connection, self).execute(sql, *args))
+        return super().execute(sql, *args)
+
+
+_commit = crash_after("after COMMIT", 0)(crash_after("before COMMIT", 0)(lambda run: run()))
+
+
+def _replace_in_place(temp: Any, path: Any) -> None:
+    """A broken write path (CRASH_CHILD_IN_PLACE=1), for the test that the sweep catches one:
+    the target rewritten in place, fsynced half way."""
+    data = temp.read_bytes()
+    temp.unlink()
+    with open(path, "wb") as handle:
+        handle.write(data[:len(data) // 2])
+        handle.flush()
+        os.fsync(handle.fileno())
+        handle.write(data[len(data) // 2:])
+
+
+def main() -> int:
+    engine.run_pass.__kwdefaults__["now"] = lambda: FROZEN
+    if os.environ.get("CRASH_CHILD_IN_PLACE"):
+        atomic._replace = _replace_in_place
+    atomic._create_temp = crash_after("temp opened", 0)(atomic._create_temp)
+    atomic.StagedWriter._flush = crash_after("temp written", 0)(atomic.StagedWriter._flush)
+    atomic.os.write = crash_after("written", 0)(os.write)  # type: ignore[attr-defined]
+    os.fsync = crash_after("fsynced", 0)(os.fsync)
+    atomic._replace = crash_after("replaced", 0)(atomic._replace)
+    atomic._fsync_directory = crash_after("directory fsynced", 0)(atomic._fsync_directory)
+    journal.Appending._flush = crash_after("journal appended", 0)(journal.Appending._flush)
+    journal.Appending.sync = crash_after("journal synced", 0)(journal.Appending.sync)
+    connect = sqlite3.connect
+    sqlite3.connect = lambda *a, **k: connect(*a, factory=_Connection, **k)  # type: ignore
+    return cli.main(["-q", "once"])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
