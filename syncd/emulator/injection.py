@@ -6,6 +6,11 @@ matches by path prefix and/or the RPC's model and method (all given filters must
 fires `times` times, then it is spent. Several latency rules may fire on one request (their
 delays add up); after them at most one failing rule fires, the oldest that matches.
 
+`Link` shapes every answer as the network to a remote server would: `latency` seconds added to
+each request (a round trip), a `bandwidth` cap in bytes per second on what the server sends, and
+`gzip`, a compressing reverse proxy in front; all off by default, settable while serving
+(`em.link.latency = 0.04`).
+
 `Stats` counts what the server saw: requests (total, per path, per (model, method)), login
 calls, bytes in and out, deprecated-endpoint calls on 19+. All counters are thread-safe and the
 accessors return copies.
@@ -98,6 +103,19 @@ class FaultPlan:
                 rule.times -= 1
             self._rules = [r for r in self._rules if r.times > 0]
         return fired
+
+
+@dataclass
+class Link:
+    """The network between client and server: per-request latency and a send bandwidth cap."""
+
+    latency: float = 0.0  # seconds added to every request
+    bandwidth: float = 0.0  # bytes per second the server sends at most; 0 = unlimited
+    gzip: bool = False  # gzip answers to clients that accept it, as a proxy in front would
+
+    def delay(self, sent: int) -> float:
+        """Seconds an answer of `sent` bytes takes on this link, beyond the server's own time."""
+        return self.latency + (sent / self.bandwidth if self.bandwidth > 0 else 0.0)
 
 
 class Stats:
