@@ -38,4 +38,5 @@ def test_the_benchmark_runs_every_transport_and_profile_and_writes_its_json(tmp_
         assert rows["10 changes"]["fetched"] == 10
     local, remote = groups[("local", "jsonrpc")], groups[("remote-gzip", "jsonrpc")]
     assert remote["full sync"]["requests"] == local["full sync"]["requests"]
+    assert remote["full sync"]["down_bytes"] * 2 < local["full sync"]["down_bytes"]  # gzipped
     assert report["paging"]["offset"]["examined"] > report["paging"]["id keyset"]["examined"]
