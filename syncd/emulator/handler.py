@@ -121,7 +121,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         if server.router.version >= 19 and (path.startswith("/xmlrpc/") or path == "/jsonrpc"):
             server.stats.count_deprecated()
         call = server.router.decode(self.command, path, self.headers, body)
-        fired = server.faults.take(path, call.model, call.method)
+        fired = server.faults.take(path, call.model, call.method, call.limit)
         for rule in fired:
             delay = float(rule.params.get("seconds", 0)) if rule.kind == "latency" else 0.0
             if delay and server.stopping.wait(delay):
