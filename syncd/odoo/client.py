@@ -2,7 +2,7 @@
 
     with OdooClient(settings.odoo) as client:
         info = client.connect()                   # optional: the first call connects
-        rows = client.search_read("res.partner", [["id", ">", 0]], ["name"], order="id")
+        rows = client.search_read("res.partner", [["is_company", "=", True]], ["name"], order="id")
 
 ``connect`` asks the server's version (no credentials), picks the protocol and logs in exactly
 once: Odoo writes a login-log row per authentication, so a client is meant to live for a pass or
