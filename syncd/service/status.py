@@ -16,6 +16,7 @@ import orjson
 
 from syncd.errors import CorruptFileError, OdooError, SyncdError
 from syncd.odoo.client import OdooClient
+from syncd.odoo.advice import write_date_index
 from syncd.settings import Settings, domain_as_list
 from syncd.sinks.datadir import DataDir
 from syncd.sinks.factory import make_sink
@@ -198,6 +199,9 @@ def _check(settings: Settings, sink: Sink, result: dict[str, Any]) -> dict[str, 
                 entry["odoo"] = client.search_count(
                     spec.model, domain_as_list(spec.domain),
                     context={"active_test": not spec.include_archived})
+                advice = write_date_index(spec.model, entry["odoo"])
+                if advice:
+                    entry["advice"] = advice
             except OdooError as exc:
                 entry["error"] = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
                 result["ok"] = False
@@ -233,5 +237,8 @@ def render_check(result: dict[str, Any]) -> str:
         if m["missing_fields"]:
             line += f"; missing fields: {', '.join(m['missing_fields'])}"
         lines.append(line)
+        if m.get("advice"):
+            lines.append(f"  advice: Odoo keeps no index on write_date, so each pass scans these "
+                         f"{m['odoo']:,} records; on the database: {m['advice']}")
     return "\n".join(lines) + "\n"
 
