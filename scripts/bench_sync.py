@@ -127,9 +127,21 @@ def child_naive(job: dict[str, Any]) -> dict[str, Any]:
 CHILDREN = {"syncd": child_syncd, "floor": child_floor, "naive": child_naive}
 
 
+def peak_rss_mb() -> float:
+    """This process's peak RSS. VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec, so a
+    child of the big parent would report the parent's size."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def child_main(job: dict[str, Any]) -> None:
     result = CHILDREN[job["kind"]](job)
-    result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["rss_mb"] = peak_rss_mb()
     print(json.dumps(result))
 
 
