@@ -1,13 +1,31 @@
-"""Benchmark: what a full sync, an idle pass and an incremental pass cost, per protocol.
+"""Benchmark: syncd side by side with the wire floor and a naive client, per transport and network.
 
-Prints figures, asserts nothing. "Idle, just after the import" is the worst case: a bulk import
-sharing one stamp is inside the lookback window, so it is re-read (and digest-compared, not
-rewritten) until Odoo's clock has moved past it; "steady state" is an idle pass after that. Everything runs in one process against the emulator over real
-HTTP on 127.0.0.1, so ratios measured side by side in one run are meaningful; absolute seconds
-depend on the machine (the emulator's own cost is included: it is a Python server).
+Prints a table and writes JSON; asserts nothing. One emulator (Odoo 19, so every transport is
+served) holds `--records` partners on 127.0.0.1; each measured client runs in a child process of
+its own (`--child`), so its peak RSS is the client's alone (interpreter included) and the
+client's CPU is not the server's. Per profile and transport, medians of `--repeats` (with the
+min-max spread) of:
 
-    .venv/bin/python scripts/bench_sync.py                  # 100,000 partners
-    .venv/bin/python scripts/bench_sync.py --records 1000000 --protocols jsonrpc
+- full sync of a fresh data dir: wall (inside the child, imports excluded), records/s, requests,
+  bytes on the wire (down/up), rows the server examined, peak RSS;
+- the wire floor: the same rows in one raw `search_read` per model (login included), nothing
+  else done with them;
+- a no-change pass (requests, bytes, files rewritten) and its floor (log in, one
+  `write_date >=` window query per model), also as a whole process (interpreter start included);
+- k changes into N records (`--changes`, default 10 and 1,000);
+- a naive client written the way the original cron script was (XML-RPC, `search_read` on
+  `['|', ('create_date', '>', last), ('write_date', '>', last)]`, offset pages of 500, the whole
+  JSON file loaded, merged by id, `json.dump(indent=2)`, `last` from this machine's clock),
+  full and no-change, on its own emulator capped at `--naive-cap` records (offset paging is
+  quadratic), next to syncd's full sync of the same records.
+
+Profiles: `local` (no shaping), `remote` (`--latency` per request and a `--bandwidth` cap, as a
+remote Odoo), each also `-gzip` (a compressing reverse proxy in front). Every login costs what a
+real one does (`--login-cost`). Ratios within one run are what to compare; absolute seconds
+depend on the machine (the emulator is a Python server, most of the local time).
+
+    .venv/bin/python scripts/bench_sync.py                          # 100,000 partners
+    .venv/bin/python scripts/bench_sync.py --records 1000000 --protocols jsonrpc --profiles local
 
 Also compares, on the same data, syncd's paging (id keyset inside a write_date window) with the
 offset paging most Odoo scripts use, counting the rows the server had to examine.
@@ -16,24 +34,120 @@ offset paging most Odoo scripts use, counting the rows the server had to examine
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from syncd.settings import ModelSpec, OdooSettings, Settings, SyncSettings
 from syncd.emulator import Emulator
 from syncd.emulator.server import REAL_LOGIN_COST
-from syncd.odoo.client import OdooClient
-from syncd.sinks.datadir import DataDir
-from syncd.sinks.factory import opened
-from syncd.sync.engine import run_pass
+from syncd.settings import ModelSpec, OdooSettings, Settings, SyncSettings
 
 SPEC = ModelSpec(name="customers", model="res.partner",
                  fields=("name", "email", "phone", "is_company", "parent_id", "write_date"))
+VERSION = 19  # serves JSON-2 as well as XML-RPC and JSON-RPC
+NAIVE_PAGE = 500
+STAMP = "%Y-%m-%d %H:%M:%S"
 
 
-def build(version: int, records: int) -> Emulator:
-    em = Emulator(version=version, login_cost=REAL_LOGIN_COST)  # as a real login costs
+# -- the children: each measures one client run and prints one JSON line ---------------------------
+def settings_for(job: dict[str, Any]) -> Settings:
+    odoo = OdooSettings(url=job["url"], database=job["db"], username=job["login"],
+                        password=job["password"], api_key=job.get("api_key", ""),
+                        protocol=job["protocol"])
+    return Settings(odoo=odoo, sync=SyncSettings(data_dir=Path(job.get("data_dir", ".")),
+                                                 page_size=job.get("page_size", 1000),
+                                                 reconcile_interval=3600), models=(SPEC,))
+
+
+def child_syncd(job: dict[str, Any]) -> dict[str, Any]:
+    from syncd.odoo.client import OdooClient
+    from syncd.sinks.datadir import DataDir
+    from syncd.sinks.factory import opened
+    from syncd.sync.engine import run_pass
+    settings = settings_for(job)
+    started = time.perf_counter()
+    with OdooClient(settings.odoo) as client, opened(settings) as sink:
+        report = run_pass(settings, client, sink, DataDir(settings.sync.data_dir))
+    if not report.ok:
+        raise SystemExit(f"pass failed: {report.error}")
+    return {"seconds": time.perf_counter() - started,
+            "fetched": sum(m.fetched for m in report.models)}
+
+
+def child_floor(job: dict[str, Any]) -> dict[str, Any]:
+    """Log in and ask one `search_read` per model; the rows are dropped."""
+    from syncd.odoo.client import OdooClient
+    settings = settings_for(job)
+    started = time.perf_counter()
+    with OdooClient(settings.odoo) as client:
+        rows = client.search_read(SPEC.model, job["domain"], job["fields"],
+                                  context={"active_test": False})
+    return {"seconds": time.perf_counter() - started, "fetched": len(rows)}
+
+
+def child_naive(job: dict[str, Any]) -> dict[str, Any]:
+    """The cron script syncd replaces, as it was written."""
+    import xmlrpc.client
+    started = time.perf_counter()
+    state, out = Path(job["data_dir"]) / "last.txt", Path(job["data_dir"]) / "partners.json"
+    now = datetime.now(UTC).strftime(STAMP)  # this machine's clock, not Odoo's
+    last = state.read_text().strip() if state.exists() else None
+    common = xmlrpc.client.ServerProxy(f"{job['url']}/xmlrpc/2/common")
+    uid = common.login(job["db"], job["login"], job["password"])
+    models = xmlrpc.client.ServerProxy(f"{job['url']}/xmlrpc/2/object")
+    domain = [] if last is None else ["|", ("create_date", ">", last), ("write_date", ">", last)]
+    rows: list[dict[str, Any]] = []
+    offset = 0
+    while True:
+        page = models.execute_kw(job["db"], uid, job["password"], SPEC.model, "search_read",
+                                 [domain], {"fields": list(SPEC.fields), "offset": offset,
+                                            "limit": NAIVE_PAGE})
+        rows += page
+        if len(page) < NAIVE_PAGE:
+            break
+        offset += NAIVE_PAGE
+    data = json.loads(out.read_text()) if out.exists() else []
+    by_id = {r["id"]: r for r in data}
+    for row in rows:
+        by_id[row["id"]] = row
+    with out.open("w") as f:
+        json.dump(list(by_id.values()), f, indent=2)
+    state.write_text(now)
+    return {"seconds": time.perf_counter() - started, "fetched": len(rows)}
+
+
+CHILDREN = {"syncd": child_syncd, "floor": child_floor, "naive": child_naive}
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS. VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec, so a
+    child of the big parent would report the parent's size."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child_main(job: dict[str, Any]) -> None:
+    result = CHILDREN[job["kind"]](job)
+    result["rss_mb"] = peak_rss_mb()
+    print(json.dumps(result))
+
+
+# -- the parent: the emulator, the runs, the table -------------------------------------------------
+def build(records: int, login_cost: float) -> Emulator:
+    em = Emulator(version=VERSION, login_cost=login_cost)
     chunk = 50_000
     for start in range(0, records, chunk):
         em.db.import_records("res.partner", [
@@ -43,55 +157,146 @@ def build(version: int, records: int) -> Emulator:
     return em
 
 
-def settings_for(em: Emulator, protocol: str, data_dir: Path, page_size: int) -> Settings:
-    odoo = OdooSettings(url=em.url, database=em.db.name, username=em.login, password=em.password,
-                        api_key=em.api_key if protocol == "json2" else "", protocol=protocol)
-    return Settings(odoo=odoo, sync=SyncSettings(data_dir=data_dir, page_size=page_size,
-                                                 reconcile_interval=3600), models=(SPEC,))
+def files_of(data_dir: Path) -> dict[str, tuple[int, int, int]]:
+    if not data_dir.exists():
+        return {}
+    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns, p.stat().st_size)
+            for p in data_dir.iterdir() if p.is_file()}
 
 
-def timed_pass(settings: Settings, client: OdooClient, em: Emulator) -> tuple[float, int, int]:
+def run_child(em: Emulator, job: dict[str, Any]) -> dict[str, Any]:
+    """One measured client run: the child's own figures plus what the server saw."""
+    job = {"url": em.url, "db": em.db.name, "login": em.login, "password": em.password,
+           "api_key": em.api_key, **job}
+    data_dir = Path(job.get("data_dir", "."))
+    before = files_of(data_dir)
     em.stats.reset()
+    em.db.reset_visits()
     started = time.perf_counter()
-    with opened(settings) as sink:
-        report = run_pass(settings, client, sink, DataDir(settings.sync.data_dir))
-    seconds = time.perf_counter() - started
-    assert report.ok, report.error
-    return seconds, em.stats.requests, em.stats.bytes_sent
+    done = subprocess.run([sys.executable, __file__, "--child", json.dumps(job)],
+                          capture_output=True, text=True, check=False)
+    process = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"child {job['kind']} failed:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    after = files_of(data_dir)
+    result.update(process_seconds=process, requests=em.stats.requests,
+                  down_bytes=em.stats.bytes_sent, up_bytes=em.stats.bytes_received,
+                  rows_examined=em.db.visits,
+                  rewritten=sorted(n for n, sig in after.items() if before.get(n) != sig))
+    return result
 
 
-def bench_protocol(protocol: str, records: int, page_size: int, changes: int) -> None:
-    version = 19 if protocol == "json2" else 17
-    em = build(version, records)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            settings = settings_for(em, protocol, Path(tmp), page_size)
-            with OdooClient(settings.odoo) as client:
-                full = timed_pass(settings, client, em)
-                after_import = timed_pass(settings, client, em)
-                for _ in range(3):  # a daemon's interval passes; Odoo's clock shows it
-                    em.db.clock.advance(300)
-                    timed_pass(settings, client, em)
-                idle = timed_pass(settings, client, em)
-                ids = em.db.execute("res.partner", "search", [[]], {"limit": changes})
-                for n, record_id in enumerate(ids):
-                    em.db.write("res.partner", record_id, {"name": f"Renamed {n}"})
-                incremental = timed_pass(settings, client, em)
-                size = (Path(tmp) / "odoo_customers.json").stat().st_size
-        rows = [("full sync", full), ("idle, just after the import", after_import),
-                ("idle, steady state", idle), (f"{changes} changes", incremental)]
-        print(f"\n{protocol} (Odoo {version}), {records:,} records, page_size {page_size}, "
-              f"snapshot {size / 1e6:.1f} MB")
-        for label, (seconds, requests, sent) in rows:
-            rate = f"{records / seconds:,.0f} records/s" if label == "full sync" else ""
-            print(f"  {label:<28} {seconds:8.3f} s  {requests:6d} requests  "
-                  f"{sent / 1e6:8.2f} MB sent  {rate}")
-        print(f"  steady idle pass / full sync time ratio: {idle[0] / full[0]:.4f}")
-    finally:
-        em.stop()
+def summary(label: str, runs: list[dict[str, Any]], records: int | None = None) -> dict[str, Any]:
+    """Medians (and min-max) of the repeats of one measurement."""
+    def med(key: str) -> float:
+        return float(statistics.median(r[key] for r in runs))
+    seconds = [r["seconds"] for r in runs]
+    row = {"pass": label, "repeats": len(runs), "seconds": med("seconds"),
+           "seconds_min": min(seconds), "seconds_max": max(seconds),
+           "process_seconds": med("process_seconds"), "requests": med("requests"),
+           "down_bytes": med("down_bytes"), "up_bytes": med("up_bytes"),
+           "rows_examined": med("rows_examined"), "rss_mb": med("rss_mb"),
+           "fetched": med("fetched"), "rewritten": runs[-1]["rewritten"]}
+    if records:
+        row["records_per_s"] = records / row["seconds"]
+    return row
 
 
-def bench_paging(records: int, page_size: int) -> None:
+def settle(em: Emulator, protocol: str, data_dir: Path, page_size: int) -> None:
+    """Move Odoo's clock past the lookback and let a pass see it: what follows is steady state."""
+    em.db.clock.advance(400)
+    run_child(em, syncd_job(protocol, data_dir, page_size))
+
+
+def syncd_job(protocol: str, data_dir: Path, page_size: int) -> dict[str, Any]:
+    return {"kind": "syncd", "protocol": protocol, "data_dir": str(data_dir),
+            "page_size": page_size}
+
+
+def bench_group(em: Emulator, protocol: str, args: argparse.Namespace) -> list[dict[str, Any]]:
+    records, repeats, page = args.records, args.repeats, args.page_size
+    fields = ["id", *SPEC.fields]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        full = []
+        for n in range(repeats):
+            data_dir = Path(tmp) / f"full{n}"
+            full.append(run_child(em, syncd_job(protocol, data_dir, page)))
+        rows.append(summary("full sync", full, records))
+        floor = [run_child(em, {"kind": "floor", "protocol": protocol, "domain": [],
+                                "fields": fields}) for _ in range(repeats)]
+        rows.append(summary("wire floor (one search_read)", floor, records))
+        settle(em, protocol, data_dir, page)
+        settle(em, protocol, data_dir, page)
+        idle = [run_child(em, syncd_job(protocol, data_dir, page)) for _ in range(repeats)]
+        rows.append(summary("no change", idle))
+        window = em.db.clock.now().strftime(STAMP)
+        idle_floor = [run_child(em, {"kind": "floor", "protocol": protocol,
+                                     "domain": [["write_date", ">=", window]],
+                                     "fields": ["write_date"]}) for _ in range(repeats)]
+        rows.append(summary("no-change floor (one window query)", idle_floor))
+        for k in args.changes:
+            k = min(k, records)
+            runs = []
+            for n in range(repeats):
+                settle(em, protocol, data_dir, page)
+                ids = em.db.execute("res.partner", "search", [[]], {"limit": k, "order": "id"})
+                for record_id in ids:
+                    em.db.write("res.partner", record_id, {"name": f"Renamed {n} {record_id}"})
+                runs.append(run_child(em, syncd_job(protocol, data_dir, page)))
+            rows.append(summary(f"{k:,} changes", runs))
+    return rows
+
+
+def bench_naive(em: Emulator, args: argparse.Namespace) -> list[dict[str, Any]]:
+    records = min(args.records, args.naive_cap)
+    full, idle, ours = [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in range(args.repeats):
+            data_dir = Path(tmp) / f"naive{n}"
+            data_dir.mkdir()
+            full.append(run_child(em, {"kind": "naive", "data_dir": str(data_dir)}))
+            idle.append(run_child(em, {"kind": "naive", "data_dir": str(data_dir)}))
+            ours.append(run_child(em, syncd_job("xmlrpc", Path(tmp) / f"ours{n}",
+                                                args.page_size)))
+    return [summary(f"naive full sync ({records:,})", full, records),
+            summary(f"naive no change ({records:,})", idle),
+            summary(f"syncd full sync, xmlrpc ({records:,})", ours, records)]
+
+
+def shape(em: Emulator, profile: str, args: argparse.Namespace) -> None:
+    remote = profile.startswith("remote")
+    em.link.latency = args.latency if remote else 0.0
+    em.link.bandwidth = args.bandwidth * 1e6 / 8 if remote else 0.0
+    em.link.gzip = profile.endswith("-gzip")
+
+
+def print_group(title: str, rows: list[dict[str, Any]]) -> None:
+    print(f"\n{title}")
+    print(f"  {'pass':<40} {'wall s (min-max)':>22} {'process s':>9} {'rec/s':>9} {'req':>6} "
+          f"{'MB down':>8} {'MB up':>6} {'examined':>10} {'RSS MB':>7}  rewritten")
+    for r in rows:
+        spread = f"{r['seconds']:.3f} ({r['seconds_min']:.3f}-{r['seconds_max']:.3f})"
+        rate = f"{r['records_per_s']:,.0f}" if "records_per_s" in r else ""
+        print(f"  {r['pass']:<40} {spread:>22} {r['process_seconds']:9.2f} {rate:>9} "
+              f"{r['requests']:6.0f} {r['down_bytes'] / 1e6:8.2f} {r['up_bytes'] / 1e6:6.2f} "
+              f"{r['rows_examined']:10,.0f} {r['rss_mb']:7.1f}  {len(r['rewritten'])}")
+    by = {r["pass"]: r for r in rows}
+    if "full sync" in by and "wire floor (one search_read)" in by:
+        ratio = by["full sync"]["seconds"] / by["wire floor (one search_read)"]["seconds"]
+        print(f"  full sync / wire floor: {ratio:.2f}x")
+    if "no change" in by and "no-change floor (one window query)" in by:
+        idle, floor = by["no change"], by["no-change floor (one window query)"]
+        print(f"  no change / its floor: {idle['seconds'] / floor['seconds']:.2f}x in the child, "
+              f"{idle['process_seconds'] / floor['process_seconds']:.2f}x as whole processes")
+    naive = [r for r in rows if r["pass"].startswith("naive full")]
+    ours = [r for r in rows if r["pass"].startswith("syncd full")]
+    if naive and ours:
+        print(f"  naive / syncd full sync: {naive[0]['seconds'] / ours[0]['seconds']:.1f}x")
+
+
+def bench_paging(records: int, page_size: int) -> dict[str, Any]:
     """Rows the server examines: id keyset (syncd) vs offset paging, over the same records."""
     em = Emulator(version=17)
     em.db.import_records("res.partner", [{"name": f"P{n}"} for n in range(records)])
@@ -102,38 +307,76 @@ def bench_paging(records: int, page_size: int) -> None:
         started = time.perf_counter()
         cursor, offset, seen = 0, 0, 0
         while True:
+            domain: list[Any] = [["write_date", ">=", "2000-01-01 00:00:00"]]
+            kwargs: dict[str, Any] = {"fields": ["name"], "limit": page_size, "order": "id"}
             if label == "id keyset":
-                rows = db.execute("res.partner", "search_read",
-                                  [[["write_date", ">=", "2000-01-01 00:00:00"], ["id", ">", cursor]]],
-                                  {"fields": ["name"], "limit": page_size, "order": "id"})
+                domain.append(["id", ">", cursor])
             else:
-                rows = db.execute("res.partner", "search_read",
-                                  [[["write_date", ">=", "2000-01-01 00:00:00"]]],
-                                  {"fields": ["name"], "limit": page_size, "offset": offset,
-                                   "order": "id"})
+                kwargs["offset"] = offset
+            rows = db.execute("res.partner", "search_read", [domain], kwargs)
             seen += len(rows)
             if len(rows) < page_size:
                 break
             cursor, offset = rows[-1]["id"], offset + page_size
-        results[label] = (time.perf_counter() - started, db.visits, seen)
+        results[label] = {"seconds": time.perf_counter() - started, "examined": db.visits,
+                          "returned": seen}
     print(f"\npaging {records:,} records by {page_size} (server-side rows examined)")
-    for label, (seconds, visits, seen) in results.items():
-        print(f"  {label:<10} {seconds:8.3f} s  {visits:12,d} rows examined  {seen:,} returned")
-    ratio = results["offset"][1] / max(results["id keyset"][1], 1)
+    for label, r in results.items():
+        print(f"  {label:<10} {r['seconds']:8.3f} s  {r['examined']:12,d} rows examined  "
+              f"{r['returned']:,} returned")
+    ratio = results["offset"]["examined"] / max(results["id keyset"]["examined"], 1)
     print(f"  offset / keyset rows examined: {ratio:.1f}x")
+    return results
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--page-size", type=int, default=1000)
-    parser.add_argument("--changes", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--changes", type=int, nargs="+", default=[10, 1000])
     parser.add_argument("--protocols", nargs="+", default=["jsonrpc", "xmlrpc", "json2"])
-    parser.add_argument("--paging-records", type=int, default=200_000)
-    args = parser.parse_args()
-    for protocol in args.protocols:
-        bench_protocol(protocol, args.records, args.page_size, args.changes)
-    bench_paging(args.paging_records, args.page_size)
+    parser.add_argument("--profiles", nargs="+", default=["local", "remote", "remote-gzip"],
+                        choices=["local", "local-gzip", "remote", "remote-gzip"])
+    parser.add_argument("--latency", type=float, default=0.04, help="seconds per request (remote)")
+    parser.add_argument("--bandwidth", type=float, default=50.0, help="Mbit/s (remote)")
+    parser.add_argument("--login-cost", type=float, default=REAL_LOGIN_COST)
+    parser.add_argument("--naive-cap", type=int, default=20_000)
+    parser.add_argument("--paging-records", type=int, default=200_000, help="0: skip")
+    parser.add_argument("--json", type=Path, default=Path("bench_sync.json"))
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child_main(json.loads(args.child))
+        return
+    machine = {"cpus": os.cpu_count(), "python": sys.version.split()[0],
+               "platform": sys.platform, "uname": " ".join(os.uname())}
+    print(f"{args.records:,} partners, page_size {args.page_size}, medians of {args.repeats}, "
+          f"login {args.login_cost:g} s; remote: {args.latency * 1000:g} ms per request, "
+          f"{args.bandwidth:g} Mbit/s; {machine['cpus']} CPUs, Python {machine['python']}")
+    out: dict[str, Any] = {"args": {k: (str(v) if isinstance(v, Path) else v)
+                                    for k, v in vars(args).items() if k != "child"},
+                           "machine": machine, "groups": []}
+    em = build(args.records, args.login_cost)
+    naive_em = build(min(args.records, args.naive_cap), args.login_cost)
+    try:
+        for profile in args.profiles:
+            shape(em, profile, args)
+            for protocol in args.protocols:
+                rows = bench_group(em, protocol, args)
+                print_group(f"{profile}, {protocol}", rows)
+                out["groups"].append({"profile": profile, "protocol": protocol, "rows": rows})
+            shape(naive_em, profile, args)
+            rows = bench_naive(naive_em, args)
+            print_group(f"{profile}, naive client vs syncd", rows)
+            out["groups"].append({"profile": profile, "protocol": "naive", "rows": rows})
+    finally:
+        em.stop()
+        naive_em.stop()
+    if args.paging_records:
+        out["paging"] = bench_paging(args.paging_records, args.page_size)
+    args.json.write_text(json.dumps(out, indent=1))
+    print(f"\nwrote {args.json}")
 
 
 if __name__ == "__main__":

@@ -7,11 +7,18 @@ plan: latency waits on the server's stop event (so `stop()` cuts it short, and t
 then dropped); drop closes the socket without a byte; truncate sends the headers of the real
 answer and half its body; malformed sends 200 with a broken body of the protocol's content type;
 http_5xx/http_429 answer a short plain-text error; html answers an nginx error page.
+
+Odoo's own server never compresses. With `link.gzip` (as behind an nginx with `gzip on`) an answer
+of at least `GZIP_MIN_LENGTH` bytes to a request that accepts gzip is sent gzipped
+(`Content-Encoding: gzip`, `Vary: Accept-Encoding`); a truncated answer is then cut in the
+compressed bytes, as a proxy would cut it. The `Link` (latency, bandwidth) delays each answer
+before it is written; the delay waits on the stop event like planned latency.
 """
 
 from __future__ import annotations
 
 import email.utils
+import gzip
 import socket
 from datetime import UTC
 from http import HTTPStatus
@@ -20,8 +27,12 @@ from threading import Event, Lock
 from typing import Any
 from urllib.parse import urlsplit
 
-from syncd.emulator.injection import FaultPlan, FaultRule, Stats
+from syncd.emulator.injection import FaultPlan, FaultRule, Link, Stats
 from syncd.emulator.routes import HTML_TYPE, JSON_TYPE, XML_TYPE, Call, Reply, Router
+
+
+GZIP_MIN_LENGTH = 256  # nginx's gzip_min_length is 20; tiny answers are not worth it
+GZIP_LEVEL = 1  # nginx's default gzip_comp_level
 
 
 def _reason(status: int) -> str:
@@ -45,13 +56,14 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
     block_on_close = False
 
     def __init__(self, address: tuple[str, int], router: Router, faults: FaultPlan,
-                 stats: Stats) -> None:
+                 stats: Stats, link: Link | None = None) -> None:
         self.router = router
         self.faults = faults
         self.stats = stats
         self.stopping = Event()
         self.send_date = True
         self.keep_alive = False
+        self.link = link if link is not None else Link()
         self._connections: set[socket.socket] = set()
         self._lock = Lock()
         super().__init__(address, RequestHandler)
@@ -109,7 +121,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         if server.router.version >= 19 and (path.startswith("/xmlrpc/") or path == "/jsonrpc"):
             server.stats.count_deprecated()
         call = server.router.decode(self.command, path, self.headers, body)
-        fired = server.faults.take(path, call.model, call.method)
+        fired = server.faults.take(path, call.model, call.method, call.limit)
         for rule in fired:
             delay = float(rule.params.get("seconds", 0)) if rule.kind == "latency" else 0.0
             if delay and server.stopping.wait(delay):
@@ -142,7 +154,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             self._drop()
         elif kind == "truncate":
             reply = call.run()
-            self._send(reply, cut=max(0, len(reply.body) // 2))
+            self._send(reply, truncated=True)
         elif kind == "malformed":
             content_type, body = _MALFORMED[call.protocol]
             self._send(Reply(200, body, content_type))
@@ -157,6 +169,18 @@ class RequestHandler(BaseHTTPRequestHandler):
                 headers["Retry-After"] = str(rule.params["retry_after"])
             self._send(Reply(status, f"{status} {reason}\n".encode(), "text/plain", headers))
 
+    def _accepts_gzip(self) -> bool:
+        """True when the request's Accept-Encoding lists gzip with a non-zero q."""
+        for item in (self.headers.get("Accept-Encoding") or "").split(","):
+            name, _, params = item.partition(";")
+            if name.strip().lower() in ("gzip", "x-gzip", "*"):
+                q = params.strip().removeprefix("q=").strip() if "q=" in params else "1"
+                try:
+                    return float(q) > 0
+                except ValueError:
+                    return False
+        return False
+
     def _drop(self) -> None:
         self.close_connection = True
         try:
@@ -164,32 +188,42 @@ class RequestHandler(BaseHTTPRequestHandler):
         except OSError:
             pass  # already gone
 
-    def _send(self, reply: Reply, *, cut: int | None = None) -> None:
-        """Write `reply`; with `cut`, announce the full length but send only `cut` body bytes
-        and close."""
+    def _send(self, reply: Reply, *, truncated: bool = False) -> None:
+        """Write `reply`; `truncated`: announce the full length but send only half the body
+        (as encoded) and close."""
         reason = _reason(reply.status)
+        body = reply.body
+        encoded: list[str] = []
+        if self.server.link.gzip and len(body) >= GZIP_MIN_LENGTH and self._accepts_gzip():
+            body = gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
+            encoded = ["Content-Encoding: gzip", "Vary: Accept-Encoding"]
         lines = [f"{self.protocol_version} {reply.status} {reason}",
                  f"Server: {self.version_string()}",
                  *([f"Date: {self.server_date()}"] if self.server.send_date else []),
                  f"Content-Type: {reply.content_type}",
-                 f"Content-Length: {len(reply.body)}"]
+                 f"Content-Length: {len(body)}", *encoded]
         lines += [f"{name}: {value}" for name, value in reply.headers.items()]
-        if cut is not None or not self.server.keep_alive:
+        if truncated or not self.server.keep_alive:
             self.close_connection = True
         if self.close_connection:
             lines.append("Connection: close")
-        body = reply.body if cut is None else reply.body[:cut]
+        if truncated:
+            body = body[:len(body) // 2]
         data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         if self.command != "HEAD":
             data += body
         # Counted before writing: a client that has read the answer must find it counted.
         self.server.stats.count_sent(len(data))
+        delay = self.server.link.delay(len(data))
+        if delay and self.server.stopping.wait(delay):
+            self._drop()
+            return
         try:
             self.wfile.write(data)
             self.wfile.flush()
         except OSError:
             self.close_connection = True
-        if cut is not None:
+        if truncated:
             self._drop()
 
 

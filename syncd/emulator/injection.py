@@ -3,8 +3,14 @@
 A `FaultPlan` holds rules added by tests (`plan.add("http_502", times=2, model="res.partner")`);
 the server asks it, once per request and after decoding the body, which faults fire. A rule
 matches by path prefix and/or the RPC's model and method (all given filters must match) and
-fires `times` times, then it is spent. Several latency rules may fire on one request (their
+fires `times` times, then it is spent. With `above=n` it fires only on calls asking for more than
+`n` rows (a `limit` above n, or none): a page too big for the server. Several latency rules may fire on one request (their
 delays add up); after them at most one failing rule fires, the oldest that matches.
+
+`Link` shapes every answer as the network to a remote server would: `latency` seconds added to
+each request (a round trip), a `bandwidth` cap in bytes per second on what the server sends, and
+`gzip`, a compressing reverse proxy in front; all off by default, settable while serving
+(`em.link.latency = 0.04`).
 
 `Stats` counts what the server saw: requests (total, per path, per (model, method)), login
 calls, bytes in and out, deprecated-endpoint calls on 19+. All counters are thread-safe and the
@@ -35,8 +41,12 @@ class FaultRule:
     method: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
 
-    def matches(self, path: str, model: str | None, method: str | None) -> bool:
+    def matches(self, path: str, model: str | None, method: str | None,
+                limit: int | None = None) -> bool:
         """True when every filter given on the rule agrees with the request."""
+        above = self.params.get("above")
+        if above is not None and limit is not None and limit <= int(above):
+            return False
         if self.path is not None and not path.startswith(self.path):
             return False
         if self.model is not None and self.model != model:
@@ -55,7 +65,7 @@ class FaultPlan:
             model: str | None = None, method: str | None = None, **params: Any) -> None:
         """Plan `kind` for the next `times` matching requests.
 
-        Parameters by kind: latency `seconds`; http_429 `retry_after` (seconds, sent as the
+        Parameters by kind: any kind `above` (see the module's docstring); latency `seconds`; http_429 `retry_after` (seconds, sent as the
         Retry-After header); html `status` (default 502).
         """
         if kind not in FAULT_KINDS:
@@ -79,14 +89,15 @@ class FaultPlan:
             return [FaultRule(r.kind, r.times, r.path, r.model, r.method, dict(r.params))
                     for r in self._rules]
 
-    def take(self, path: str, model: str | None, method: str | None) -> list[FaultRule]:
+    def take(self, path: str, model: str | None, method: str | None,
+             limit: int | None = None) -> list[FaultRule]:
         """Consume and return the rules firing on this request: latencies first, then at most
         one failure."""
         fired: list[FaultRule] = []
         failure: FaultRule | None = None
         with self._lock:
             for rule in self._rules:
-                if not rule.matches(path, model, method):
+                if not rule.matches(path, model, method, limit):
                     continue
                 if rule.kind == "latency":
                     fired.append(rule)
@@ -98,6 +109,19 @@ class FaultPlan:
                 rule.times -= 1
             self._rules = [r for r in self._rules if r.times > 0]
         return fired
+
+
+@dataclass
+class Link:
+    """The network between client and server: per-request latency and a send bandwidth cap."""
+
+    latency: float = 0.0  # seconds added to every request
+    bandwidth: float = 0.0  # bytes per second the server sends at most; 0 = unlimited
+    gzip: bool = False  # gzip answers to clients that accept it, as a proxy in front would
+
+    def delay(self, sent: int) -> float:
+        """Seconds an answer of `sent` bytes takes on this link, beyond the server's own time."""
+        return self.latency + (sent / self.bandwidth if self.bandwidth > 0 else 0.0)
 
 
 class Stats:

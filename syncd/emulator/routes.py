@@ -42,6 +42,7 @@ class Call:
     model: str | None
     method: str | None
     run: Callable[[], Reply]
+    limit: int | None = None  # the rows a search asks for at most (None: no limit, or not one)
 
 
 def werkzeug_page(status: int, title: str, text: str) -> Reply:
@@ -113,7 +114,7 @@ class Router:
                 return fault_reply(fault)
             return Reply(200, xmlrpc_wire.encode_result(result), XML_TYPE)
 
-        return Call("xmlrpc", model, target, run)
+        return Call("xmlrpc", model, target, run, _limit(params))
 
     # JSON-RPC --------------------------------------------------------------------------------
 
@@ -152,7 +153,8 @@ class Router:
                                                       version=self.version), JSON_TYPE)
             return Reply(200, json_wire.rpc_result(request_id, result), JSON_TYPE)
 
-        return Call("jsonrpc", model, target, run)
+        return Call("jsonrpc", model, target, run,
+                    _limit(args) if isinstance(args, list) else None)
 
     # JSON-2 ----------------------------------------------------------------------------------
 
@@ -200,4 +202,19 @@ class Router:
                     fault, context if isinstance(context, dict) else {}), JSON_TYPE)
             return Reply(200, json_wire.dumps(result), JSON_TYPE)
 
-        return Call("json2", model, method, run)
+        try:
+            asked = json_wire.loads(body) if body else {}
+        except ValueError:
+            asked = {}
+        return Call("json2", model, method, run,
+                    _json2_limit(asked.get("limit") if isinstance(asked, dict) else None))
+
+
+def _limit(params: list[Any]) -> int | None:
+    """The `limit` of an `execute_kw` call (its kwargs are the 7th argument)."""
+    kwargs = params[6] if len(params) >= 7 and isinstance(params[6], dict) else {}
+    return _json2_limit(kwargs.get("limit"))
+
+
+def _json2_limit(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None

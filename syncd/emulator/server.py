@@ -18,7 +18,7 @@ from types import TracebackType
 
 from syncd.emulator.clock import Clock
 from syncd.emulator.handler import EmulatorHTTPServer
-from syncd.emulator.injection import FaultPlan, Stats
+from syncd.emulator.injection import FaultPlan, Link, Stats
 from syncd.emulator.routes import Router
 from syncd.emulator.services import Services
 from syncd.emulator.store import Database
@@ -49,7 +49,7 @@ class Emulator:
     def __init__(self, version: int = 17, *, database: str = "odoo", db: Database | None = None,
                  clock: Clock | None = None, send_date: bool = True,
                  keep_alive: bool = False, admin_partner: bool = False,
-                 login_cost: float = 0.0) -> None:
+                 login_cost: float = 0.0, gzip: bool = False) -> None:
         if version not in SUPPORTED_VERSIONS:
             raise ValueError(f"unsupported Odoo version {version}; "
                              f"choose one of {', '.join(map(str, SUPPORTED_VERSIONS))}")
@@ -62,6 +62,7 @@ class Emulator:
         self.send_date = send_date
         self.keep_alive = keep_alive
         self.login_cost = login_cost
+        self.link = Link(gzip=gzip)
         self.faults = FaultPlan()
         self.stats = Stats()
         self.url = ""
@@ -95,7 +96,7 @@ class Emulator:
         if self._server is not None:
             raise RuntimeError(f"emulator already serving {self.url}")
         router = Router(Services(self.db, self.stats, self.login_cost))
-        server = EmulatorHTTPServer((host, port), router, self.faults, self.stats)
+        server = EmulatorHTTPServer((host, port), router, self.faults, self.stats, self.link)
         server.send_date = self.send_date
         server.keep_alive = self.keep_alive
         bound_host, bound_port = server.server_address[:2]

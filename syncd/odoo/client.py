@@ -2,7 +2,7 @@
 
     with OdooClient(settings.odoo) as client:
         info = client.connect()                   # optional: the first call connects
-        rows = client.search_read("res.partner", [["id", ">", 0]], ["name"], order="id")
+        rows = client.search_read("res.partner", [["is_company", "=", True]], ["name"], order="id")
 
 ``connect`` asks the server's version (no credentials), picks the protocol and logs in exactly
 once: Odoo writes a login-log row per authentication, so a client is meant to live for a pass or
@@ -229,10 +229,13 @@ class OdooClient:
     # (which wins on a clash): translated fields (product names) then come in that language.
     def search_read(self, model: str, domain: list[Any], fields: list[str], *,
                     limit: int | None = None, order: str | None = None,
-                    context: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+                    context: dict[str, Any] | None = None,
+                    retry: bool = True) -> list[dict[str, Any]]:
+        """``retry=False``: one attempt, for a caller that answers a failure by asking less."""
         result = self.call(model, "search_read", {"domain": domain, "fields": fields,
                                                   "limit": limit, "order": order,
-                                                  "context": self._context(context)})
+                                                  "context": self._context(context)},
+                           retry=retry)
         return _expect(list, result, model, "search_read")
 
     def search(self, model: str, domain: list[Any], *, limit: int | None = None,
@@ -268,17 +271,20 @@ class OdooClient:
         merged = {**({"lang": lang} if lang else {}), **(context or {})}
         return merged or None
 
-    def call(self, model: str, method: str, params: dict[str, Any]) -> Any:
-        """``model.method`` with named ``params``, retried; connects first if needed. Sends
-        ``params`` as given: no lang is added here (the ORM methods above add it)."""
+    def call(self, model: str, method: str, params: dict[str, Any], *,
+             retry: bool = True) -> Any:
+        """``model.method`` with named ``params``, retried unless ``retry`` is False; connects
+        first if needed. Sends ``params`` as given: no lang is added here (the ORM methods
+        above add it)."""
         self.connect()
         transport = self._transport
         assert transport is not None
-        result = self._retry(f"{model}.{method}", lambda: transport.call(model, method, params))
+        result = self._retry(f"{model}.{method}", lambda: transport.call(model, method, params),
+                             attempts=None if retry else 1)
         self._answered()
         return result
 
-    def _retry(self, what: str, attempt: Callable[[], T]) -> T:
+    def _retry(self, what: str, attempt: Callable[[], T], *, attempts: int | None = None) -> T:
         """``attempt()``, retried on TransientError within the attempt cap and the budget.
 
         The budget (``settings.retry_budget`` seconds, 0 = no retries) runs from the first
@@ -290,7 +296,8 @@ class OdooClient:
         """
         budget = max(self.settings.retry_budget, 0.0)
         started = self.clock()
-        for number in range(self.attempts):
+        attempts = self.attempts if attempts is None else attempts
+        for number in range(attempts):
             self.requests += 1
             begun = self.clock()
             try:
@@ -300,7 +307,7 @@ class OdooClient:
                 spent, last = now - started, now - begun
                 delay = self.backoff.delay(number, exc.retry_after)
                 out_of_budget = budget <= 0 or spent + delay + last > budget
-                if number + 1 >= self.attempts or out_of_budget:
+                if number + 1 >= attempts or out_of_budget:
                     asked = (f"; the server asked to wait {delay:g} s more"
                              if out_of_budget and exc.retry_after is not None else "")
                     reason = (f"gave up after {number + 1} attempt{'s' if number else ''}: "
@@ -311,7 +318,7 @@ class OdooClient:
                     # mail for it; a retry that fails is reported once, by our caller.
                     logger.info("odoo transient error call={call} attempt={attempt}/{attempts} "
                                 "retry_in={retry_in:.1f}s error={error}", call=what,
-                                attempt=number + 1, attempts=self.attempts, retry_in=delay,
+                                attempt=number + 1, attempts=attempts, retry_in=delay,
                                 error=str(exc))
                     with waiting():  # a stop may abandon it (syncd.odoo.interrupt)
                         self.sleep(delay)

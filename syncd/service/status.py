@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from syncd.errors import CorruptFileError, OdooError, SyncdError
+from syncd.odoo.advice import write_date_index
 from syncd.odoo.client import OdooClient
 from syncd.service.logs import error_record_elsewhere
 from syncd.settings import Settings, domain_as_list
@@ -218,6 +219,9 @@ def _check(settings: Settings, sink: Sink, result: dict[str, Any]) -> dict[str, 
                 entry["odoo"] = client.search_count(
                     spec.model, domain_as_list(spec.domain),
                     context={"active_test": not spec.include_archived})
+                advice = write_date_index(spec.model, entry["odoo"])
+                if advice:
+                    entry["advice"] = advice
             except OdooError as exc:
                 entry["error"] = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
                 result["ok"] = False
@@ -253,6 +257,9 @@ def render_check(result: dict[str, Any]) -> str:
         if m["missing_fields"]:
             line += f"; missing fields: {', '.join(m['missing_fields'])}"
         lines.append(line)
+        if m.get("advice"):
+            lines.append(f"  advice: Odoo keeps no index on write_date, so each pass scans these "
+                         f"{m['odoo']:,} records; on the database: {m['advice']}")
     if result.get("unconfigured"):
         lines.append(f"warning: {unconfigured_advice(result['unconfigured'])}")
     return "\n".join(lines) + "\n"

@@ -4,37 +4,105 @@ Never offset paging (O(offset) per page on the server, and rows shift under conc
 and never ``write_date`` tie-breaks (the API hides the microseconds the database orders by).
 A server or proxy that ignores the keyset would make the loop endless: rows outside the page
 asked for fail the pass instead.
+
+Page sizes adapt (``PageSize``), between ``MIN_PAGE`` and ``[sync] page_size``: a page that
+fails the way a too-big answer fails (cut short, unparsable, timed out, a gateway error; Odoo's
+memory or time limits) is asked again at half the size, once each and without backoff, instead
+of failing the pass; at the smallest size the client's retries apply as for any call. Pages
+that come back fast grow back, doubling. Changing the size between pages keeps every guarantee:
+each page is still ``id > cursor`` in the same window, and the last page is the one shorter
+than what it asked for.
+
+The first page carries no ``id > 0``: ids are positive, and the redundant term makes a database
+with an index on ``write_date`` walk the primary key instead (an idle pass is one such page).
 """
 
 from __future__ import annotations
 
+import re
+import time
 from array import array
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from syncd.errors import OdooError
+from loguru import logger
+
+from syncd.errors import FaultError, OdooError, TransientError
 from syncd.odoo.client import OdooClient
 
 ID_PAGE = 20_000  # ids per request for an id scan: ids are tiny
+MIN_PAGE = 25  # smallest adaptive page; a failure at this size is a failure
+FAST_PAGE = 0.5  # seconds: a page answered faster lets the next one double
+# Odoo's own limits: a worker's MemoryError, `limit_time_cpu` ("CPU time limit exceeded."),
+# PostgreSQL's statement_timeout (QueryCanceled).
+_LIMIT_FAULT = re.compile(r"MemoryError|time limit exceeded|QueryCanceled|statement timeout",
+                          re.IGNORECASE)
+
+
+def too_big(error: OdooError) -> bool:
+    """True for a failure a smaller page may avoid; not for a server asking us to slow down
+    (Retry-After), nor for faults about the query itself."""
+    if isinstance(error, TransientError):
+        return error.retry_after is None
+    if isinstance(error, FaultError):
+        return bool(_LIMIT_FAULT.search(f"{error.name} {error}"))
+    return False
+
+
+class PageSize:
+    """The size of the next page: halves on a too-big failure, doubles after a fast page,
+    always within ``[floor, ceiling]``. ``clock`` is injectable (monotonic seconds)."""
+
+    def __init__(self, ceiling: int, *, floor: int = MIN_PAGE,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.ceiling = max(1, ceiling)
+        self.floor = min(floor, self.ceiling)
+        self.size = self.ceiling
+        self.clock = clock
+
+    @property
+    def at_floor(self) -> bool:
+        return self.size <= self.floor
+
+    def shrink(self) -> None:
+        self.size = max(self.floor, self.size // 2)
+
+    def answered(self, seconds: float) -> None:
+        if seconds < FAST_PAGE and self.size < self.ceiling:
+            self.size = min(self.ceiling, self.size * 2)
 
 
 def pages(client: OdooClient, model: str, domain: list[Any], fields: list[str], *,
-          context: dict[str, Any], page_size: int,
+          context: dict[str, Any], page_size: int | PageSize,
           check_stop: Callable[[], None]) -> Iterator[list[dict[str, Any]]]:
-    """Pages of `fields` of the rows matching `domain`, in id order."""
+    """Pages of `fields` of the rows matching `domain`, in id order; a `PageSize` (or a
+    fresh one of at most `page_size`) sizes each."""
+    sizer = page_size if isinstance(page_size, PageSize) else PageSize(page_size)
     cursor = 0
     while True:
         check_stop()
-        rows = client.search_read(model, domain + [["id", ">", cursor]], fields,
-                                  limit=page_size, order="id", context=context)
-        if len(rows) > page_size or any(not isinstance(row.get("id"), int) or row["id"] <= cursor
+        size = sizer.size
+        begun = sizer.clock()
+        try:
+            rows = client.search_read(model, _after(domain, cursor), fields,
+                                      limit=size, order="id", context=context,
+                                      retry=sizer.at_floor)
+        except OdooError as exc:
+            if sizer.at_floor or not too_big(exc):
+                raise
+            sizer.shrink()
+            logger.info("odoo page too big model={model} limit={limit} next={next} error={error}",
+                        model=model, limit=size, next=sizer.size, error=str(exc))
+            continue
+        sizer.answered(sizer.clock() - begun)
+        if len(rows) > size or any(not isinstance(row.get("id"), int) or row["id"] <= cursor
                                         for row in rows):
             raise OdooError(f"{model}.search_read answered rows outside the page asked for "
-                            f"(id > {cursor}, limit {page_size}); not paging further")
+                            f"(id > {cursor}, limit {size}); not paging further")
         if rows:
             yield rows
             cursor = max(row["id"] for row in rows)
-        if len(rows) < page_size:
+        if len(rows) < size:
             return
 
 
@@ -46,7 +114,7 @@ def ids(client: OdooClient, model: str, domain: list[Any], *, context: dict[str,
     cursor = 0
     while True:
         check_stop()
-        batch = client.search(model, domain + [["id", ">", cursor]], limit=page_size,
+        batch = client.search(model, _after(domain, cursor), limit=page_size,
                               order="id", context=context)
         if any(not isinstance(i, int) or i <= cursor for i in batch) or len(batch) > page_size:
             raise OdooError(f"{model}.search answered ids outside the page asked for "
@@ -55,3 +123,8 @@ def ids(client: OdooClient, model: str, domain: list[Any], *, context: dict[str,
         if len(batch) < page_size:
             return found
         cursor = max(batch)
+
+
+def _after(domain: list[Any], cursor: int) -> list[Any]:
+    """`domain` narrowed to ids after `cursor`; the first page (cursor 0) is `domain` itself."""
+    return domain + [["id", ">", cursor]] if cursor else list(domain)

@@ -1,0 +1,42 @@
+"""A tiny run of scripts/bench_sync.py, so the benchmark cannot rot. It checks the figures are
+there and consistent (requests, rows, files), never how fast anything was."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_benchmark_runs_every_transport_and_profile_and_writes_its_json(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "bench_sync.py"), "--records", "300",
+         "--repeats", "1", "--changes", "10", "--naive-cap", "120", "--paging-records", "2500",
+         "--profiles", "local", "remote-gzip", "--latency", "0.001", "--login-cost", "0",
+         "--json", str(out)],
+        capture_output=True, text=True, timeout=240, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "full sync / wire floor" in done.stdout
+    report = json.loads(out.read_text())
+    groups = {(g["profile"], g["protocol"]): {r["pass"]: r for r in g["rows"]}
+              for g in report["groups"]}
+    assert set(groups) == {(p, t) for p in ("local", "remote-gzip")
+                           for t in ("jsonrpc", "xmlrpc", "json2", "naive")}
+    for (profile, protocol), rows in groups.items():
+        if protocol == "naive":
+            assert rows["naive full sync (120)"]["fetched"] == 120
+            assert rows["naive no change (120)"]["rewritten"]  # it rewrites its file anyway
+            continue
+        assert rows["full sync"]["fetched"] == rows["wire floor (one search_read)"]["fetched"] == 300
+        assert rows["full sync"]["rss_mb"] > 0 and rows["full sync"]["records_per_s"] > 0
+        idle = rows["no change"]
+        assert idle["fetched"] == 0 and "odoo_customers.json" not in idle["rewritten"]
+        assert rows["10 changes"]["fetched"] == 10
+    local, remote = groups[("local", "jsonrpc")], groups[("remote-gzip", "jsonrpc")]
+    assert remote["full sync"]["requests"] == local["full sync"]["requests"]
+    assert remote["full sync"]["down_bytes"] * 2 < local["full sync"]["down_bytes"]  # gzipped
+    assert report["paging"]["offset"]["examined"] > report["paging"]["id keyset"]["examined"]
