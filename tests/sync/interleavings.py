@@ -83,7 +83,8 @@ class _StepHook(FaultPlan):
         super().__init__()
         self.on_request: Callable[[str | None], None] | None = None
 
-    def take(self, path: str, model: str | None, method: str | None) -> list[FaultRule]:
+    def take(self, path: str, model: str | None, method: str | None,
+             limit: int | None = None) -> list[FaultRule]:
         if self.on_request is not None:
             self.on_request(method)
         return []
