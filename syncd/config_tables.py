@@ -18,7 +18,8 @@ from loguru import logger
 
 from syncd.errors import ConfigError
 from syncd.settings import (DEFAULT_MODELS, PROTOCOLS, SINKS, LogSettings, ModelSpec,
-                            OdooSettings, Settings, SinkSettings, SyncSettings, get)
+                            OdooSettings, ServiceSettings, Settings, SinkSettings, SyncSettings,
+                            get, listen_address)
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 # Every key the file may hold, per table (the README's table is checked against this).
@@ -29,6 +30,7 @@ KEYS: dict[str, tuple[str, ...]] = {
              "journal_max_bytes", "journal_keep", "workers"),
     "log": ("file", "format", "rotation", "retention"),
     "sink": ("kind", "path", "dsn", "schema"),  # kind, then every sink's own (checked below)
+    "service": ("metrics",),
     "models.<name>": ("model", "fields", "domain", "include_archived"),
 }
 ENVIRONMENT = {"ODOO_URL": "odoo.url", "ODOO_DB": "odoo.database",
@@ -42,7 +44,7 @@ def settings_from(raw: Mapping[str, Any], env: Mapping[str, str], data_dir: str 
                   path: Path | None) -> Settings:
     """The settings from a parsed TOML file ``raw`` (read from ``path``), the environment and
     the ``--data-dir`` flag. Raises ConfigError naming the bad key."""
-    check_keys(raw, {"odoo", "sync", "log", "sink", "models"}, "")
+    check_keys(raw, {"odoo", "sync", "log", "sink", "service", "models"}, "")
 
     odoo_raw = dict(_table(raw, "odoo"))
     for env_name, key in ENVIRONMENT.items():
@@ -58,10 +60,12 @@ def settings_from(raw: Mapping[str, Any], env: Mapping[str, str], data_dir: str 
     sync = _sync_settings(sync_raw)
     log = _log_settings(_table(raw, "log"))
     sink = _sink_settings(_table(raw, "sink"), env)
+    service = _service_settings(_table(raw, "service"))
 
     models_raw = _table(raw, "models")
     models = tuple(_model_spec(name, spec) for name, spec in models_raw.items()) or DEFAULT_MODELS
-    return Settings(odoo=odoo, sync=sync, log=log, sink=sink, models=models, config_file=path)
+    return Settings(odoo=odoo, sync=sync, log=log, sink=sink, service=service, models=models,
+                    config_file=path)
 
 
 def _table(raw: Mapping[str, Any], key: str, prefix: str = "") -> Mapping[str, Any]:
@@ -146,6 +150,17 @@ def _sink_settings(raw: Mapping[str, Any], env: Mapping[str, str]) -> SinkSettin
         table["dsn"] = env["SYNCD_PG_DSN"]
     given: dict[str, Any] = sink.parse(table)
     return SinkSettings(kind=kind, **given)
+
+
+def _service_settings(raw: Mapping[str, Any]) -> ServiceSettings:
+    check_keys(raw, set(KEYS["service"]), "service")
+    given: dict[str, Any] = {}
+    if "metrics" in raw:
+        given["metrics"] = get(raw, "metrics", str, "service").strip()
+    service = ServiceSettings(**given)
+    if service.metrics:
+        listen_address(service.metrics, "[service].metrics")
+    return service
 
 
 def _log_settings(raw: Mapping[str, Any]) -> LogSettings:

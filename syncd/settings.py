@@ -98,6 +98,36 @@ class LogSettings:
     retention: str = "14 days"
 
 
+@dataclass(frozen=True)
+class ServiceSettings:
+    """What ``run`` offers those who watch it. ``metrics``: ``host:port`` where it serves
+    Prometheus metrics (``[::1]:9184`` for IPv6); empty for none. ``once`` never serves them."""
+
+    metrics: str = ""
+
+    @property
+    def metrics_address(self) -> tuple[str, int] | None:
+        """``metrics`` as (host, port); None when empty. ConfigError naming the key when it is
+        not ``host:port`` with a port from 1 to 65535."""
+        if not self.metrics:
+            return None
+        return listen_address(self.metrics, "[service].metrics")
+
+
+def listen_address(text: str, key: str) -> tuple[str, int]:
+    """``host:port`` (or ``[v6 host]:port``) as (host, port); ConfigError naming ``key``."""
+    host, colon, port = text.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        host = ""  # an IPv6 host needs its brackets, or the port is ambiguous
+    if not colon or not host or any(c.isspace() for c in host) or not (port.isascii() and port.isdigit()) \
+            or not 1 <= int(port) <= 65535:
+        raise ConfigError(f'{key} must be "host:port" with a port from 1 to 65535 '
+                          f'(e.g. "127.0.0.1:9184"), not {text!r}')
+    return host, int(port)
+
+
 DEFAULT_MODELS: tuple[ModelSpec, ...] = (
     ModelSpec(
         name="customers",
@@ -119,6 +149,7 @@ class Settings:
     sync: SyncSettings = SyncSettings()
     log: LogSettings = LogSettings()
     sink: SinkSettings = SinkSettings()
+    service: ServiceSettings = ServiceSettings()
     models: tuple[ModelSpec, ...] = DEFAULT_MODELS
     config_file: Path | None = None  # the file that was read; None when none was found
 

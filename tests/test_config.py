@@ -227,3 +227,24 @@ def test_workers_is_accepted_and_checked(tmp_path: Path) -> None:
     config.write_text("[sync]\nworkers = 0\n")
     with pytest.raises(ConfigError, match=r"\[sync\]\.workers"):
         load_settings(str(config), None, {})
+
+
+def test_metrics_is_off_by_default_and_an_address_is_host_and_port(tmp_path: Path) -> None:
+    assert load_settings(str(write(tmp_path, "")), environ={}).service.metrics == ""
+    for text, address in (("127.0.0.1:9184", ("127.0.0.1", 9184)),
+                          ("[::1]:9184", ("::1", 9184)), ("0.0.0.0:65535", ("0.0.0.0", 65535))):
+        path = write(tmp_path, f'[service]\nmetrics = "{text}"\n')
+        assert load_settings(str(path), environ={}).service.metrics_address == address
+
+
+@pytest.mark.parametrize("value", ['"9184"', '"127.0.0.1:0"', '"127.0.0.1:65536"',
+                                   '"localhost:http"', '"::1:9184"', '":9184"', "9184"])
+def test_a_bad_metrics_address_names_the_key(tmp_path: Path, value: str) -> None:
+    path = write(tmp_path, f"[service]\nmetrics = {value}\n")
+    with pytest.raises(ConfigError, match=r"^\[service\]\.metrics must be "):
+        load_settings(str(path), environ={})
+
+
+def test_an_unknown_service_key_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"\[service\] unknown key 'metric'"):
+        load_settings(str(write(tmp_path, '[service]\nmetric = "127.0.0.1:9184"\n')), environ={})

@@ -154,3 +154,28 @@ def test_coming_from_the_scripts_says_where_the_files_go() -> None:
     for needed in ("/var/lib/syncd", "odoo_database/", "SYNCD_DATA_DIR", "syncd status --json",
                    "packed"):
         assert needed in section, needed
+
+
+def test_the_documented_metrics_are_the_ones_served(tmp_path: Path) -> None:
+    """The table under "Metrics" lists every metric family `run` serves, with its type, and its
+    toml block is a valid configuration."""
+    from prometheus_client import generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from syncd.config import load_settings
+    from syncd.service.metrics import Metrics
+
+    section = README.split("**Metrics.**", 1)[1].split("\n**", 1)[0]
+    config = tmp_path / "syncd.toml"
+    config.write_text(re.search(r"```toml\n(.*?)\n```", section, re.DOTALL).group(1))
+    assert load_settings(str(config), environ={}).service.metrics == "127.0.0.1:9184"
+    documented = {re.sub(r"\{.*", "", row.split("`")[1]): row.split("|")[2].strip()
+                  for row in section.splitlines() if row.startswith("| `")}
+    metrics = Metrics(("127.0.0.1", 0))
+    metrics.records.labels(model="customers").set(1)
+
+    served = {family.name + ("_total" if family.type == "counter" else ""): family.type
+              for family in text_string_to_metric_families(
+                  generate_latest(metrics.registry).decode())
+              if not family.name.endswith("_created")}  # prometheus_client's own timestamps
+    assert documented == served

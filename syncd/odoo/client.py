@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 from loguru import logger
 
 from syncd.errors import OdooError, TransientError, scrub
-from syncd.odoo.http import public_url
+from syncd.odoo.http import Traffic, public_url
 from syncd.odoo.interrupt import waiting
 from syncd.odoo.retry import Backoff
 from syncd.odoo.transport import Transport, make_transport
@@ -82,6 +82,7 @@ class OdooClient:
         self.backoff = Backoff(backoff_base, backoff_cap, rng or random.Random())
         self.info: ServerInfo | None = None
         self.requests = 0  # RPC attempts, retries included (transparent resends are not)
+        self.traffic = Traffic()  # bytes on the wire over every connection this client opens
         self._transport: Transport | None = None
         self._pass_clock: datetime | None = None
         self._pass_open = False
@@ -136,14 +137,16 @@ class OdooClient:
         if self.info is not None:
             return self.info
         wanted = self.settings.protocol
-        probe = make_transport(self._probe_protocol(wanted), self._connect_settings())
+        probe = make_transport(self._probe_protocol(wanted), self._connect_settings(),
+                               traffic=self.traffic)
         try:
             version, probe = self._version(probe, wanted)
             major = major_version(version)
             protocol = self._choose(wanted, major)
             if protocol != probe.protocol:
                 probe.close()
-                probe = make_transport(protocol, self._connect_settings())
+                probe = make_transport(protocol, self._connect_settings(),
+                                       traffic=self.traffic)
             self._transport = probe
             uid = self._retry("login", probe.login)
             self._answered()
@@ -204,7 +207,8 @@ class OdooClient:
             if wanted not in ("auto", "json2") or probe.protocol != "json2":
                 raise
         probe.close()
-        fallback = make_transport("jsonrpc", self._connect_settings())
+        fallback = make_transport("jsonrpc", self._connect_settings(),
+                                  traffic=self.traffic)
         try:
             return self._retry("version", fallback.version), fallback
         except BaseException:

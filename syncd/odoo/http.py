@@ -66,10 +66,23 @@ def public_url(url: str) -> str:
     return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
-class HttpConnection:
-    """A keep-alive connection to the server of ``url`` (its path is kept as a prefix)."""
+@dataclass
+class Traffic:
+    """Bytes carried by one or more connections: the bodies of the requests sent and of the
+    answers read in full, as on the wire (a gzip answer counts its compressed size). Headers,
+    and answers cut short, are not counted. Several connections (one client's successive
+    transports) may share one; each adds from the one thread that uses it."""
 
-    def __init__(self, url: str, *, timeout: float, secrets: Sequence[str] = ()) -> None:
+    bytes_sent: int = 0
+    bytes_received: int = 0
+
+
+class HttpConnection:
+    """A keep-alive connection to the server of ``url`` (its path is kept as a prefix); it adds
+    the bytes it carries to ``traffic`` (a new Traffic of its own by default)."""
+
+    def __init__(self, url: str, *, timeout: float, secrets: Sequence[str] = (),
+                 traffic: Traffic | None = None) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise OdooError(f"not an http(s) URL: {scrub(public_url(url), secrets)!r}")
@@ -84,6 +97,7 @@ class HttpConnection:
         self.proxy, self._proxy_auth, proxy_password = _proxy_for(parts.scheme, self.host)
         self._secrets = tuple(s for s in (*secrets, proxy_password, self._proxy_auth) if s)
         self._conn: http.client.HTTPConnection | None = None
+        self.traffic = traffic if traffic is not None else Traffic()
         # The server's clock (HTTP Date header, naive UTC, whole seconds) at its last answer.
         self.last_date: datetime | None = None
 
@@ -169,7 +183,9 @@ class HttpConnection:
                 response = conn.getresponse()
             except _RESENDABLE:
                 raise _Unanswered() from None
+            self.traffic.bytes_sent += len(body or b"")
             data = response.read()
+            self.traffic.bytes_received += len(data)
         except _Unanswered:
             raise
         except ssl.SSLCertVerificationError as exc:

@@ -25,7 +25,7 @@ import orjson
 
 from syncd.errors import AuthError, OdooError, TransientError, scrub
 from syncd.odoo.faults import Account, auth_error, fault_error
-from syncd.odoo.http import HttpConnection, HttpResponse
+from syncd.odoo.http import HttpConnection, HttpResponse, Traffic
 from syncd.odoo.retry import parse_retry_after
 from syncd.settings import PROTOCOLS, OdooSettings
 
@@ -64,13 +64,15 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
-def make_transport(protocol: str, settings: OdooSettings) -> Transport:
-    """The transport speaking ``protocol`` ("jsonrpc", "xmlrpc" or "json2") to ``settings.url``."""
+def make_transport(protocol: str, settings: OdooSettings, *,
+                   traffic: Traffic | None = None) -> Transport:
+    """The transport speaking ``protocol`` ("jsonrpc", "xmlrpc" or "json2") to ``settings.url``,
+    adding the bytes it carries to ``traffic`` when given."""
     kinds: dict[str, type[XmlRpcTransport | JsonRpcTransport | Json2Transport]] = {
         "xmlrpc": XmlRpcTransport, "jsonrpc": JsonRpcTransport, "json2": Json2Transport}
     if protocol not in kinds:
         raise OdooError(f"unknown protocol {protocol!r} (use one of {', '.join(PROTOCOLS)})")
-    return kinds[protocol](settings)
+    return kinds[protocol](settings, traffic=traffic)
 
 
 def split_params(params: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
@@ -83,10 +85,10 @@ def split_params(params: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
 class _HttpTransport:
     protocol = ""
 
-    def __init__(self, settings: OdooSettings) -> None:
+    def __init__(self, settings: OdooSettings, *, traffic: Traffic | None = None) -> None:
         self.settings = settings
         self.http = HttpConnection(settings.url, timeout=settings.timeout,
-                                   secrets=settings.secrets())
+                                   secrets=settings.secrets(), traffic=traffic)
         self.account = Account(self.http.where, settings.database, settings.username,
                                settings.secrets())
         self.uid: int | None = None
@@ -200,8 +202,8 @@ class XmlRpcTransport(_ExecuteKwTransport):
 class JsonRpcTransport(_ExecuteKwTransport):
     protocol = "jsonrpc"
 
-    def __init__(self, settings: OdooSettings) -> None:
-        super().__init__(settings)
+    def __init__(self, settings: OdooSettings, *, traffic: Traffic | None = None) -> None:
+        super().__init__(settings, traffic=traffic)
         self._next_id = 0
 
     def _rpc(self, service: str, method: str, args: list[Any], call: str = "") -> Any:

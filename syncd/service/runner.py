@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 from syncd.odoo.client import OdooClient
 from syncd.odoo.interrupt import clear_stop
 from syncd.service.daemon import Daemon, install_signal_handlers
+from syncd.service.metrics import Metrics
 from syncd.service.notify import Notifier
 from syncd.service.progress import make_progress
 from syncd.settings import Settings
@@ -62,9 +64,16 @@ def sync_once(settings: Settings, *, should_stop: Callable[[], bool] | None = No
 
 
 def run_daemon(settings: Settings, *, stop: threading.Event | None = None,
-               on_pass: Callable[[PassReport], None] | None = None) -> int:
-    """The daemon: the lock for its whole life, one client (one login), a pass every interval."""
-    with writing(settings) as sink, OdooClient(settings.odoo) as client:
+               on_pass: Callable[[PassReport], None] | None = None,
+               metrics: Metrics | None = None) -> int:
+    """The daemon: the lock for its whole life, one client (one login), a pass every interval;
+    ``metrics`` (by default those ``[service] metrics`` asks for, if any) served meanwhile and
+    told of every pass."""
+    address = settings.service.metrics_address
+    if metrics is None and address is not None:
+        metrics = Metrics(address)  # before the lock: a missing extra is a configuration error
+    with writing(settings) as sink, OdooClient(settings.odoo) as client, \
+            (metrics.serving() if metrics is not None else nullcontext()):
         daemon: Daemon
 
         def should_stop() -> bool:
@@ -72,8 +81,17 @@ def run_daemon(settings: Settings, *, stop: threading.Event | None = None,
             return daemon.stopping.is_set()
 
         def one_pass() -> PassReport:
-            report = run_pass(settings, client, sink, data_dir_of(settings), progress=progress_factory,
-                              should_stop=should_stop)
+            started = time.monotonic()
+            try:
+                report = run_pass(settings, client, sink, data_dir_of(settings),
+                                  progress=progress_factory, should_stop=should_stop)
+            except Exception as exc:  # a bug: the daemon counts it as a failed pass, so do these
+                if metrics is not None:
+                    metrics.observe(PassReport(error=f"unexpected {type(exc).__name__}",
+                                               seconds=time.monotonic() - started), client)
+                raise
+            if metrics is not None:
+                metrics.observe(report, client)
             if on_pass is not None:
                 on_pass(report)
             return report
