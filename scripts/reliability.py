@@ -12,8 +12,10 @@ The checks are the suite's own harnesses (tests/), run at the size chosen here:
   interleavings  every ordering of two transactions and three passes in a bounded scope
                  (tests/sync/interleavings.py); guarantee 1, no missed change
   crash-points   `syncd once` SIGKILLed after each step of the write path, every occurrence
-                 (--short: the first 3 of each step), on the JSON and SQLite sinks
-                 (tests/sinks/crash_points.py); old or new file byte for byte, next pass converges
+                 (--short: the first 3 of each step), on the JSON and SQLite sinks, and on
+                 PostgreSQL before and after COMMIT and at each row handed to a COPY
+                 (tests/sinks/crash_points.py); old or new file (table) byte for byte, no journal
+                 row past the committed state, next pass converges
   write-errors   ENOSPC (and EIO in --long) instead of a pass's writes, fsyncs and replaces:
                  one error line, every file as before, next pass converges
   bad-input      the bad-input matrix (tests/test_bad_input.py, the journal's torn and foreign
@@ -87,7 +89,15 @@ def interleavings(long: bool, workdir: Path, limit: int | None) -> Iterator[Figu
 def crash_points(long: bool, workdir: Path, limit: int | None) -> Iterator[Figure]:
     from tests.sinks.crash_points import sweep
 
-    for sink in ("json", "sqlite"):
+    for sink in ("json", "sqlite", "postgres"):
+        if sink == "postgres":
+            from tests import pg_server
+
+            try:
+                pg_server.server()
+            except BaseException as exc:  # noqa: BLE001 - pytest.skip: no PostgreSQL here
+                yield Figure(f"crash points killed ({sink})", f"not run: {exc}")
+                continue
         result = sweep(workdir / sink, sink, limit=limit if limit is not None else
                        (None if long else 3))
         yield Figure(f"crash points killed ({sink})", result.kills)
@@ -267,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(chosen, long=args.long, limit=args.limit)
     finally:
-        if "random-kills" in chosen or "faults" in chosen:
+        if {"random-kills", "faults", "crash-points"} & chosen.keys():
             from tests import pg_server
 
             pg_server.stop()

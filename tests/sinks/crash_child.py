@@ -2,6 +2,9 @@
 SIGKILLs itself right after the K-th time it reaches STEP of the write path, or runs whole with
 K = 0. Its local clock is frozen so that two whole runs write the same bytes.
 
+On PostgreSQL the steps are the pass's COMMIT (before and after it) and each row handed to a COPY
+(a rebuild's records, the journal's rows, the state's).
+
 Usage: python crash_child.py STEP K   (the config comes from SYNCD_CONFIG)
 With CRASH_CHILD_ERRNO=N, the K-th call at STEP fails with OSError(N) instead (the call is not
 made), as a full disk (ENOSPC) or a failing one (EIO) makes it.
@@ -66,6 +69,30 @@ class _Connection(sqlite3.Connection):
 _commit = crash_after("after COMMIT", 0)(crash_after("before COMMIT", 0)(lambda run: run()))
 
 
+def _hook_postgres() -> None:
+    """The pass's COMMIT (the writer sends it as a statement on an autocommit connection) and
+    each row handed to a COPY."""
+    try:
+        import psycopg
+    except ImportError:  # no PostgreSQL extra: the sweep does not run that sink
+        return
+    execute = psycopg.Connection.execute
+
+    def executing(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(query, str) and query.strip().upper() == "COMMIT":
+            return _commit(lambda: execute(self, query, *args, **kwargs))
+        return execute(self, query, *args, **kwargs)
+
+    psycopg.Connection.execute = executing  # type: ignore[method-assign]
+    if os.environ.get("CRASH_CHILD_SPLIT_COMMIT"):
+        from syncd.sinks.postgres import writer
+
+        writer.PostgresPassWriter.write = _committing(  # type: ignore[method-assign]
+            writer.PostgresPassWriter.write)
+    psycopg.Copy.write_row = crash_after("COPY row written", 0)(  # type: ignore[method-assign]
+        psycopg.Copy.write_row)
+
+
 def _replace_in_place(temp: Any, path: Any) -> None:
     """A broken write path (CRASH_CHILD_IN_PLACE=1), for the test that the sweep catches one:
     the target rewritten in place, fsynced half way."""
@@ -76,6 +103,20 @@ def _replace_in_place(temp: Any, path: Any) -> None:
         handle.flush()
         os.fsync(handle.fileno())
         handle.write(data[len(data) // 2:])
+
+
+def _committing(write: Callable[..., Any]) -> Callable[..., Any]:
+    """A broken write path (CRASH_CHILD_SPLIT_COMMIT=1), for the test that the sweep catches
+    one: each model's writes committed as soon as they are made, the pass going on in a new
+    transaction."""
+    from psycopg import sql
+
+    def wrapped(self: Any, *args: Any, **kwargs: Any) -> Any:
+        applied = write(self, *args, **kwargs)
+        self.conn.execute(sql.SQL("COMMIT"))  # not a str: not the pass's COMMIT step
+        self.conn.execute("BEGIN")
+        return applied
+    return wrapped
 
 
 def main() -> int:
@@ -92,6 +133,7 @@ def main() -> int:
     journal.Appending.sync = crash_after("journal synced", 0)(journal.Appending.sync)
     connect = sqlite3.connect
     sqlite3.connect = lambda *a, **k: connect(*a, factory=_Connection, **k)  # type: ignore
+    _hook_postgres()
     return cli.main(["-q", "once"])
 
 

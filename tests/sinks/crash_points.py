@@ -4,10 +4,13 @@ scripts/reliability.py).
 A pass (`syncd once`, in tests/sinks/crash_child.py) is killed with SIGKILL right after the
 K-th time it reaches each step of the write path: a temp file opened, written, flushed, fsynced,
 replaced, the directory fsynced, the journal appended and synced, the state written (its
-replace); on SQLite before and after COMMIT. Every occurrence of every step is tried, from the
-same starting data directory. After each kill: every file readers read is the old or the new
-version byte for byte (the journal: what readers see of it, up to the state's seq), and one more
-pass gives exactly what an uninterrupted pass gives.
+replace); on SQLite before and after COMMIT; on PostgreSQL before and after COMMIT and at each
+row handed to a COPY (the second pass rebuilds customers: its fields changed). Every occurrence
+of every step is tried, from the same starting data directory (and PostgreSQL database, put back
+from a saved copy). After each kill: every file readers read, every table, is the old or the new
+version byte for byte (the journal: what readers see of it, up to the state's seq; PostgreSQL's
+`syncd_changes` has no row past it), and one more pass gives exactly what an uninterrupted pass
+gives.
 """
 
 from __future__ import annotations
@@ -24,13 +27,15 @@ from pathlib import Path
 from syncd.emulator import Emulator
 from syncd.emulator.clock import Clock
 from syncd.sinks.atomic import TEMP_MARK
+from tests.sinks.crash_database import CrashDatabase
 
 CHILD = Path(__file__).with_name("crash_child.py")
 ROOT = Path(__file__).resolve().parents[2]
 JSON_STEPS = ["temp opened", "temp written", "written", "fsynced", "replaced",
               "directory fsynced", "journal appended", "journal synced"]
 SQLITE_STEPS = ["before COMMIT", "after COMMIT", "fsynced", "written"]
-STEPS = {"json": JSON_STEPS, "sqlite": SQLITE_STEPS}
+POSTGRES_STEPS = ["before COMMIT", "after COMMIT", "COPY row written"]
+STEPS = {"json": JSON_STEPS, "sqlite": SQLITE_STEPS, "postgres": POSTGRES_STEPS}
 
 
 @dataclass
@@ -41,31 +46,37 @@ class Sweep:
     failures: list[str] = field(default_factory=list)
 
 
-def config(em: Emulator, data: Path, sink: str) -> str:
+def config(em: Emulator, data: Path, sink: str, database: CrashDatabase | None = None,
+           customers: tuple[str, ...] = ("name", "email", "active")) -> str:
     sink_table = "" if sink == "json" else \
         f'[sink]\nkind = "sqlite"\npath = "{data / "odoo.sqlite"}"\n'
+    if database is not None:
+        sink_table = f'[sink]\nkind = "postgres"\ndsn = "{database.dsn}"\n'
     return (f'[odoo]\nurl = "{em.url}"\ndatabase = "{em.db.name}"\nusername = "{em.login}"\n'
             f'password = "{em.password}"\n[sync]\ndata_dir = "{data}"\njournal = true\n'
             f"reconcile_interval = 0\n[log]\nfile = false\n{sink_table}"
-            '[models.customers]\nmodel = "res.partner"\nfields = ["name", "email", "active"]\n'
+            f'[models.customers]\nmodel = "res.partner"\nfields = {list(customers)}\n'
             '[models.products]\nmodel = "product.product"\nfields = ["name", "list_price"]\n')
 
 
 def child(conf: Path, step: str = "", k: int = 0, *, in_place: bool = False,
-          error: int = 0) -> subprocess.CompletedProcess[str]:
+          split_commit: bool = False, error: int = 0) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("ODOO_", "SYNCD_", "CRASH_CHILD_"))}
     env.update(SYNCD_CONFIG=str(conf), PYTHONPATH=str(ROOT))
     if in_place:
         env["CRASH_CHILD_IN_PLACE"] = "1"
+    if split_commit:
+        env["CRASH_CHILD_SPLIT_COMMIT"] = "1"
     if error:
         env["CRASH_CHILD_ERRNO"] = str(error)
     return subprocess.run([sys.executable, str(CHILD), step or "none", str(k)], env=env,
                           capture_output=True, text=True, timeout=120)
 
 
-def files(data: Path) -> dict[str, bytes]:
-    """What readers read, by name: every file but temps and the lock (SQLite: its rows)."""
+def files(data: Path, database: CrashDatabase | None = None) -> dict[str, bytes]:
+    """What readers read, by name: every file but temps and the lock (SQLite, PostgreSQL: the
+    rows of every table)."""
     found: dict[str, bytes] = {}
     for path in sorted(data.iterdir()):
         if TEMP_MARK in path.name or "lock" in path.name or not path.is_file():
@@ -87,6 +98,8 @@ def files(data: Path) -> dict[str, bytes]:
                 found[f"table {table}"] = repr(rows).encode()
         finally:
             db.close()
+    if database is not None:
+        found.update(database.tables())
     return found
 
 
@@ -130,8 +143,8 @@ def resumable(got: list[bytes], old: list[bytes], new: list[bytes]) -> bool:
 
 
 def compare(data: Path, old: dict[str, bytes], new: dict[str, bytes], old_journals: dict[str, list[bytes]],
-            new_journals: dict[str, list[bytes]]) -> list[str]:
-    now = files(data)
+            new_journals: dict[str, list[bytes]], database: CrashDatabase | None = None) -> list[str]:
+    now = files(data, database)
     wrong = []
     for name in sorted(old.keys() | new.keys() | now.keys()):
         if name.endswith(".changes.jsonl"):
@@ -141,6 +154,9 @@ def compare(data: Path, old: dict[str, bytes], new: dict[str, bytes], old_journa
             continue
         if now.get(name) not in (old.get(name), new.get(name)):
             wrong.append(f"{name}: neither the old nor the new version")
+    if database is not None:
+        wrong += [f"syncd_changes: {n} rows of {model} past the committed state's journal_seq"
+                  for model, n in database.journal_beyond_state().items()]
     return wrong
 
 
@@ -168,31 +184,45 @@ def change(em: Emulator) -> None:
     em.db.clock.advance(30)
 
 
-def prepared(workdir: Path, em: Emulator, sink: str) -> tuple[Path, Path, Path]:
+def prepared(workdir: Path, em: Emulator, sink: str,
+             database: CrashDatabase | None = None) -> tuple[Path, Path, Path]:
     """(config, base, work): `base` is the data directory after a first pass with Odoo changed
-    since (the old versions), `work` the same after an uninterrupted second pass (the new)."""
+    since (the old versions; the database saved), `work` the same after an uninterrupted second
+    pass (the new). On PostgreSQL the second pass has one more customer field: it rebuilds
+    customers (a COPY into a new table, swapped in at COMMIT) and updates products in place."""
     workdir.mkdir(parents=True, exist_ok=True)
     base, work = workdir / "base", workdir / "work"
     conf = workdir / "syncd.toml"
-    conf.write_text(config(em, work, sink))
-    assert child(conf).returncode == 0
+    conf.write_text(config(em, work, sink, database))
+    first = child(conf)
+    assert first.returncode == 0, first.stderr
     change(em)
     shutil.copytree(work, base)
+    old = files(base)
+    if database is not None:
+        old.update(database.tables())
+        database.save()
+        conf.write_text(config(em, work, sink, database, ("name", "email", "active", "phone")))
     second = child(conf)
     assert second.returncode == 0, second.stderr
-    assert files(work) != files(base)
+    assert files(work, database) != old
     return conf, base, work
 
 
 def sweep(workdir: Path, sink: str, *, limit: int | None = None, steps: list[str] | None = None,
-          in_place: bool = False) -> Sweep:
-    """Kill a pass at every occurrence of every step (at most `limit` per step). `in_place`:
-    the child's write path is broken on purpose (the test that the sweep can fail)."""
+          in_place: bool = False, split_commit: bool = False) -> Sweep:
+    """Kill a pass at every occurrence of every step (at most `limit` per step). `in_place`
+    (a file rewritten in place), `split_commit` (PostgreSQL: each model committed on its own):
+    the child's write path is broken on purpose (the tests that the sweep can fail)."""
     result = Sweep()
+    database = CrashDatabase(str(workdir)) if sink == "postgres" else None
     em = odoo()
     try:
-        conf, base, work = prepared(workdir, em, sink)
-        old, new = files(base), files(work)
+        conf, base, work = prepared(workdir, em, sink, database)
+        new = files(work, database)
+        if database is not None:
+            database.restore()
+        old = files(base, database)
         names = ["customers", "products"]
         old_journals = {n: visible_journal(base, n) for n in names}
         new_journals = {n: visible_journal(work, n) for n in names}
@@ -202,7 +232,9 @@ def sweep(workdir: Path, sink: str, *, limit: int | None = None, steps: list[str
                 k += 1
                 shutil.rmtree(work)
                 shutil.copytree(base, work)
-                killed = child(conf, step, k, in_place=in_place)
+                if database is not None:
+                    database.restore()
+                killed = child(conf, step, k, in_place=in_place, split_commit=split_commit)
                 if killed.returncode == 0:
                     break  # the pass reached this step fewer than k times
                 if killed.returncode != -signal.SIGKILL:
@@ -213,12 +245,13 @@ def sweep(workdir: Path, sink: str, *, limit: int | None = None, steps: list[str
                 result.steps[step] = k
                 where = f"killed after {step} #{k}"
                 result.failures += [f"{where}: {w}" for w in
-                                    compare(work, old, new, old_journals, new_journals)]
+                                    compare(work, old, new, old_journals, new_journals,
+                                            database)]
                 again = child(conf)
                 if again.returncode != 0:
                     result.failures.append(f"{where}: the next pass failed: {again.stderr}")
                     continue
-                after = files(work)
+                after = files(work, database)
                 differ = sorted(n for n in new.keys() | after.keys()
                                 if n != "last_sync.json" and "syncd_meta" not in n
                                 and "syncd_state" not in n and not n.endswith(".jsonl")

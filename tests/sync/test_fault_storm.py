@@ -2,7 +2,8 @@
 503, 429 with Retry-After, dropped connections, bodies cut short, malformed JSON/XML, an HTML
 page from a proxy, answers slower than the timeout, credentials revoked mid-pass) at random over
 many passes (tests/sync/fault_storm.py): each pass retries through them or fails with one line
-changing nothing, and the pass after them converges. The same through the real command."""
+changing nothing, and the pass after them converges. The same through the real command; and the
+harness reports a writer that breaks the guarantee."""
 
 from __future__ import annotations
 
@@ -44,6 +45,24 @@ def test_the_same_faults_on_the_other_protocols(tmp_path: Path, protocol: str,
 @pytest.mark.parametrize("seed", range(5))
 def test_longer_fault_storms(tmp_path: Path, seed: int) -> None:
     check(tmp_path, "json", 100, seed=seed)
+
+
+def test_the_storm_catches_a_failed_pass_that_keeps_what_it_wrote(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The harness can fail: a SQLite writer whose abort commits (the models written before
+    the fault stay, a partial pass) is reported. Seed 20 fails passes on products after
+    customers was written (most faults hit a pass's first request, which is customers')."""
+    from syncd.sinks.sqlite.writer import SqlitePassWriter
+
+    def commit_instead(self: SqlitePassWriter) -> None:
+        db = self.sink.open_connection
+        if db is not None and db.in_transaction:
+            db.execute("COMMIT")
+
+    monkeypatch.setattr(SqlitePassWriter, "abort", commit_instead)
+    result = storm(tmp_path, "sqlite", passes=20, seed=20)
+    assert any("a failed pass changed" in failure for failure in result.failures), \
+        result.failures
 
 
 def test_credentials_revoked_mid_pass_fail_the_command_with_one_line_changing_nothing(
