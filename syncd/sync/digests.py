@@ -91,30 +91,23 @@ class Digests:
         return twin
 
     # -- the state file ----------------------------------------------------------------------
-    def to_json(self, *, squeeze: bool = False) -> dict[str, str]:
+    def to_json(self) -> dict[str, str]:
         """``ids``: deltas of the ascending ids as little-endian int64, zlib, base64 (a bulk
         import's consecutive ids shrink to almost nothing); ``marks``: little-endian uint64,
-        base64 (digests do not compress). ``squeeze``: the values compress (stamps, which an
-        import shares), so they are kept zlib'd too, as ``zmarks``."""
+        base64 (digests do not compress)."""
         deltas = array("q", (b - a for a, b in zip(chain((0,), self.ids), self.ids)))
-        ids = _b64(zlib.compress(_little(deltas), 6))
-        if squeeze:
-            return {"ids": ids, "zmarks": _b64(zlib.compress(_little(self.marks), 6))}
-        return {"ids": ids, "marks": _b64(_little(self.marks))}
+        return {"ids": _b64(zlib.compress(_little(deltas), 6)), "marks": _b64(_little(self.marks))}
 
     @classmethod
     def from_json(cls, data: Any, where: str) -> Digests:
         """Read either layout: the packed one, or the previous ``{"<id>": "<hex>"}`` mapping.
         Raises ValueError naming ``where`` on a wrong shape."""
         found = cls()
-        if isinstance(data, dict) and set(data) in ({"ids", "marks"}, {"ids", "zmarks"}) and all(
+        if isinstance(data, dict) and set(data) == {"ids", "marks"} and all(
                 isinstance(v, str) for v in data.values()):
             try:
                 deltas = _from_little("q", zlib.decompress(base64.b64decode(data["ids"])))
-                if "zmarks" in data:
-                    marks = _from_little("Q", zlib.decompress(base64.b64decode(data["zmarks"])))
-                else:
-                    marks = _from_little("Q", base64.b64decode(data["marks"]))
+                marks = _from_little("Q", base64.b64decode(data["marks"]))
             except (ValueError, zlib.error) as exc:
                 raise ValueError(f"{where}: not packed digests ({exc})") from None
             if len(deltas) != len(marks):

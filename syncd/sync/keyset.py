@@ -74,11 +74,9 @@ class PageSize:
 
 def pages(client: OdooClient, model: str, domain: list[Any], fields: list[str], *,
           context: dict[str, Any], page_size: int | PageSize,
-          check_stop: Callable[[], None],
-          through: int | None = None) -> Iterator[list[dict[str, Any]]]:
+          check_stop: Callable[[], None]) -> Iterator[list[dict[str, Any]]]:
     """Pages of `fields` of the rows matching `domain`, in id order; a `PageSize` (or a
-    fresh one of at most `page_size`) sizes each. `through`: no row has a larger id (the
-    domain lists its ids), so a page that reaches it is the last one."""
+    fresh one of at most `page_size`) sizes each."""
     sizer = page_size if isinstance(page_size, PageSize) else PageSize(page_size)
     cursor = 0
     while True:
@@ -104,7 +102,7 @@ def pages(client: OdooClient, model: str, domain: list[Any], fields: list[str], 
         if rows:
             yield rows
             cursor = max(row["id"] for row in rows)
-        if len(rows) < size or (through is not None and cursor >= through):
+        if len(rows) < size:
             return
 
 

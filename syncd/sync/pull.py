@@ -48,7 +48,7 @@ from syncd.sync.related import changed_parents
 from syncd.sync.report import ModelReport, ProgressFactory, ProgressLike
 from syncd.sync.seam import Stored
 from syncd.sync.state import TIME_FORMAT, ModelState, Parent, utc_now_text
-from syncd.sync.window import Window, fingerprint, stamp_key, whole_read_due
+from syncd.sync.window import Window, fingerprint
 
 
 def pull(spec: ModelSpec, client: OdooClient, previous: ModelState, stored: Stored,
@@ -157,9 +157,7 @@ class _Pull:
         state, report = change.state, change.report
         watermark: str | None = None
         recent = Digests()
-        stamps = Digests()
-        pass_clock = self.client.pass_clock
-        settled = window.settled(pass_clock)
+        settled = window.settled(self.client.pass_clock)
         def total() -> int | None:
             return self.client.search_count(self.spec.model, self.domain,
                                             context=self.member_context)
@@ -172,15 +170,11 @@ class _Pull:
                         watermark = stamp if watermark is None or stamp > watermark else watermark
                         if settled is None or stamp >= settled:
                             recent.add(row["id"], row_mark(row))
-                            stamps.add(row["id"], stamp_key(stamp))
                 report.fetched += len(rows)
                 bar.advance(len(rows))
         state.watermark = watermark
         state.settled = settled
         state.recent = recent
-        state.stamps = stamps
-        # every column of every row was read: a whole-row read of the window, begun then
-        state.whole_read = pass_clock.strftime(TIME_FORMAT) if pass_clock else None
         report.changed = report.fetched
         state.records = report.fetched
         state.full_resync = False
@@ -189,39 +183,19 @@ class _Pull:
 
     # -- in place ----------------------------------------------------------------------------
     def _in_place(self, change: ChangeSet) -> None:
-        """The window is listed by ``id`` and ``write_date`` only; every column is read for the
-        rows whose stamp is new or moved, and for every row of the window when a whole-row read
-        is due (``window.whole_read_due``: a same-second rewrite shows only in the content)."""
         state, report = change.state, change.report
-        previous_recent, previous_stamps = state.recent, state.stamps
+        previous_recent = state.recent
         window = Window.for_pull(state, self.settings.lookback, self.client.server_time)
         assert window.start is not None and state.watermark is not None
         recent = Digests()  # marks of the rows the next window still covers, ids ascending
-        stamps = Digests()  # and their stamps
         settled: str | None = None
-        clock_known = whole = False
+        clock_known = False
         watermark = state.watermark
-        sizer = keyset.PageSize(self.settings.page_size)  # for the rows read whole
-        for listed in self._pages([["write_date", ">=", window.start]], ["write_date"],
-                                  {"active_test": False}):
+        for rows in self._pages([["write_date", ">=", window.start]], state.fields,
+                                {"active_test": False}):
             if not clock_known:  # this pass's first answer has come: Odoo's clock is known
-                pass_clock = self.client.pass_clock
-                settled, clock_known = window.settled(pass_clock), True
-                whole = whole_read_due(state.whole_read, pass_clock)
-                if whole:
-                    state.whole_read = pass_clock.strftime(TIME_FORMAT) if pass_clock else None
-            report.listed += len(listed)
-            wanted = [row["id"] for row in listed if whole
-                      or previous_stamps.get(row["id"]) != stamp_key(row.get("write_date"))
-                      or previous_recent.get(row["id"]) is None]
-            wanted_ids = set(wanted)
-            rows: list[dict[str, Any]] = []
-            if wanted:
-                for page in self._pages([["id", "in", wanted]], state.fields,
-                                        {"active_test": False}, sizer=sizer, through=wanted[-1]):
-                    rows.extend(page)
+                settled, clock_known = window.settled(self.client.pass_clock), True
             report.fetched += len(rows)
-            read = {row["id"]: row for row in rows}
             candidates: list[tuple[dict[str, Any], int]] = []
             marks: dict[int, int] = {}
             for row in rows:
@@ -231,6 +205,7 @@ class _Pull:
                     marks[row["id"]] = known  # seen exactly so by an earlier pass
                 else:
                     candidates.append((row, value))
+                watermark = max(watermark, row.get("write_date") or watermark)
             members = self._members([row for row, _ in candidates])
             for row, value in candidates:
                 if row["id"] in members:
@@ -239,33 +214,16 @@ class _Pull:
                 else:
                     change.removals.add(row["id"])
                     marks[row["id"]] = value | 1
-            for listing in listed:  # in id order, as the keyset pages them
-                record_id = listing["id"]
-                if record_id in read:
-                    stamp = read[record_id].get("write_date") or None
-                    mark = marks[record_id]
-                elif record_id in wanted_ids:
-                    continue  # gone between the listing and the read: the deletion check's
-                else:  # its stamp has not moved since an earlier pass read it whole
-                    stamp = listing.get("write_date") or None
-                    known = previous_recent.get(record_id)
-                    assert known is not None
-                    mark = known
-                watermark = max(watermark, stamp or watermark)
-                stamp = stamp or watermark
+            for row in rows:  # in id order, as the keyset pages them
+                stamp = row.get("write_date") or watermark
                 if settled is None or stamp >= settled:
-                    recent.add(record_id, mark)
-                    stamps.add(record_id, stamp_key(stamp))
+                    recent.add(row["id"], marks[row["id"]])
         if not clock_known:
             settled = window.settled(self.client.pass_clock)
-            if whole_read_due(state.whole_read, self.client.pass_clock):
-                pass_clock = self.client.pass_clock
-                state.whole_read = pass_clock.strftime(TIME_FORMAT) if pass_clock else None
         state.watermark = watermark
         self._through_parents(change, window.start, settled)
         state.settled = settled
         state.recent = recent
-        state.stamps = stamps
         change.distrusted = self.stored.changed_outside(self.spec.name, state)
         if change.distrusted or self._reconcile_due(state):
             self._reconcile(change)
@@ -342,7 +300,6 @@ class _Pull:
             change.upserts.pop(record_id, None)
         if gone:
             state.recent = state.recent.without(gone)
-            state.stamps = state.stamps.without(gone)
         for begin in range(0, len(arrived), self.settings.page_size):
             chunk = arrived[begin:begin + self.settings.page_size]
             rows = self.client.search_read(self.spec.model, [["id", "in", chunk]], state.fields,
@@ -355,11 +312,10 @@ class _Pull:
 
     # -- plumbing ----------------------------------------------------------------------------
     def _pages(self, domain: list[Any], fields: list[str], context: dict[str, Any], *,
-               model: str | None = None, sizer: keyset.PageSize | None = None,
-               through: int | None = None) -> Iterator[list[dict[str, Any]]]:
+               model: str | None = None) -> Iterator[list[dict[str, Any]]]:
         return keyset.pages(self.client, model or self.spec.model, domain, fields,
-                            context=context, page_size=sizer or self.settings.page_size,
-                            check_stop=self._check_stop, through=through)
+                            context=context, page_size=self.settings.page_size,
+                            check_stop=self._check_stop)
 
     def _newest_stamp(self) -> str | None:
         rows = self.client.search_read(self.spec.model, [], ["write_date"], limit=1,

@@ -19,15 +19,13 @@ ProgressFactory = Callable[[str, Callable[[], int | None]], AbstractContextManag
 
 @dataclass
 class ModelReport:
-    """One model's part of a pass: rows ``fetched`` from Odoo (every column), rows of the change
-    window ``listed`` by id and ``write_date`` only, records ``changed`` (added or
+    """One model's part of a pass: rows ``fetched`` from Odoo, records ``changed`` (added or
     different) and ``removed`` in the stored copy, the ``records`` it now holds; ``full`` for a
     rebuild, ``written`` when the copy changed."""
 
     name: str
     model: str
     fetched: int = 0
-    listed: int = 0
     changed: int = 0
     removed: int = 0
     records: int = 0

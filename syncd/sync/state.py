@@ -88,10 +88,6 @@ class ModelState:
     types: dict[str, str] = field(default_factory=dict)  # Odoo type of each fetched field
     records: int = 0
     recent: Digests = field(default_factory=Digests)  # marks of the rows in the change window
-    # the write_date of each row in `recent` as last read (window.stamp_key), and when the last
-    # read of every column of the window's rows began on Odoo's clock (window.whole_read_due)
-    stamps: Digests = field(default_factory=Digests)
-    whole_read: str | None = None
     last_success: str | None = None
     last_reconcile: str | None = None
     full_resync: bool = False
@@ -106,8 +102,7 @@ class ModelState:
         """A deep copy: a pull works on its own copy, so a failed pass leaves the old state."""
         return replace(self, fields=list(self.fields), missing_fields=list(self.missing_fields),
                        types=dict(self.types),
-                       recent=self.recent.copy(), stamps=self.stamps.copy(),
-                       parents=[p.copy() for p in self.parents])
+                       recent=self.recent.copy(), parents=[p.copy() for p in self.parents])
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -120,8 +115,6 @@ class ModelState:
             "types": dict(sorted(self.types.items())),
             "records": self.records,
             "recent": self.recent.to_json(),
-            "stamps": self.stamps.to_json(squeeze=True),
-            "whole_read": self.whole_read,
             "last_success": self.last_success,
             "last_reconcile": self.last_reconcile,
             "full_resync": self.full_resync,
@@ -139,7 +132,7 @@ class ModelState:
             if name in data:
                 setattr(state, name, _typed(data[name], str, f"{where}.{name}"))
         for name in ("lang", "watermark", "last_success", "last_reconcile", "snapshot_stat",
-                     "settled", "whole_read"):
+                     "settled"):
             if data.get(name) is not None:
                 setattr(state, name, _typed(data[name], str, f"{where}.{name}"))
         for name in ("fields", "missing_fields"):
@@ -158,8 +151,6 @@ class ModelState:
             state.full_resync = _typed(data["full_resync"], bool, f"{where}.full_resync")
         if "recent" in data:
             state.recent = Digests.from_json(data["recent"], f"{where}.recent")
-        if "stamps" in data:
-            state.stamps = Digests.from_json(data["stamps"], f"{where}.stamps")
         state.parents = [Parent.from_dict(entry, f"{where}.parents[]")
                          for entry in _typed(data.get("parents", []), list, f"{where}.parents")]
         return state

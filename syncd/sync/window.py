@@ -63,33 +63,6 @@ class Window:
         return shift(self.floor, -self.lookback) if self.floor else None
 
 
-def whole_read_due(last: str | None, pass_clock: datetime | None) -> bool:
-    """Whether this pass re-reads every column of every row in its window, not only the rows
-    whose ``write_date`` is new or moved. ``last``: when the last whole-row read of the window
-    began on Odoo's clock (the state's ``whole_read``); ``pass_clock``: when this pass began.
-
-    A transaction that began in the same whole second as a stamp already read, and commits
-    later, rewrites a row without moving its stamp (docs/odoo-api.md §1, §2); only the row's
-    content shows it. It commits at most ``lookback`` after its stamp, and the stamp stays in
-    every window for ``lookback`` + CLOCK_MARGIN, so a whole-row read at least every
-    CLOCK_MARGIN still finds it (docs/odoo-api.md §22). Half of the margin is used here: the
-    other half stays for the skew between Odoo's HTTP clock and its database clock that the
-    margin exists for. Without Odoo's clock, or with a clock that went backwards, every pass
-    reads whole rows."""
-    if last is None or pass_clock is None:
-        return True
-    elapsed = (pass_clock - datetime.strptime(last, TIME_FORMAT)).total_seconds()
-    return elapsed >= CLOCK_MARGIN / 2 or elapsed < 0
-
-
-def stamp_key(stamp: Any) -> int:
-    """A server stamp as a number (``YYYYMMDDHHMMSS``) a pass can keep per row; 0 for none."""
-    if not isinstance(stamp, str) or len(stamp) < 19:
-        return 0
-    digits = stamp[:19].replace("-", "").replace(" ", "").replace(":", "")
-    return int(digits) if digits.isdigit() else 0
-
-
 def _before(clock: datetime, lookback: float) -> str:
     return (clock - timedelta(seconds=lookback + CLOCK_MARGIN)).strftime(TIME_FORMAT)
 
