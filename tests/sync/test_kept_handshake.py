@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -150,3 +151,33 @@ def test_an_idle_once_is_one_request_per_model(tmp_path: Path) -> None:
         assert (em.stats.requests, em.stats.logins) == (models, 0)
     finally:
         em.stop()
+
+
+def test_the_daemon_resumes_from_the_state_at_start(tmp_path: Path) -> None:
+    from syncd.service.runner import run_daemon
+    from syncd.sync.report import PassReport
+
+    rig = make_rig(tmp_path, models=(CUSTOMERS, PRODUCTS))
+    try:
+        assert rig.sync().ok
+        rig.emulator.stats.reset()
+        stop = threading.Event()
+        reports: list[PassReport] = []
+
+        def on_pass(report: PassReport) -> None:
+            reports.append(report)
+            stop.set()
+
+        thread = threading.Thread(target=run_daemon, args=(rig.settings,),
+                                  kwargs={"stop": stop, "on_pass": on_pass}, daemon=True)
+        thread.start()
+        thread.join(timeout=30)
+        assert not thread.is_alive()
+        assert reports and reports[0].ok
+        # no handshake at all: neither login nor version nor context_get
+        assert rig.emulator.stats.logins == 0
+        assert rig.emulator.stats.calls("res.users") == 0
+        stats = rig.emulator.stats
+        assert stats.requests == sum(stats.by_call.values())  # every request a model's call
+    finally:
+        rig.close()
