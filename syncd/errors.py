@@ -68,6 +68,11 @@ class TransientError(OdooError):
         self.retry_after = retry_after
 
 
+class EndpointError(OdooError):
+    """The server answered 404 without an Odoo error: it has no such API route (not an Odoo, or
+    not one that speaks the protocol in use)."""
+
+
 class AuthError(OdooError):
     """Odoo refused the credentials (or the API key); retrying will not help."""
 

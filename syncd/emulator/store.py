@@ -74,6 +74,12 @@ class Database:
         self._secrets[uid] = (login, password, {api_key} if api_key else set())
         return uid
 
+    def set_password(self, uid: int, password: str) -> None:
+        """The user changes its password (its API keys stay)."""
+        with self.lock:
+            login, _, keys = self._secrets[uid]
+            self._secrets[uid] = (login, password, keys)
+
     def authenticate(self, login: str, secret: str) -> int | None:
         with self.lock:
             for uid, (known, _, _) in self._secrets.items():

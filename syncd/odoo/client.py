@@ -6,7 +6,9 @@
 
 ``connect`` asks the server's version (no credentials), picks the protocol and logs in exactly
 once: Odoo writes a login-log row per authentication, so a client is meant to live for a pass or
-for the whole process. Protocol "auto" speaks JSON-2 on Odoo 19+ when an API key is configured
+for the whole process. ``resume(kept)`` starts instead from the ``handshake`` an earlier process
+kept (no request at all); a kept uid that Odoo refuses (the user recreated, the password changed)
+or a route gone (HTTP 404) makes the client connect once and retry that call, never more. Protocol "auto" speaks JSON-2 on Odoo 19+ when an API key is configured
 (``/xmlrpc`` and ``/jsonrpc`` are deprecated there and go away in Odoo 22), else JSON-RPC.
 
 Every call is retried on ``TransientError`` (network errors, 429, 502-504, truncated or
@@ -31,7 +33,8 @@ from typing import Any, TypeVar
 
 from loguru import logger
 
-from syncd.errors import OdooError, TransientError, scrub
+from syncd.errors import AuthError, EndpointError, OdooError, TransientError, scrub
+from syncd.odoo.handshake import Handshake, Identity
 from syncd.odoo.http import Traffic, public_url
 from syncd.odoo.interrupt import waiting
 from syncd.odoo.retry import Backoff
@@ -70,8 +73,10 @@ class OdooClient:
                  clock: Callable[[], float] = time.monotonic, attempts: int = 5,
                  backoff_base: float = 0.5, backoff_cap: float = 30.0,
                  rng: random.Random | None = None,
-                 connect_timeout: float | None = None) -> None:
-        """``clock`` is a monotonic clock in seconds (it measures the retry budget);
+                 connect_timeout: float | None = None,
+                 wall: Callable[[], float] = time.time) -> None:
+        """``clock`` is a monotonic clock in seconds (it measures the retry budget); ``wall``
+        the clock a handshake's age is told by (seconds since the epoch);
         ``connect_timeout``, when given, replaces ``settings.timeout`` while connecting (version
         and login), after which the connection gets ``settings.timeout`` back."""
         self.settings = settings
@@ -79,6 +84,7 @@ class OdooClient:
         self.clock = clock
         self.attempts = max(1, attempts)
         self.connect_timeout = connect_timeout
+        self.wall = wall
         self.backoff = Backoff(backoff_base, backoff_cap, rng or random.Random())
         self.info: ServerInfo | None = None
         self.requests = 0  # RPC attempts, retries included (transparent resends are not)
@@ -86,6 +92,8 @@ class OdooClient:
         self._transport: Transport | None = None
         self._pass_clock: datetime | None = None
         self._pass_open = False
+        self._handshake: Handshake | None = None
+        self._kept = False  # info came from a kept handshake, not from a login of this client
 
     def __repr__(self) -> str:
         return (f"OdooClient(url={self._url()!r}, "
@@ -107,6 +115,7 @@ class OdooClient:
             self._transport.close()
         self._transport = None
         self.info = None
+        self._kept = False
 
     @property
     def server_time(self) -> datetime | None:
@@ -132,10 +141,51 @@ class OdooClient:
         if self._pass_open and self._pass_clock is None:
             self._pass_clock = self.server_time
 
+    @property
+    def handshake(self) -> dict[str, Any] | None:
+        """What the last ``connect`` learned (or what ``resume`` started from), as plain JSON
+        values for the caller to keep and hand to ``resume`` in a later process; None before
+        either. Holds no secret."""
+        return self._handshake.to_dict() if self._handshake is not None else None
+
+    def resume(self, kept: object) -> bool:
+        """Start from a handshake ``kept`` from an earlier process instead of connecting; no
+        request is made. False, and nothing changes (the first call connects), when there is
+        none or it is unusable: older than a day by ``wall`` (or from the future), or made for
+        another url, database, username, ``protocol`` or ``lang`` setting, or with(out) an API
+        key. True when resumed, or already connected."""
+        if self.info is not None:
+            return True
+        handshake = Handshake.from_dict(kept)
+        if handshake is None:
+            return False
+        reason = handshake.stale(self._identity(), self.wall())
+        if reason:
+            logger.debug("odoo kept handshake not used: {reason}", reason=reason)
+            return False
+        transport = make_transport(handshake.protocol, self.settings, traffic=self.traffic)
+        transport.resume(handshake.uid)
+        self._transport = transport
+        self._handshake = handshake
+        self._kept = True
+        self.info = ServerInfo(version=handshake.version, major=handshake.major,
+                               protocol=handshake.protocol, uid=handshake.uid,
+                               lang=handshake.lang)
+        logger.debug("odoo resumed url={url} version={version} protocol={protocol} uid={uid} "
+                     "lang={lang}", url=self._url(), version=handshake.version,
+                     protocol=handshake.protocol, uid=handshake.uid, lang=handshake.lang or "-")
+        return True
+
+    def _identity(self) -> Identity:
+        s = self.settings
+        return Identity(url=self._url(), database=s.database, username=s.username,
+                        wanted=s.protocol, lang_setting=s.lang, keyed=bool(s.api_key))
+
     def connect(self) -> ServerInfo:
         """Ask the version, choose the protocol, log in once. Idempotent while connected."""
         if self.info is not None:
             return self.info
+        probed = self.wall()
         wanted = self.settings.protocol
         probe = make_transport(self._probe_protocol(wanted), self._connect_settings(),
                                traffic=self.traffic)
@@ -158,6 +208,10 @@ class OdooClient:
             raise
         self.info = ServerInfo(version=str(version.get("server_version") or major),
                                major=major, protocol=protocol, uid=uid, lang=lang)
+        self._handshake = Handshake(identity=self._identity(), version=self.info.version,
+                                    major=major, protocol=protocol, uid=uid, lang=lang,
+                                    probed=probed)
+        self._kept = False
         logger.debug("odoo connected url={url} version={version} protocol={protocol} uid={uid} "
                      "lang={lang}", url=self._url(), version=self.info.version,
                      protocol=protocol, uid=uid, lang=lang or "-")
@@ -281,6 +335,23 @@ class OdooClient:
         first if needed. Sends ``params`` as given: no lang is added here (the ORM methods
         above add it)."""
         self.connect()
+        try:
+            result = self._call(model, method, params, retry)
+        except (AuthError, EndpointError) as exc:
+            if not self._kept:
+                raise
+            # The kept handshake is stale: the uid is refused (the user recreated, the password
+            # changed) or the route is gone (the server changed). Probe once, for real, and try
+            # again; a refused login is then the usual refused-credentials error.
+            logger.info("odoo kept session no longer works ({error}); connecting again",
+                        error=str(exc))
+            self.close()
+            self.connect()
+            result = self._call(model, method, params, retry)
+        self._kept = False  # the kept uid works: a later refusal is not staleness
+        return result
+
+    def _call(self, model: str, method: str, params: dict[str, Any], retry: bool) -> Any:
         transport = self._transport
         assert transport is not None
         result = self._retry(f"{model}.{method}", lambda: transport.call(model, method, params),

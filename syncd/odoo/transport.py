@@ -23,7 +23,7 @@ from xml.parsers.expat import ExpatError
 
 import orjson
 
-from syncd.errors import AuthError, OdooError, TransientError, scrub
+from syncd.errors import AuthError, EndpointError, OdooError, TransientError, scrub
 from syncd.odoo.faults import Account, auth_error, fault_error
 from syncd.odoo.http import HttpConnection, HttpResponse, Traffic
 from syncd.odoo.retry import parse_retry_after
@@ -46,6 +46,10 @@ class Transport(Protocol):
 
     def login(self) -> int:
         """Authenticate once and return the uid; AuthError if refused."""
+        ...
+
+    def resume(self, uid: int) -> None:
+        """Call as ``uid`` without logging in (a uid an earlier login returned)."""
         ...
 
     def call(self, model: str, method: str, params: dict[str, Any]) -> Any:
@@ -104,6 +108,9 @@ class _HttpTransport:
     def close(self) -> None:
         self.http.close()
 
+    def resume(self, uid: int) -> None:
+        self.uid = uid
+
     def _uid(self) -> int:
         if self.uid is None:
             raise OdooError("not logged in: call login() before call()")
@@ -127,11 +134,11 @@ class _HttpTransport:
             return auth_error(self.account, api_key=self.protocol == "json2")
         if status == 404 and self.http.prefix.split("/")[1:2] in (["web"], ["odoo"]):
             # A URL copied from the browser (/web, /odoo/contacts): the API is at the base.
-            return OdooError(message + f": {self.http.where} is a page of Odoo's web client, "
+            return EndpointError(message + f": {self.http.where} is a page of Odoo's web client, "
                              f"not its address: use the base URL {self.http.origin} (url = "
                              f"\"{self.http.origin}\", or ODOO_URL)")
         if status == 404:
-            return OdooError(message + f": is {self.http.where} an Odoo server"
+            return EndpointError(message + f": is {self.http.where} an Odoo server"
                              f"{' 19 or later' if self.protocol == 'json2' else ''}?")
         return OdooError(message)
 

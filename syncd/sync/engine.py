@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from loguru import logger
 
 from syncd.errors import (
+    AuthError,
     CorruptFileError,
     InvalidFieldError,
     OdooError,
@@ -65,7 +66,7 @@ def run_pass(settings: Settings, client: OdooClient, sink: Sink, workdir: Workdi
         if requested is not None:
             state.request_resync(requested, [spec.name for spec in settings.models])
         client.begin_pass()
-        if client.info is None:
+        if client.info is None and not client.resume(state.handshake):
             info = client.connect()
             logger.info("connected server={server} protocol={protocol} uid={uid}",
                         server=info.version, protocol=info.protocol, uid=info.uid)
@@ -89,6 +90,7 @@ def run_pass(settings: Settings, client: OdooClient, sink: Sink, workdir: Workdi
         for spec in settings.models:
             state.models[spec.name].last_success = stamp
         state.last_sync = stamp
+        state.handshake = client.handshake
         writer.commit(state)
         workdir.clear_resync_request(requested)
         workdir.clear_error()
@@ -99,7 +101,10 @@ def run_pass(settings: Settings, client: OdooClient, sink: Sink, workdir: Workdi
         logger.debug("pass stopped: {}", exc)  # the caller says it once (once, the daemon)
     except (OdooError, SinkError, CorruptFileError, OSError) as exc:
         _abort(writer)
-        report.error = failed(workdir, current, error_text(exc), now(), settings)
+        # Refused credentials are no model's fault, whether the login or a model's first call
+        # (with a kept uid) learned it.
+        where = None if isinstance(exc, AuthError) else current
+        report.error = failed(workdir, where, error_text(exc), now(), settings)
     except Exception as exc:  # noqa: BLE001 - an answer we did not expect must not kill the daemon
         _abort(writer)
         logger.opt(exception=exc).debug("unexpected error during the pass")

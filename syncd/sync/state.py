@@ -13,6 +13,9 @@ change window are packed (see syncd.sync.digests), so a million of them cost meg
 version 1 file (indented, digests as a mapping of hex strings) is read as it is and written back
 in the new layout by the next pass, without a resync. Unknown keys are ignored on load so an
 older syncd can read a newer file.
+``handshake`` is what the Odoo client learned when it last connected (version, protocol, uid,
+lang; never a secret), so the next process can ``resume`` from it instead of logging in; a
+value of any other shape is dropped, not corruption.
 A file with neither ``version`` nor ``models`` (the old cron script's ``{"last_sync": ...}``)
 reads as no state: no syncd pass has succeeded there yet.
 """
@@ -162,6 +165,8 @@ class State:
 
     last_sync: str | None = None
     models: dict[str, ModelState] = field(default_factory=dict)
+    # OdooClient.handshake as of the last clean pass (plain values; syncd.odoo.handshake)
+    handshake: dict[str, Any] | None = None
 
     @classmethod
     def load(cls, path: Path) -> State:
@@ -198,6 +203,8 @@ class State:
             # Not syncd's: the cron script syncd replaces kept only {"last_sync": ...} here. Its
             # time says nothing about syncd's copies: no pass of ours has succeeded yet.
             return cls()
+        if isinstance(top.get("handshake"), dict):
+            state.handshake = top["handshake"]
         models = _typed(top.get("models", {}), dict, "models")
         for name, entry in models.items():
             where = f"models.{name}"
@@ -224,11 +231,14 @@ class State:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-shaped (``recent`` keys as strings), as saved and as ``status --json`` shows."""
-        return {
+        data: dict[str, Any] = {
             "version": VERSION,
             "last_sync": self.last_sync,
             "models": {name: m.to_dict() for name, m in sorted(self.models.items())},
         }
+        if self.handshake is not None:
+            data["handshake"] = self.handshake
+        return data
 
 
 def _typed(value: Any, kind: type, where: str) -> Any:

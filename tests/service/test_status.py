@@ -83,6 +83,9 @@ class RefusingClient:
     def begin_pass(self) -> None:
         pass
 
+    def resume(self, kept: object) -> bool:
+        return False
+
     def connect(self) -> None:
         raise FaultError(f"AccessDenied: login admin with password {self.password} refused")
 

@@ -6,12 +6,14 @@ lang, so a snapshot read in French and then updated in place in English would ho
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 
 from syncd.settings import ModelSpec
 from syncd.emulator import Emulator
 from syncd.odoo.client import OdooClient
+from syncd.odoo.handshake import MAX_AGE
 from syncd.service.status import render_status, status_of
 from syncd.sync.changes import RebuildReason
 from tests.sync_rig import Rig, make_rig
@@ -66,7 +68,12 @@ def test_the_sync_users_own_language_change_rebuilds(tmp_path: Path) -> None:
         assert _names(rig) == ["Chair", "Desk"]
         rig.db.write("res.users", [rig.client.connect().uid], {"lang": "fr_FR"})
         assert not rig.sync().models[0].full  # the connected client still reads in en_US
-        _set_lang(rig, "")  # the next `once` logs in again and learns fr_FR
+        _set_lang(rig, "")  # a new `once` within the day resumes the kept handshake: en_US
+        assert not rig.sync().models[0].full
+        # A day later it probes again (context_get) and learns fr_FR.
+        rig.client.close()
+        later = time.time() + MAX_AGE + 60
+        rig.client = OdooClient(rig.settings.odoo, sleep=lambda s: None, wall=lambda: later)
         report = rig.sync()
         assert report.ok and report.models[0].full
         assert _names(rig) == ["Chaise", "Bureau"]

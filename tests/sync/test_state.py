@@ -235,3 +235,13 @@ def test_a_data_directory_of_the_previous_format_is_upgraded_without_a_resync(
         assert orjson.loads(path.read_bytes())["version"] == 2
     finally:
         rig.close()
+
+
+def test_the_handshake_round_trips_and_a_malformed_one_is_dropped() -> None:
+    handshake = {"url": "http://odoo", "uid": 2, "probed": "2026-01-01 00:00:00"}
+    state = State(last_sync="2026-01-01 00:00:00", handshake=handshake)
+    assert State.load_bytes(state.to_bytes(), "t").handshake == handshake
+    assert b"handshake" not in State(last_sync="x").to_bytes()  # none: not written
+    for bad in (b'"x"', b"[1]", b"null"):
+        raw = b'{"version": 2, "models": {}, "handshake": ' + bad + b"}"
+        assert State.load_bytes(raw, "t").handshake is None

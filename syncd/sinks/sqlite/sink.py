@@ -5,8 +5,9 @@ one typed column per field (syncd.sinks.database: booleans 0/1, dates and dateti
 x2many and JSON kinds as JSON text) and ``record``, the record as JSON text exactly as the JSON
 snapshot holds it (the same canonical bytes). The state is in ``syncd_state`` (one row per
 model: ``name``, the configured name, and ``state``, its ModelState as JSON; the key column is
-``name`` as on PostgreSQL) and ``syncd_meta`` (``last_sync``, ``version``); with
-``[sync] journal = true`` every change also goes to ``syncd_changes`` (syncd.sinks.sqlite.writer).
+``name`` as on PostgreSQL) and ``syncd_meta`` (``last_sync``, ``version``, the kept Odoo
+``handshake``); with ``[sync] journal = true`` every change also goes to ``syncd_changes``
+(syncd.sinks.sqlite.writer).
 
 A pass is ONE transaction (``BEGIN IMMEDIATE`` at its first write, ``COMMIT`` at ``commit``,
 state included), so a failed or killed pass leaves the previous one whole. The database runs in
@@ -179,6 +180,7 @@ class SqliteSink:
             key = state_key(db)
             rows = db.execute(f"SELECT {key}, state FROM syncd_state ORDER BY {key}").fetchall()
         state.last_sync = meta.get("last_sync")
+        state.handshake = _handshake(meta.get("handshake"))
         for name, text in rows:
             where = f"{self.path}: syncd_state row {name!r}"
             try:
@@ -302,3 +304,13 @@ def state_key(db: sqlite3.Connection) -> str:
     it was renamed to match PostgreSQL's); ``name`` when the table does not exist yet."""
     columns = [row[1] for row in db.execute("PRAGMA table_info(syncd_state)")]
     return "model" if "model" in columns else "name"
+
+
+def _handshake(text: str | None) -> dict[str, Any] | None:
+    """The kept Odoo handshake in ``syncd_meta``; None when absent or not a JSON object (it is
+    only a shortcut: the next pass connects instead)."""
+    try:
+        data = orjson.loads(text) if text else None
+    except orjson.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else None

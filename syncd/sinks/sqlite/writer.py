@@ -336,6 +336,8 @@ class SqlitePassWriter:
                                    "VALUES (?, ?)", (name, text))
                 db.executemany("INSERT OR REPLACE INTO syncd_meta (key, value) VALUES (?, ?)",
                                [("last_sync", state.last_sync), ("version", str(VERSION)),
+                                ("handshake", orjson.dumps(state.handshake).decode()
+                                 if state.handshake is not None else None),
                                 (HEADS, encode_heads(previous, state, self.touched))])
                 db.execute("COMMIT")
         except BaseException:
