@@ -74,7 +74,7 @@ def test_credentials_revoked_mid_pass_fail_the_command_with_one_line_changing_no
     odoo.db.create("res.partner", {"name": "New", "email": "new@example.com"})
     odoo.db.create("product.product", {"name": "New product", "list_price": 1.0})
     revocation = Revocation(odoo.db)
-    revocation.arm(2)  # the login and the first query pass; then the password is refused
+    revocation.arm(1)  # the first query passes (the kept handshake: no login); then refused
     result = syncd(tmp_path, env, "once")
     assert revocation.fired
     assert result.returncode == 1
