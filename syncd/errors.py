@@ -9,6 +9,7 @@ it committed. Messages are one line, never contain secrets, and say what to do w
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 
@@ -92,3 +93,14 @@ class UnknownModelError(FaultError):
 
 class InvalidFieldError(FaultError):
     """A requested field does not exist on the model."""
+
+
+def current_user() -> str:
+    """This process's user name, for messages that say whose a file must be (not $USER, which
+    su and setpriv leave as it was)."""
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except (ImportError, KeyError, AttributeError):
+        return os.environ.get("USERNAME") or os.environ.get("USER") or "this user"

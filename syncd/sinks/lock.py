@@ -25,7 +25,7 @@ from typing import Self
 
 from loguru import logger
 
-from syncd.errors import LockedError, SyncdError
+from syncd.errors import LockedError, SyncdError, current_user
 
 LOCK_NAME = ".syncd.lock"
 # Windows locks byte ranges and a locked range cannot be read by others, so we lock a byte well
@@ -97,7 +97,7 @@ class FileLock:
         what = "the lock file" if where == self.path else "the lock file's directory"
         return (f"cannot write to {self.target}: cannot create or open its lock file "
                 f"{self.path} ({what} is owned by {_owner(where)}): {exc.strerror or exc}; run "
-                f"syncd as that user, or fix the owner: chown {_me()} {where}")
+                f"syncd as that user, or fix the owner: chown {current_user()} {where}")
 
     @property
     def held(self) -> bool:
@@ -141,11 +141,11 @@ class DataDirLock(FileLock):
         """What to do when the lock file (or the directory, to create it) is another user's."""
         where, what = (self.path, "the lock file") if self.path.exists() \
             else (self.data_dir, "the data directory, to create the lock file in it,")
-        owner = _owner(where)
+        owner, me = _owner(where), current_user()
         # The whole directory: owning only the lock file moves the error to the next file.
         return (f"cannot open {what} {where} (owned by {owner}): {exc.strerror or exc}; syncd "
-                f"runs as {_me()}, so make the data directory and everything in it {_me()}'s: "
-                f"chown -R {_me()} {self.data_dir} (or run syncd as {owner})")
+                f"runs as {me}, so make the data directory and everything in it {me}'s: "
+                f"chown -R {me} {self.data_dir} (or run syncd as {owner})")
 
 
 def holder(data_dir: Path, *, proc_locks: Path = Path("/proc/locks")) -> int | None:
@@ -206,15 +206,6 @@ def _owner(path: Path) -> str:
         return pwd.getpwuid(uid).pw_name
     except (ImportError, KeyError):
         return f"uid {uid}"
-
-
-def _me() -> str:
-    try:
-        import pwd
-
-        return pwd.getpwuid(os.geteuid()).pw_name
-    except (ImportError, KeyError, AttributeError):
-        return "$USER"
 
 
 if sys.platform == "win32":  # pragma: no cover - exercised on Windows only

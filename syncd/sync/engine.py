@@ -10,7 +10,6 @@ exactly as they were, and the next good pass catches up from the old watermarks.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +25,7 @@ from syncd.errors import (
     PassInterrupted,
     SinkError,
     SyncdError,
+    current_user,
     one_line,
     scrub,
 )
@@ -205,13 +205,3 @@ def refused_text(exc: PermissionError) -> str:
     return (f"local file error: syncd runs as {user} and cannot write in {directory} "
             f"({exc.strerror or exc}: {path}); make the directory and everything in it "
             f"{user}'s: chown -R {user} {directory}")
-
-
-def current_user() -> str:
-    """This process's user name (not $USER, which su and setpriv leave as it was)."""
-    try:
-        import pwd
-
-        return pwd.getpwuid(os.geteuid()).pw_name
-    except (ImportError, KeyError, AttributeError):
-        return os.environ.get("USERNAME") or os.environ.get("USER") or "this user"

@@ -28,7 +28,7 @@ def state_of(data_dir: Path) -> State:
     return State.load(data_dir / "last_sync.json")
 
 
-@pytest.mark.parametrize("sink", ["json", "sqlite"])
+@pytest.mark.parametrize("sink", ["json", "sqlite", "postgres"])
 def test_a_new_client_resumes_from_the_committed_state(tmp_path: Path, sink: str) -> None:
     rig = make_rig(tmp_path, sink=sink)
     try:

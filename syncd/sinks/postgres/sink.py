@@ -210,13 +210,16 @@ class PostgresSink:
         with self.errors(f"reading {STATE_TABLE}"):
             rows = self.connection().execute(query).fetchall()
         last_sync = None
+        handshake = None
         models: dict[str, Any] = {}
         for name, text, last in rows:
             if name == PASS_ROW:
                 last_sync = last
+                handshake = orjson.loads(text).get("handshake")  # kept with the pass record
             else:
                 models[name] = orjson.loads(text)
-        whole = orjson.dumps({"version": VERSION, "last_sync": last_sync, "models": models})
+        whole = orjson.dumps({"version": VERSION, "last_sync": last_sync, "models": models,
+                              "handshake": handshake})
         return State.load_bytes(whole, f"PostgreSQL table {self.schema}.{STATE_TABLE}")
 
     def begin(self, at: str | None = None) -> PostgresPassWriter:

@@ -345,7 +345,9 @@ class PostgresPassWriter:
         with self.conn.cursor() as cursor:
             with cursor.copy(sql.SQL("COPY {} (name, state, last_sync) FROM STDIN").format(
                     self._q(STATE_TABLE))) as copy:
-                copy.write_row((PASS_ROW, heads, state.last_sync))
+                record = orjson.loads(heads)
+                record["handshake"] = state.handshake  # the Odoo handshake the pass used
+                copy.write_row((PASS_ROW, orjson.dumps(record).decode(), state.last_sync))
                 for name, model in sorted(state.models.items()):
                     copy.write_row((name, orjson.dumps(model.to_dict()).decode(),
                                     state.last_sync))
