@@ -157,12 +157,13 @@ def describe(group: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def config_text(args: argparse.Namespace, server: dict[str, Any], data_dir: Path) -> str:
-    lines = ["[odoo]", f'url = "{server["url"]}"', f'database = "{server["db"]}"',
-             f'username = "{server["login"]}"', f'protocol = "{args.protocol}"', "",
-             "[sync]", f'data_dir = "{data_dir}"', f"interval = {args.interval}", "",
-             "[log]", "file = false", "", "[sink]", f'kind = "{args.sink}"']
+    text = json.dumps  # a JSON string is a TOML basic string (a Windows path's \\ included)
+    lines = ["[odoo]", f"url = {text(server['url'])}", f"database = {text(server['db'])}",
+             f"username = {text(server['login'])}", f"protocol = {text(args.protocol)}", "",
+             "[sync]", f"data_dir = {text(str(data_dir))}", f"interval = {args.interval}", "",
+             "[log]", "file = false", "", "[sink]", f"kind = {text(args.sink)}"]
     if args.sink == "postgres":
-        lines.append(f"dsn = {json.dumps(args.pg_dsn)}")
+        lines.append(f"dsn = {text(args.pg_dsn)}")
     return "\n".join(lines) + "\n"
 
 
@@ -316,10 +317,11 @@ def run(args: argparse.Namespace, work: Path) -> tuple[dict[str, Any], int]:
     for write in writes:
         arrived = arrivals.seen.get((write["model"], write["id"])) if arrivals else None
         write["latency"] = None if arrived is None else arrived - write["committed"]
+        write["in_time"] = write["latency"] is not None and write["latency"] <= args.deadline
         write["rpc_ms"] = (write["committed"] - write["sent"]) * 1000
         del write["event"]
     latencies = [w["latency"] for w in writes if w["latency"] is not None]
-    missing = [w for w in writes if w["latency"] is None]
+    missing = [w for w in writes if not w["in_time"]]  # never seen, or seen after the deadline
     result = {
         "latency": {"count": len(latencies), "missing": len(missing),
                     "p50": percentile(latencies, 50), "p95": percentile(latencies, 95),
@@ -369,9 +371,10 @@ def report(args: argparse.Namespace, result: dict[str, Any], load: tuple[float, 
         print(f"\nfirst pass (full sync, with login): {first['requests']} requests, calls "
               f"{first['calls']}")
     for write in result["writes"]:
-        if write["latency"] is None:
-            print(f"NEVER ARRIVED: {write['model']} {write['id']} {write['value']!r}",
-                  file=sys.stderr)
+        if not write["in_time"]:
+            when = "never arrived" if write["latency"] is None \
+                else f"arrived {write['latency']:.1f} s after its commit, past the deadline"
+            print(f"{write['model']} {write['id']} {write['value']!r}: {when}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -422,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
     args.json.write_text(json.dumps(out, indent=1), encoding="utf-8")
     print(f"\nload average at the end {machine['load_end'][0]:.2f}; wrote {args.json}")
     if code:
-        print(f"error: {result['latency']['missing']} change(s) never reached the copy within "
+        print(f"error: {result['latency']['missing']} change(s) did not reach the copy within "
               f"{args.deadline:g} s" + (f"; follower: {result['follower_error']}"
                                         if "follower_error" in result else ""), file=sys.stderr)
     return code
