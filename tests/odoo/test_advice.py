@@ -24,7 +24,7 @@ def test_check_shows_the_advice_under_its_model() -> None:
                    "missing_fields": []}]}
     assert render_check(result).splitlines()[1:] == [
         "lines (account.move.line): odoo 250000, snapshot 250000: in sync",
-        "  advice: Odoo keeps no index on write_date, so each pass scans these 250,000 records; "
-        "on the database: CREATE INDEX CONCURRENTLY IF NOT EXISTS "
+        "  advice: Odoo creates no index on write_date, so without one each pass scans these "
+        "250,000 records; on the database (a no-op if it is there already): CREATE INDEX CONCURRENTLY IF NOT EXISTS "
         "account_move_line_write_date_index ON account_move_line (write_date);",
         "customers (res.partner): odoo 40, snapshot 40: in sync"]
