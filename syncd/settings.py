@@ -67,6 +67,14 @@ class SyncSettings:
     journal_max_bytes: int = 64 * 1024 * 1024  # rotate a journal file past this size
     journal_keep: int = 8  # rotated journal files kept per model
     workers: int = 4  # concurrent requests: accepted and checked, not used yet (sequential)
+    memory_mb: int = 100  # changed records a model's pass holds in memory; past it they spill
+    # A test seam: the same budget in bytes, overriding memory_mb (no configuration key).
+    memory_bytes: int | None = field(default=None, repr=False)
+
+    @property
+    def memory_budget(self) -> int:
+        """Bytes of changed records one model's pass holds in memory before spilling them."""
+        return self.memory_bytes if self.memory_bytes is not None else self.memory_mb << 20
 
 
 @dataclass(frozen=True)

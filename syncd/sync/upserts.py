@@ -1,0 +1,266 @@
+"""A change set's upserts: the records a pass adds or replaces, by id, held compactly and spilled
+to disk past a memory budget.
+
+Each record is kept as its canonical line (``syncd.sync.record``), encoded once when the pull
+adds it: the bytes the JSON sink writes and the database sinks store in ``record``, about a
+quarter of the same record as a dict. While the lines held in memory stay within ``budget``
+bytes they sit in one dict; past it (a mass update or an import after the first sync, where
+every record of the table changed) the held lines are sorted by id and written to a scratch
+file (a *run*), and the dict starts again empty. Reading them back (``items``) merges the runs
+and what is still in memory as sorted streams (``heapq.merge``): ascending ids, the latest value
+of an id winning, and an id removed after it was spilled (``discard``) staying removed. Memory
+is then the budget, plus 8 bytes per spilled record (each run's ids, for ``in``), plus one read
+buffer per run, whatever the size of the change set.
+
+Spilling never changes what is written: ``items`` yields the same (id, line) pairs, in the same
+order, as it would with everything in memory (a test writes each sink both ways and compares).
+
+The scratch files come from the caller (``scratch``; the data directory's, on the same disk as
+the stored copies, not a ``/tmp`` that may be memory): they are removed from the directory as
+soon as they are created where the platform allows it, and by ``close`` otherwise; a leftover of
+a killed process is removed at the next pass's start. Not shared between threads: each model's
+pull fills its own, and the sink reads it on that same thread.
+"""
+
+from __future__ import annotations
+
+import heapq
+import struct
+from array import array
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import IO, Any
+
+from syncd.sync.record import Layout
+
+# What one record held in memory costs beyond its line's bytes: the bytes object's header and
+# the allocator's rounding (about 40), the dict's slot and index share (about 50), the id's int
+# object (32), its place in the list sorted at a spill (8). Measured with tracemalloc for
+# 100,000 lines of 160 bytes (tests/sync/test_upserts.py keeps the estimate honest).
+PER_RECORD = 130
+_HEADER = struct.Struct("<I")  # a run's entry: the line's length, then the line
+_READ = 1 << 18  # bytes read from a run at a time, per run being merged
+_WRITE = 1 << 20  # bytes buffered before a run's write
+
+Scratch = Callable[[], IO[bytes]]
+
+
+class Upserts:
+    """Records by id, to add or replace (see the module docstring). ``fields``: the model's
+    field order, for the canonical lines; ``budget``: bytes of lines held in memory before they
+    spill (None: never); ``scratch``: makes a new scratch file (None: never spill)."""
+
+    def __init__(self, fields: Sequence[str] = (), *, budget: int | None = None,
+                 scratch: Scratch | None = None) -> None:
+        self.layout = Layout(fields)
+        self._budget = budget if scratch is not None else None
+        self._scratch = scratch
+        self._memory: dict[int, bytes] = {}
+        self._held = 0  # bytes the records in memory cost (PER_RECORD each included)
+        self._runs: list[_Run] = []
+        self._dead: set[int] = set()  # ids removed after a run took them (never in _memory)
+        self._count: int | None = None  # with runs: the live ids, once counted
+        self._closed = False
+
+    @classmethod
+    def of(cls, fields: Sequence[str], records: Iterable[Mapping[str, Any]]) -> Upserts:
+        """In memory, from records (each with its ``id``); the latest of an id wins."""
+        upserts = cls(fields)
+        for record in records:
+            upserts[record["id"]] = record
+        return upserts
+
+    def __repr__(self) -> str:
+        return (f"Upserts({len(self._memory)} in memory, {len(self._runs)} spilled runs"
+                f"{', closed' if self._closed else ''})")
+
+    # -- filling ---------------------------------------------------------------------------
+    def __setitem__(self, record_id: int, record: Mapping[str, Any]) -> None:
+        """Add or replace ``record`` (its ``id`` must be ``record_id``)."""
+        self.put(record_id, self.layout.line(record))
+
+    def put(self, record_id: int, line: bytes) -> None:
+        """Add or replace a record by its canonical line."""
+        self._open()
+        old = self._memory.get(record_id)
+        if old is not None:
+            self._held -= len(old) + PER_RECORD
+        self._memory[record_id] = line
+        self._held += len(line) + PER_RECORD
+        if self._runs:
+            self._count = None  # counted again when asked (a run may hold the id)
+            if self._dead:
+                self._dead.discard(record_id)
+        if self._budget is not None and self._held > self._budget:
+            self._spill()
+
+    def discard(self, record_id: int) -> None:
+        """Remove ``record_id`` if present: it stays removed even when a run holds it."""
+        self._open()
+        old = self._memory.pop(record_id, None)
+        if old is not None:
+            self._held -= len(old) + PER_RECORD
+        if self._runs:
+            self._count = None
+            if self._in_runs(record_id):
+                self._dead.add(record_id)
+
+    def _spill(self) -> None:
+        assert self._scratch is not None
+        file = self._scratch()
+        try:
+            ids = sorted(self._memory)
+            buffer = bytearray()
+            for record_id in ids:
+                line = self._memory[record_id]
+                buffer += _HEADER.pack(len(line))
+                buffer += line
+                if len(buffer) >= _WRITE:
+                    file.write(buffer)
+                    buffer.clear()
+            file.write(buffer)
+            file.flush()
+        except BaseException:
+            file.close()
+            raise
+        self._runs.append(_Run(file, array("q", ids)))
+        self._memory = {}
+        self._held = 0
+
+    # -- reading ---------------------------------------------------------------------------
+    def __contains__(self, record_id: object) -> bool:
+        if not isinstance(record_id, int):
+            return False
+        if record_id in self._memory:
+            return True
+        return record_id not in self._dead and self._in_runs(record_id)
+
+    def _in_runs(self, record_id: int) -> bool:
+        return any(run.holds(record_id) for run in self._runs)
+
+    def __len__(self) -> int:
+        if not self._runs:
+            return len(self._memory)
+        if self._count is None:
+            self._count = sum(1 for _ in self.ids())
+        return self._count
+
+    def __bool__(self) -> bool:
+        return bool(self._memory) or (bool(self._runs) and len(self) > 0)
+
+    def __iter__(self) -> Iterator[int]:
+        return self.ids()
+
+    def ids(self) -> Iterator[int]:
+        """The ids, ascending."""
+        for record_id, _ in self._merged(lines=False):
+            yield record_id
+
+    def items(self) -> Iterator[tuple[int, bytes]]:
+        """(id, canonical line), ascending ids: each id once, with its latest line. May be
+        read more than once; the upserts must not change meanwhile."""
+        return self._merged(lines=True)
+
+    def _merged(self, *, lines: bool) -> Iterator[tuple[int, bytes]]:
+        self._open()
+        memory = self._memory
+        if not self._runs:
+            for record_id in sorted(memory):
+                yield record_id, memory[record_id]
+            return
+        # (id, age, line): for an id in several sources the newest (age 0: memory) comes first.
+        sources: list[Iterator[tuple[int, int, bytes]]] = [
+            ((record_id, 0, memory[record_id]) for record_id in sorted(memory))]
+        for age, run in enumerate(reversed(self._runs), 1):
+            sources.append(run.entries(age, lines))
+        dead = self._dead
+        last = None
+        for record_id, _, line in heapq.merge(*sources):
+            if record_id == last:
+                continue  # an older value of the id just yielded (or skipped)
+            last = record_id
+            if record_id in dead:
+                continue
+            yield record_id, line
+
+    # -- the end -----------------------------------------------------------------------------
+    @property
+    def spilled(self) -> int:
+        """Runs written to scratch files so far."""
+        return len(self._runs)
+
+    def close(self) -> None:
+        """Drop everything and close (remove) the scratch files. Safe to call more than once."""
+        self._closed = True
+        runs, self._runs = self._runs, []
+        self._memory = {}
+        self._dead = set()
+        self._held = 0
+        self._count = None
+        errors: list[BaseException] = []
+        for run in runs:
+            try:
+                run.file.close()
+            except OSError as exc:  # closing every file matters more than the first error
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+    def __enter__(self) -> Upserts:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _open(self) -> None:
+        if self._closed:
+            raise ValueError("the upserts are closed")
+
+
+class _Run:
+    """One spilled run: its scratch file (entries in ascending id order) and its ids."""
+
+    def __init__(self, file: IO[bytes], ids: array[int]) -> None:
+        self.file = file
+        self.ids = ids
+
+    def holds(self, record_id: int) -> bool:
+        ids = self.ids
+        if not ids or record_id < ids[0] or record_id > ids[-1]:
+            return False
+        at = bisect_left(ids, record_id)
+        return at < len(ids) and ids[at] == record_id
+
+    def entries(self, age: int, lines: bool) -> Iterator[tuple[int, int, bytes]]:
+        """(id, age, line) in id order; ``lines`` False: the ids alone (the lines empty)."""
+        if not lines:
+            for record_id in self.ids:
+                yield record_id, age, b""
+            return
+        file = self.file
+        size = _HEADER.size
+        unpack = _HEADER.unpack_from
+        position = 0  # where the next read starts in the file
+        buffer = b""
+        at = 0
+        for record_id in self.ids:
+            if at + size > len(buffer):
+                buffer, position, at = _refill(file, buffer, at, position, size)
+            (length,) = unpack(buffer, at)
+            end = at + size + length
+            if end > len(buffer):
+                buffer, position, at = _refill(file, buffer, at, position, size + length)
+                end = at + size + length
+            yield record_id, age, buffer[at + size:end]
+            at = end
+
+
+def _refill(file: IO[bytes], buffer: bytes, at: int, position: int,
+            needed: int) -> tuple[bytes, int, int]:
+    """The unread rest of ``buffer`` and at least ``needed`` bytes more from ``position`` (each
+    read seeks first: several readers of one file may take turns)."""
+    file.seek(position)
+    more = file.read(max(_READ, needed))
+    if len(buffer) - at + len(more) < needed:
+        raise OSError(f"spilled run truncated: wanted {needed} bytes at {position}")
+    return buffer[at:] + more, position + len(more), 0
