@@ -216,6 +216,8 @@ def get(raw: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: 
 
 
 def _kind_name(kinds: tuple[type, ...]) -> str:
+    if kinds == (int,):
+        return "a whole number"  # 1.5 is a number, but not one such a key takes
     names = {str: "a string", int: "a number", float: "a number", bool: "true or false",
              list: "a list"}
     return " or ".join(dict.fromkeys(names.get(k, k.__name__) for k in kinds))

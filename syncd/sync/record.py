@@ -41,7 +41,7 @@ class Layout:
         record_id = record_id_of(record)
         if record_id is None:
             raise ValueError(f"record without an integer id: keys={sorted(record)}")
-        if tuple(record) == self._keys:
+        if type(record) is dict and tuple(record) == self._keys:
             # Already canonical (the pull builds its records so): encoded as it is, no second
             # dict. A test checks that both ways give the same bytes.
             return bytes(memoryview(orjson.dumps(record)))

@@ -33,11 +33,11 @@ from typing import IO, Any
 
 from syncd.sync.record import Layout
 
-# What one record held in memory costs beyond its line's bytes: the bytes object's header and
-# the allocator's rounding (about 40), the dict's slot and index share (about 50), the id's int
-# object (32), its place in the list sorted at a spill (8). Measured with tracemalloc for
-# 100,000 lines of 160 bytes (tests/sync/test_upserts.py keeps the estimate honest).
-PER_RECORD = 130
+# What one record held in memory costs beyond its line's bytes: the bytes object's header, the
+# dict's slot and its share of the table, the id's int object (95 to 125 bytes by tracemalloc,
+# as the dict's fill varies), and its place in the list sorted at a spill (8).
+# tests/sync/test_upserts.py keeps the estimate honest.
+PER_RECORD = 135
 _HEADER = struct.Struct("<I")  # a run's entry: the line's length, then the line
 _READ = 1 << 18  # bytes read from a run at a time, per run being merged
 _WRITE = 1 << 20  # bytes buffered before a run's write
@@ -188,6 +188,11 @@ class Upserts:
     def spilled(self) -> int:
         """Runs written to scratch files so far."""
         return len(self._runs)
+
+    @property
+    def held(self) -> int:
+        """Bytes the records in memory cost (their lines, and ``PER_RECORD`` each)."""
+        return self._held
 
     def close(self) -> None:
         """Drop everything and close (remove) the scratch files. Safe to call more than once."""
