@@ -9,8 +9,8 @@ every record of the table changed) the held lines are sorted by id and written t
 file (a *run*), and the dict starts again empty. Reading them back (``items``) merges the runs
 and what is still in memory as sorted streams (``heapq.merge``): ascending ids, the latest value
 of an id winning, and an id removed after it was spilled (``discard``) staying removed. Memory
-is then the budget, plus 8 bytes per spilled record (each run's ids, for ``in``), plus one read
-buffer per run, whatever the size of the change set.
+is then the budget, plus a sparse index per run (16 bytes per 128 records) and one read buffer
+per run being merged, whatever the size of the change set.
 
 Spilling never changes what is written: ``items`` yields the same (id, line) pairs, in the same
 order, as it would with everything in memory (a test writes each sink both ways and compares).
@@ -27,7 +27,7 @@ from __future__ import annotations
 import heapq
 import struct
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import IO, Any
 
@@ -38,8 +38,7 @@ from syncd.sync.record import Layout
 # as the dict's fill varies), and its place in the list sorted at a spill (8).
 # tests/sync/test_upserts.py keeps the estimate honest.
 PER_RECORD = 135
-_HEADER = struct.Struct("<I")  # a run's entry: the line's length, then the line
-_READ = 1 << 18  # bytes read from a run at a time, per run being merged
+_READ = 1 << 16  # bytes read from a run at a time, per run being merged
 _WRITE = 1 << 20  # bytes buffered before a run's write
 
 Scratch = Callable[[], IO[bytes]]
@@ -109,21 +108,11 @@ class Upserts:
         assert self._scratch is not None
         file = self._scratch()
         try:
-            ids = sorted(self._memory)
-            buffer = bytearray()
-            for record_id in ids:
-                line = self._memory[record_id]
-                buffer += _HEADER.pack(len(line))
-                buffer += line
-                if len(buffer) >= _WRITE:
-                    file.write(buffer)
-                    buffer.clear()
-            file.write(buffer)
-            file.flush()
+            run = _Run.write(file, self._memory)
         except BaseException:
             file.close()
             raise
-        self._runs.append(_Run(file, array("q", ids)))
+        self._runs.append(run)
         self._memory = {}
         self._held = 0
 
@@ -223,40 +212,82 @@ class Upserts:
 
 
 class _Run:
-    """One spilled run: its scratch file (entries in ascending id order) and its ids."""
+    """One spilled run: its scratch file, entries in ascending id order (the id, the line's
+    length, the line), and a sparse index: the id and offset of every ``STRIDE``-th entry, so
+    that ``holds`` reads one block of the file and memory does not grow with the run."""
 
-    def __init__(self, file: IO[bytes], ids: array[int]) -> None:
+    STRIDE = 128
+    _ENTRY = struct.Struct("<qI")  # an entry's head: id, the line's length
+
+    def __init__(self, file: IO[bytes], index_ids: array[int], index_at: array[int],
+                 last: int, size: int) -> None:
         self.file = file
-        self.ids = ids
+        self.index_ids = index_ids
+        self.index_at = index_at
+        self.last = last
+        self.size = size
+        self._block: tuple[int, list[int]] = (-1, [])  # the last block ``holds`` read
+
+    @classmethod
+    def write(cls, file: IO[bytes], lines: dict[int, bytes]) -> _Run:
+        """Write ``lines`` to ``file`` in id order; the run that reads them back."""
+        index_ids, index_at = array("q"), array("q")
+        head = cls._ENTRY.pack
+        buffer = bytearray()
+        written = 0
+        ids = sorted(lines)
+        for n, record_id in enumerate(ids):
+            if n % cls.STRIDE == 0:
+                index_ids.append(record_id)
+                index_at.append(written + len(buffer))
+            line = lines[record_id]
+            buffer += head(record_id, len(line))
+            buffer += line
+            if len(buffer) >= _WRITE:
+                file.write(buffer)
+                written += len(buffer)
+                buffer.clear()
+        file.write(buffer)
+        written += len(buffer)
+        file.flush()
+        return cls(file, index_ids, index_at, ids[-1], written)
 
     def holds(self, record_id: int) -> bool:
-        ids = self.ids
-        if not ids or record_id < ids[0] or record_id > ids[-1]:
+        if not self.index_ids or record_id < self.index_ids[0] or record_id > self.last:
             return False
+        block = bisect_right(self.index_ids, record_id) - 1
+        if self._block[0] != block:  # ascending lookups (a deletion check's) read each once
+            start = self.index_at[block]
+            stop = self.index_at[block + 1] if block + 1 < len(self.index_at) else self.size
+            self.file.seek(start)
+            data = self.file.read(stop - start)
+            ids, at = [], 0
+            while at < len(data):
+                found, length = self._ENTRY.unpack_from(data, at)
+                ids.append(found)
+                at += self._ENTRY.size + length
+            self._block = (block, ids)
+        ids = self._block[1]
         at = bisect_left(ids, record_id)
         return at < len(ids) and ids[at] == record_id
 
     def entries(self, age: int, lines: bool) -> Iterator[tuple[int, int, bytes]]:
-        """(id, age, line) in id order; ``lines`` False: the ids alone (the lines empty)."""
-        if not lines:
-            for record_id in self.ids:
-                yield record_id, age, b""
-            return
+        """(id, age, line) in id order (``lines`` False: the lines left empty)."""
         file = self.file
-        size = _HEADER.size
-        unpack = _HEADER.unpack_from
+        size = self._ENTRY.size
+        unpack = self._ENTRY.unpack_from
         position = 0  # where the next read starts in the file
         buffer = b""
         at = 0
-        for record_id in self.ids:
+        while position < self.size or at < len(buffer):
             if at + size > len(buffer):
                 buffer, position, at = _refill(file, buffer, at, position, size)
-            (length,) = unpack(buffer, at)
+            record_id, length = unpack(buffer, at)
             end = at + size + length
             if end > len(buffer):
                 buffer, position, at = _refill(file, buffer, at, position, size + length)
                 end = at + size + length
-            yield record_id, age, buffer[at + size:end]
+            yield record_id, age, buffer[at + size:end] if lines else b""
             at = end
 
 

@@ -128,6 +128,25 @@ def test_contains_len_and_truth(tmp_path: Path) -> None:
         assert list(upserts.items()) == []
 
 
+def test_membership_in_runs_of_many_index_blocks(tmp_path: Path) -> None:
+    """A run indexes every 128th id: ``in`` reads one block, in any order of questions."""
+    present = list(range(1, 9000, 3))  # gaps between them
+    rng = random.Random(7)
+    rng.shuffle(present)
+    with tiny(NamedScratch(tmp_path), budget=300_000) as upserts:
+        for n in present:
+            upserts[n] = record(n)
+        assert upserts.spilled >= 2
+        asked = list(range(0, 9002))
+        assert [n for n in asked if n in upserts] == sorted(present)  # ascending questions
+        rng.shuffle(asked)
+        assert sorted(n for n in asked if n in upserts) == sorted(present)  # and shuffled
+        for n in present[:500]:
+            upserts.discard(n)
+        assert len(upserts) == len(present) - 500
+        assert [n for n in sorted(present) if n in upserts] == sorted(present[500:])
+
+
 def test_it_can_be_read_twice_and_by_two_readers_taking_turns(tmp_path: Path) -> None:
     with tiny(NamedScratch(tmp_path), budget=50_000) as upserts:
         for n in range(3000, 0, -1):

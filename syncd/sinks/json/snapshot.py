@@ -275,7 +275,7 @@ class _Source:
     def open(cls, path: Path) -> _OpenSource:
         return _OpenSource(path)
 
-    _RELEASE = 1 << 26  # bytes read past before their pages are let go
+    _RELEASE = 1 << 22  # bytes read past before their pages are let go
 
     def release(self, pos: int) -> None:
         """Let go of the mapped pages before ``pos`` once there are ``_RELEASE`` of them: a
@@ -315,8 +315,24 @@ class _Source:
         return int(digits[:n])
 
     def seek_id(self, record_id: int, lo: int) -> int:
-        """The first line start in [lo, end] whose id is >= record_id (``end`` if none)."""
+        """The first line start in [lo, end] whose id is >= record_id (``end`` if none).
+
+        Changes come in id order, so the next one is often near: look at ``lo`` first, then
+        gallop (4 KB, 8 KB, ... ahead) until a line at or past ``record_id`` bounds the
+        bisection. A change set of every record then reads one id per record, not twenty."""
+        if lo >= self.end or self.id_at(lo) >= record_id:
+            return lo
         hi = self.end
+        step = 1 << 12
+        while True:
+            probe = self.start_at_or_after(lo + step)
+            if probe >= hi:
+                break
+            if self.id_at(probe) >= record_id:
+                hi = probe
+                break
+            lo = probe
+            step <<= 1
         while lo < hi:
             at = self.start_at_or_after((lo + hi) // 2)
             if at >= hi:
