@@ -54,7 +54,7 @@ class Upserts:
         self.layout = Layout(fields)
         self._budget = budget if scratch is not None else None
         self._scratch = scratch
-        self._memory: dict[int, bytes] = {}
+        self._memory = _Memory()
         self._held = 0  # bytes the records in memory cost (PER_RECORD each included)
         self._runs: list[_Run] = []
         self._dead: set[int] = set()  # ids removed after a run took them (never in _memory)
@@ -81,10 +81,9 @@ class Upserts:
     def put(self, record_id: int, line: bytes) -> None:
         """Add or replace a record by its canonical line."""
         self._open()
-        old = self._memory.get(record_id)
+        old = self._memory.put(record_id, line)
         if old is not None:
             self._held -= len(old) + PER_RECORD
-        self._memory[record_id] = line
         self._held += len(line) + PER_RECORD
         if self._runs:
             self._count = None  # counted again when asked (a run may hold the id)
@@ -96,7 +95,7 @@ class Upserts:
     def discard(self, record_id: int) -> None:
         """Remove ``record_id`` if present: it stays removed even when a run holds it."""
         self._open()
-        old = self._memory.pop(record_id, None)
+        old = self._memory.pop(record_id)
         if old is not None:
             self._held -= len(old) + PER_RECORD
         if self._runs:
@@ -108,12 +107,12 @@ class Upserts:
         assert self._scratch is not None
         file = self._scratch()
         try:
-            run = _Run.write(file, self._memory)
+            run = _Run.write(file, self._memory.items())
         except BaseException:
             file.close()
             raise
         self._runs.append(run)
-        self._memory = {}
+        self._memory = _Memory()
         self._held = 0
 
     # -- reading ---------------------------------------------------------------------------
@@ -152,14 +151,12 @@ class Upserts:
 
     def _merged(self, *, lines: bool) -> Iterator[tuple[int, bytes]]:
         self._open()
-        memory = self._memory
         if not self._runs:
-            for record_id in sorted(memory):
-                yield record_id, memory[record_id]
+            yield from self._memory.items()
             return
         # (id, age, line): for an id in several sources the newest (age 0: memory) comes first.
         sources: list[Iterator[tuple[int, int, bytes]]] = [
-            ((record_id, 0, memory[record_id]) for record_id in sorted(memory))]
+            ((record_id, 0, line) for record_id, line in self._memory.items())]
         for age, run in enumerate(reversed(self._runs), 1):
             sources.append(run.entries(age, lines))
         dead = self._dead
@@ -187,7 +184,7 @@ class Upserts:
         """Drop everything and close (remove) the scratch files. Safe to call more than once."""
         self._closed = True
         runs, self._runs = self._runs, []
-        self._memory = {}
+        self._memory = _Memory()
         self._dead = set()
         self._held = 0
         self._count = None
@@ -211,6 +208,60 @@ class Upserts:
             raise ValueError("the upserts are closed")
 
 
+class _Memory:
+    """The records in memory, by id: dicts of at most ``SHARD`` ids each, an id in one of them
+    only. One dict of all would double its table as it grows, and for the moment it copies, old
+    and new tables both live (about 20 MB more at 350,000 records, past the budget just when
+    it is full); a shard never grows beyond the table that holds ``SHARD``."""
+
+    SHARD = 87_000  # CPython's dict of 2**17 slots holds 87,381 before it doubles
+
+    def __init__(self) -> None:
+        self.shards: list[dict[int, bytes]] = [{}]
+
+    def put(self, record_id: int, line: bytes) -> bytes | None:
+        """Add or replace; the line replaced, if any."""
+        shards = self.shards
+        current = shards[-1]
+        old = current.get(record_id)
+        if old is None:
+            for shard in shards[:-1]:
+                old = shard.pop(record_id, None)
+                if old is not None:
+                    break
+            if len(current) >= self.SHARD:
+                current = {}
+                shards.append(current)
+        current[record_id] = line
+        return old
+
+    def pop(self, record_id: int) -> bytes | None:
+        for shard in self.shards:
+            old = shard.pop(record_id, None)
+            if old is not None:
+                return old
+        return None
+
+    def __contains__(self, record_id: int) -> bool:
+        return any(record_id in shard for shard in self.shards)
+
+    def __len__(self) -> int:
+        return sum(len(shard) for shard in self.shards)
+
+    def __bool__(self) -> bool:
+        return any(self.shards)
+
+    def items(self) -> Iterator[tuple[int, bytes]]:
+        """(id, line), ascending ids."""
+        if len(self.shards) == 1:
+            return _sorted_items(self.shards[0])
+        return heapq.merge(*map(_sorted_items, self.shards))  # ids are distinct: no ties
+
+
+def _sorted_items(shard: dict[int, bytes]) -> Iterator[tuple[int, bytes]]:
+    return ((record_id, shard[record_id]) for record_id in sorted(shard))
+
+
 class _Run:
     """One spilled run: its scratch file, entries in ascending id order (the id, the line's
     length, the line), and a sparse index: the id and offset of every ``STRIDE``-th entry, so
@@ -229,18 +280,18 @@ class _Run:
         self._block: tuple[int, list[int]] = (-1, [])  # the last block ``holds`` read
 
     @classmethod
-    def write(cls, file: IO[bytes], lines: dict[int, bytes]) -> _Run:
-        """Write ``lines`` to ``file`` in id order; the run that reads them back."""
+    def write(cls, file: IO[bytes], lines: Iterable[tuple[int, bytes]]) -> _Run:
+        """Write ``lines`` ((id, line), ascending ids) to ``file``; the run that reads them."""
         index_ids, index_at = array("q"), array("q")
         head = cls._ENTRY.pack
         buffer = bytearray()
         written = 0
-        ids = sorted(lines)
-        for n, record_id in enumerate(ids):
+        last = 0
+        for n, (record_id, line) in enumerate(lines):
             if n % cls.STRIDE == 0:
                 index_ids.append(record_id)
                 index_at.append(written + len(buffer))
-            line = lines[record_id]
+            last = record_id
             buffer += head(record_id, len(line))
             buffer += line
             if len(buffer) >= _WRITE:
@@ -250,7 +301,7 @@ class _Run:
         file.write(buffer)
         written += len(buffer)
         file.flush()
-        return cls(file, index_ids, index_at, ids[-1], written)
+        return cls(file, index_ids, index_at, last, written)
 
     def holds(self, record_id: int) -> bool:
         if not self.index_ids or record_id < self.index_ids[0] or record_id > self.last:

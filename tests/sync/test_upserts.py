@@ -18,7 +18,7 @@ import pytest
 
 from syncd.sinks.datadir import DataDir
 from syncd.sync.record import Layout
-from syncd.sync.upserts import PER_RECORD, Upserts
+from syncd.sync.upserts import PER_RECORD, Upserts, _Memory
 
 FIELDS = ("name", "email", "phone")
 LAYOUT = Layout(FIELDS)
@@ -182,6 +182,32 @@ def test_a_random_history_matches_a_dict(tmp_path: Path) -> None:
                 assert len(upserts) == len(truth)
         assert upserts.spilled > 10
         assert list(upserts.items()) == [(n, LAYOUT.line(truth[n])) for n in sorted(truth)]
+
+
+def test_memory_in_several_shards_behaves_as_one(monkeypatch: pytest.MonkeyPatch,
+                                                 tmp_path: Path) -> None:
+    """Memory is dicts of at most SHARD ids (no big table doubling at the budget's edge)."""
+    monkeypatch.setattr(_Memory, "SHARD", 7)
+    rng = random.Random(87)
+    for budget in (None, 4000):
+        scratch = NamedScratch(tmp_path / str(budget))
+        scratch.directory.mkdir()
+        with Upserts(FIELDS, budget=budget, scratch=scratch) as upserts:
+            truth: dict[int, dict[str, Any]] = {}
+            for step in range(1500):
+                n = rng.randrange(1, 200)
+                if rng.random() < 0.75:
+                    truth[n] = record(n, f" {step}")
+                    upserts[n] = truth[n]
+                else:
+                    truth.pop(n, None)
+                    upserts.discard(n)
+                assert (n in upserts) == (n in truth)
+            assert len(upserts._memory.shards) > 1 or budget is not None
+            assert len(upserts) == len(truth)
+            assert list(upserts.items()) == [(n, LAYOUT.line(truth[n])) for n in sorted(truth)]
+            lines = sum(len(line) for _, line in upserts._memory.items())
+            assert upserts.held == lines + PER_RECORD * len(upserts._memory)
 
 
 def test_without_scratch_or_budget_it_never_spills(tmp_path: Path) -> None:
