@@ -225,10 +225,11 @@ class _Memory:
         current = shards[-1]
         old = current.get(record_id)
         if old is None:
-            for shard in shards[:-1]:
-                old = shard.pop(record_id, None)
-                if old is not None:
-                    break
+            if len(shards) > 1:
+                for shard in shards:  # the current one has it not: it pops nothing
+                    old = shard.pop(record_id, None)
+                    if old is not None:
+                        break
             if len(current) >= self.SHARD:
                 current = {}
                 shards.append(current)
