@@ -163,7 +163,12 @@ def _pull_and_write(spec: ModelSpec, previous: ModelState, settings: Settings,
                           now=now, force=force, progress=progress, should_stop=should_stop,
                           scratch=scratch)
             try:
-                return change, writer.write(change)
+                applied = writer.write(change)
+                if change.upserts.spilled:
+                    logger.info("model={model} changed records past memory_mb: merged from "
+                                "{runs} sorted runs in scratch files", model=spec.name,
+                                runs=change.upserts.spilled)
+                return change, applied
             finally:
                 change.upserts.close()
         except CorruptFileError as exc:

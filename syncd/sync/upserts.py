@@ -134,7 +134,11 @@ class Upserts:
         return self._count
 
     def __bool__(self) -> bool:
-        return bool(self._memory) or (bool(self._runs) and len(self) > 0)
+        if self._memory:
+            return True
+        # A run holding more ids than were discarded holds a live one (its ids are distinct).
+        return any(run.count > len(self._dead) for run in self._runs) or \
+            (bool(self._runs) and len(self) > 0)
 
     def __iter__(self) -> Iterator[int]:
         return self.ids()
@@ -272,8 +276,9 @@ class _Run:
     _ENTRY = struct.Struct("<qI")  # an entry's head: id, the line's length
 
     def __init__(self, file: IO[bytes], index_ids: array[int], index_at: array[int],
-                 last: int, size: int) -> None:
+                 last: int, size: int, count: int) -> None:
         self.file = file
+        self.count = count
         self.index_ids = index_ids
         self.index_at = index_at
         self.last = last
@@ -287,9 +292,9 @@ class _Run:
         head = cls._ENTRY.pack
         buffer = bytearray()
         written = 0
-        last = 0
-        for n, (record_id, line) in enumerate(lines):
-            if n % cls.STRIDE == 0:
+        last = n = 0
+        for n, (record_id, line) in enumerate(lines, 1):
+            if (n - 1) % cls.STRIDE == 0:
                 index_ids.append(record_id)
                 index_at.append(written + len(buffer))
             last = record_id
@@ -302,7 +307,7 @@ class _Run:
         file.write(buffer)
         written += len(buffer)
         file.flush()
-        return cls(file, index_ids, index_at, last, written)
+        return cls(file, index_ids, index_at, last, written, n)
 
     def holds(self, record_id: int) -> bool:
         if not self.index_ids or record_id < self.index_ids[0] or record_id > self.last:

@@ -118,8 +118,13 @@ def test_a_discarded_id_stays_gone_even_when_a_run_holds_it(tmp_path: Path) -> N
 def test_contains_len_and_truth(tmp_path: Path) -> None:
     with tiny(NamedScratch(tmp_path)) as upserts:
         assert not upserts and len(upserts) == 0 and 1 not in upserts
+        just_spilled = 0
         for n in range(1, 40):
             upserts[n] = record(n)
+            if not upserts._memory:  # just spilled: true from the runs alone
+                just_spilled += 1
+                assert upserts and len(upserts) == n
+        assert just_spilled
         assert all(n in upserts for n in range(1, 40))
         assert 0 not in upserts and 40 not in upserts and "1" not in upserts
         for n in range(1, 40):
