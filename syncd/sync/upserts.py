@@ -4,9 +4,9 @@ to disk past a memory budget.
 Each record is kept as its canonical line (``syncd.sync.record``), encoded once when the pull
 adds it: the bytes the JSON sink writes and the database sinks store in ``record``, about a
 quarter of the same record as a dict. While the lines held in memory stay within ``budget``
-bytes they sit in one dict; past it (a mass update or an import after the first sync, where
+bytes they sit in dicts by id; past it (a mass update or an import after the first sync, where
 every record of the table changed) the held lines are sorted by id and written to a scratch
-file (a *run*), and the dict starts again empty. Reading them back (``items``) merges the runs
+file (a *run*), and memory starts again empty. Reading them back (``items``) merges the runs
 and what is still in memory as sorted streams (``heapq.merge``): ascending ids, the latest value
 of an id winning, and an id removed after it was spilled (``discard``) staying removed. Memory
 is then the budget, plus a sparse index per run (16 bytes per 128 records) and one read buffer

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,7 @@ __all__ = ["Layout", "Merged", "Rebuild", "count_records", "encode", "merge", "r
 _TAIL = b"\n]\n"
 _SEP = b",\n"
 _ID_PREFIX = b'{"id":'
+_ID_AT = re.compile(rb'\{"id":([0-9]+)')
 
 
 def signature(path: Path) -> str | None:
@@ -266,6 +268,7 @@ class _Source:
             and self.mm[size - 4:] == b"}\n]\n"
         self.empty = mm is None
         self._released = 0  # pages before this offset were let go (``release``)
+        self._seen = (-1, 0)  # the last (offset, id) ``id_at`` read
         self.start = 2
         self.end = size - 1 if self.ours else 2
         if self.empty:
@@ -303,16 +306,17 @@ class _Source:
         return self.end if found < 0 else found + 1
 
     def id_at(self, at: int) -> int:
-        head = self.mm[at:at + 32]
-        if not head.startswith(_ID_PREFIX):
-            raise CorruptFileError(f"record line at byte {at} does not start with an id")
-        digits = head[len(_ID_PREFIX):]
-        n = 0
-        while n < len(digits) and 48 <= digits[n] <= 57:
-            n += 1
-        if n == 0:
+        if at == self._seen[0]:  # the merge asks for the id seek_id has just read
+            return self._seen[1]
+        found = _ID_AT.match(self.mm, at) if self.mm is not _NO_MAP else None
+        if found is None:
+            head = self.mm[at:at + len(_ID_PREFIX)]
+            if head != _ID_PREFIX:
+                raise CorruptFileError(f"record line at byte {at} does not start with an id")
             raise CorruptFileError(f"record line at byte {at} has no integer id")
-        return int(digits[:n])
+        record_id = int(found[1])
+        self._seen = (at, record_id)
+        return record_id
 
     def seek_id(self, record_id: int, lo: int) -> int:
         """The first line start in [lo, end] whose id is >= record_id (``end`` if none).
