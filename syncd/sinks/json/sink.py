@@ -283,11 +283,12 @@ class JsonPassWriter:
             trusted = not change.distrusted and self.sink._trusted(name, change.state)
             # The journal takes the merge's changes as it makes them (a change set may be the
             # whole table: nothing of it is gathered in memory).
-            journaled = lines is not None and lines.seq == lines.after and trusted
+            told = _journal_changes(lines) \
+                if lines is not None and lines.seq == lines.after and trusted else None
             merged = merge(path, layout, change.upserts, change.removals, trusted=trusted,
-                           changes=_journal_changes(lines) if journaled else None)
+                           changes=told)
             staged = merged.staged
-            if lines is not None and not journaled and lines.seq == lines.after \
+            if lines is not None and told is None and lines.seq == lines.after \
                     and not trusted and (staged is not None or change.distrusted):
                 lines.reset()  # what the journal said last may not be what the file held
             records = merged.records if merged.records is not None else \
@@ -335,10 +336,8 @@ class JsonPassWriter:
         self.journals.clear()
 
 
-def _journal_changes(lines: Appending | None) -> Callable[[int, bytes | None], None]:
+def _journal_changes(lines: Appending) -> Callable[[int, bytes | None], None]:
     """What a merge tells the journal: an upsert with its line, or a removal (None)."""
-    assert lines is not None
-
     def told(record_id: int, line: bytes | None) -> None:
         if line is None:
             lines.remove(record_id)
