@@ -16,7 +16,7 @@ there, for every sink (the files of the JSON sink are its snapshots and state):
 * ``*.corrupt-<time>`` — a file that could not be parsed, set aside before it was rebuilt;
 * ``.<name>.<random>.syncd-tmp`` — a file being written (removed at start-up if left over);
 * ``.spill.<random>.syncd-tmp`` — a scratch file of a pass's change set too big for its memory
-  budget (``[sync] memory_mb``, syncd.sync.upserts): on Linux it never has a name at all
+  budget (``[sync] memory_mb``, syncd.sync.upserts): on Linux it normally never has a name
   (``O_TMPFILE``), elsewhere it is removed from the directory as soon as it is created (on
   Windows when it is closed); a leftover of a killed process is a temp file like the others.
 """
