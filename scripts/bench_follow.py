@@ -37,6 +37,7 @@ from syncd.sinks.factory import make_sink  # noqa: E402
 from syncd.sync.changes import ChangeSet, RebuildReason  # noqa: E402
 from syncd.sync.report import ModelReport  # noqa: E402
 from syncd.sync.seam import Sink  # noqa: E402
+from syncd.sync.upserts import Upserts  # noqa: E402
 
 FIELDS = ("name", "email", "phone", "is_company", "parent_id", "write_date")
 CHANGED = 10
@@ -67,7 +68,7 @@ def commit(sink: Sink, count: int, tag: int) -> None:
         change.reasons = [RebuildReason.FIRST_SYNC]
     else:
         step = count // CHANGED
-        change.upserts = {n: record(n, tag) for n in range(step, count + 1, step)}
+        change.upserts = Upserts.of(FIELDS, (record(n, tag) for n in range(step, count + 1, step)))
     writer = sink.begin(at="2026-01-01 00:00:00")
     applied = writer.write(change)
     model.records = applied.records

@@ -10,12 +10,18 @@ system CPU of the whole process, interpreter start-up included):
   10 changes           ten records written in Odoo since the last pass
   deletion check due   the same, with reconcile_interval = 0 (ids compared with the server)
   idle                 nothing changed
+  all changed          every record rewritten in Odoo since the last pass (a mass update or an
+                       import after the first sync): the whole table is one change set, merged
+                       in place (a rebuild would stream; this is the pass that must not hold it)
 
-Each pass runs once per sink (``--sinks json,sqlite`` by default), side by side: each sink has
+``--only all-changed`` runs just a full sync of old records, then the all-changed pass;
+``--memory-mb N`` sets ``[sync] memory_mb`` (the change set's memory budget) in the
+configuration. Each pass runs once per sink (``--sinks json,sqlite`` by default), side by side: each sink has
 its own data directory and sees the same Odoo changes.
 
     .venv/bin/python scripts/bench_write_path.py                 # 1,000,000 partners
     .venv/bin/python scripts/bench_write_path.py --records 100000 --sinks sqlite
+    .venv/bin/python scripts/bench_write_path.py --only all-changed --sinks json
 """
 
 from __future__ import annotations
@@ -62,11 +68,16 @@ def start_emulator(records: int, old: bool) -> tuple[subprocess.Popen[str], str]
     return proc, proc.stdout.readline().strip()
 
 
+MEMORY_MB: int | None = None  # --memory-mb: [sync] memory_mb, when given
+
+
 def config(directory: Path, url: str, reconcile: int, sink: str) -> Path:
     path = directory / f"syncd-{sink}-{reconcile}.toml"
+    budget = f"memory_mb = {MEMORY_MB}\n" if MEMORY_MB is not None else ""
     path.write_text(f'[odoo]\nurl = "{url}"\ndatabase = "odoo"\nusername = "admin"\n'
                     f'password = "admin"\nprotocol = "jsonrpc"\n'
                     f'[sync]\ndata_dir = "{directory / sink}"\nreconcile_interval = {reconcile}\n'
+                    f'{budget}'
                     f'[log]\nfile = false\n[sink]\nkind = "{sink}"\n'
                     f'[models.customers]\nmodel = "res.partner"\nfields = {FIELDS}\n')
     return path
@@ -107,11 +118,41 @@ def write_ten(url: str) -> None:
                           [[record_id], {"name": f"Changed {n} {time.time()}"}])
 
 
+def write_all(url: str, records: int, batch: int = 50_000) -> None:
+    """Rewrite every partner (a new phone number each), ``batch`` ids per write."""
+    common = xmlrpc.client.ServerProxy(f"{url}/xmlrpc/2/common")
+    uid = common.login("odoo", "admin", "admin")
+    models = xmlrpc.client.ServerProxy(f"{url}/xmlrpc/2/object", allow_none=True)
+    ids = models.execute_kw("odoo", uid, "admin", "res.partner", "search", [[]], {"order": "id"})
+    assert len(ids) == records, (len(ids), records)
+    for start in range(0, len(ids), batch):
+        models.execute_kw("odoo", uid, "admin", "res.partner", "write",
+                          [ids[start:start + batch], {"phone": f"+32 9 {start:07d}"}])
+
+
+def all_changed(records: int, sinks: list[str], work: Path) -> None:
+    """Old records synced, then every one of them rewritten: one in-place pass changes all."""
+    proc, url = start_emulator(records, old=True)
+    try:
+        for sink in sinks:
+            measure(f"full sync (old) [{sink}]", config(work, url, 3600, sink))
+        write_all(url, records)
+        for sink in sinks:
+            measure(f"all changed [{sink}]", config(work, url, 3600, sink))
+            print(f"{'':<28} {sizes(work / sink)}")
+    finally:
+        proc.communicate("")
+
+
 def main() -> int:
+    global MEMORY_MB
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--sinks", default="json,sqlite", help="comma-separated sink kinds")
+    parser.add_argument("--only", choices=["all-changed"],
+                        help="run only this scenario (after its full sync)")
+    parser.add_argument("--memory-mb", type=int, help="[sync] memory_mb for every pass")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--old", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -119,10 +160,15 @@ def main() -> int:
         serve(args.serve, args.old)
         return 0
     sinks = [kind for kind in args.sinks.split(",") if kind]
+    MEMORY_MB = args.memory_mb
     print(f"{args.records:,} partners; emulator in its own process; `syncd once` per pass; "
-          f"sinks {', '.join(sinks)}")
+          f"sinks {', '.join(sinks)}"
+          + (f"; memory_mb = {MEMORY_MB}" if MEMORY_MB is not None else ""))
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
+        if args.only == "all-changed":
+            all_changed(args.records, sinks, work)
+            return 0
         proc, url = start_emulator(args.records, old=False)
         try:
             for sink in sinks:
@@ -148,6 +194,9 @@ def main() -> int:
                 measure(f"idle [{sink}]", config(work, url, 3600, sink))
         finally:
             proc.communicate("")
+        for sink in sinks:
+            shutil.rmtree(work / sink)
+        all_changed(args.records, sinks, work)
     return 0
 
 

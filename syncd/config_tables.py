@@ -27,7 +27,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "odoo": ("url", "database", "username", "password", "api_key", "protocol", "timeout",
              "retry_budget", "lang"),
     "sync": ("data_dir", "interval", "page_size", "lookback", "reconcile_interval", "journal",
-             "journal_max_bytes", "journal_keep", "workers"),
+             "journal_max_bytes", "journal_keep", "workers", "memory_mb"),
     "log": ("file", "format", "rotation", "retention"),
     "sink": ("kind", "path", "dsn", "schema"),  # kind, then every sink's own (checked below)
     "service": ("metrics",),
@@ -118,7 +118,7 @@ def _sync_settings(raw: Mapping[str, Any]) -> SyncSettings:
     for key in ("interval", "lookback", "reconcile_interval"):
         if key in raw:
             given[key] = float(get(raw, key, NUMBER, "sync"))
-    for key in ("page_size", "journal_max_bytes", "journal_keep", "workers"):
+    for key in ("page_size", "journal_max_bytes", "journal_keep", "workers", "memory_mb"):
         if key in raw:
             given[key] = get(raw, key, int, "sync")
     if "journal" in raw:
@@ -126,7 +126,8 @@ def _sync_settings(raw: Mapping[str, Any]) -> SyncSettings:
     sync = SyncSettings(**given)
     for key, low, sign in (("interval", 0, ">"), ("page_size", 1, ">="), ("lookback", 0, ">="),
                            ("reconcile_interval", 0, ">="), ("journal_max_bytes", 1024, ">="),
-                           ("journal_keep", 1, ">="), ("workers", 1, ">=")):
+                           ("journal_keep", 1, ">="), ("workers", 1, ">="),
+                           ("memory_mb", 1, ">=")):
         value = getattr(sync, key)
         if value < low or (sign == ">" and value == low):
             raise ConfigError(f"[sync].{key} must be {sign} {low}")

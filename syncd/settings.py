@@ -67,6 +67,14 @@ class SyncSettings:
     journal_max_bytes: int = 64 * 1024 * 1024  # rotate a journal file past this size
     journal_keep: int = 8  # rotated journal files kept per model
     workers: int = 4  # concurrent requests: accepted and checked, not used yet (sequential)
+    memory_mb: int = 100  # changed records a model's pass holds in memory; past it they spill
+    # A test seam: the same budget in bytes, overriding memory_mb (no configuration key).
+    memory_bytes: int | None = field(default=None, repr=False)
+
+    @property
+    def memory_budget(self) -> int:
+        """Bytes of changed records one model's pass holds in memory before spilling them."""
+        return self.memory_bytes if self.memory_bytes is not None else self.memory_mb << 20
 
 
 @dataclass(frozen=True)
@@ -208,6 +216,8 @@ def get(raw: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: 
 
 
 def _kind_name(kinds: tuple[type, ...]) -> str:
+    if kinds == (int,):
+        return "a whole number"  # 1.5 is a number, but not one such a key takes
     names = {str: "a string", int: "a number", float: "a number", bool: "true or false",
              list: "a list"}
     return " or ".join(dict.fromkeys(names.get(k, k.__name__) for k in kinds))

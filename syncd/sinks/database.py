@@ -105,6 +105,18 @@ def columns_for(fields: Sequence[str], types: Mapping[str, str]) -> list[Column]
     return columns
 
 
+def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """``items`` in lists of ``size`` (the last one shorter), read as a stream."""
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 def encode_json(value: Any) -> str:
     return orjson.dumps(value).decode()
 

@@ -14,21 +14,27 @@ there, for every sink (the files of the JSON sink are its snapshots and state):
 * ``.syncd-error.json`` — the last failed pass's error, for ``status``;
 * ``.syncd-demo`` — marks a directory ``syncd demo`` made (its snapshots hold fake data);
 * ``*.corrupt-<time>`` — a file that could not be parsed, set aside before it was rebuilt;
-* ``.<name>.<random>.syncd-tmp`` — a file being written (removed at start-up if left over).
+* ``.<name>.<random>.syncd-tmp`` — a file being written (removed at start-up if left over);
+* ``.spill.<random>.syncd-tmp`` — a scratch file of a pass's change set too big for its memory
+  budget (``[sync] memory_mb``, syncd.sync.upserts): on Linux it normally never has a name
+  (``O_TMPFILE``), elsewhere it is removed from the directory as soon as it is created (on
+  Windows when it is closed); a leftover of a killed process is a temp file like the others.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 from loguru import logger
 
 from syncd.errors import ConfigError, CorruptFileError, LockedError, SyncdError
 from syncd.sinks.atomic import (
+    TEMP_MARK,
     Staged,
     prune_set_aside,
     set_aside,
@@ -49,6 +55,7 @@ DEFAULT_DATABASE = "odoo.sqlite"
 DEMO_MARKER = ".syncd-demo"  # a directory `syncd demo` made: its snapshots hold fake data
 SNAPSHOT_PREFIX, SNAPSHOT_SUFFIX = "odoo_", ".json"
 JOURNAL_SUFFIX = ".changes"  # odoo_<name>.changes.jsonl, odoo_<name>.changes.<first seq>.jsonl
+SPILL_PREFIX = ".spill."  # .spill.<random>.syncd-tmp: a change set's scratch file (see scratch_file)
 # The error record is readable by whoever may read the data directory, whatever the umask: an
 # admin's `status` must see why the service fails. It never holds a secret (scrubbed first).
 ERROR_MODE = 0o644
@@ -162,6 +169,15 @@ class DataDir:
         self.path.mkdir(parents=True, exist_ok=True)
         sweep_temp_files(self.path)
         prune_set_aside(self.path)
+
+    def scratch_file(self) -> IO[bytes]:
+        """A new scratch file for a change set that outgrew its memory budget
+        (syncd.sync.upserts), open for reading and writing, on the disk of the stored copies
+        (not a ``/tmp`` that may be memory). Gone with the process, even a killed one, where the
+        platform allows it (Linux: no name at all); else a temp file's name, which ``prepare``
+        sweeps at the next pass's start."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        return tempfile.TemporaryFile(dir=self.path, prefix=SPILL_PREFIX, suffix=TEMP_MARK)
 
     def set_aside(self, path: Path) -> Path:
         """Rename a corrupt file out of the way (see syncd.sinks.atomic.set_aside)."""

@@ -10,6 +10,7 @@ from typing import Any
 
 from syncd.sync.report import ModelReport
 from syncd.sync.state import ModelState
+from syncd.sync.upserts import Upserts
 
 
 class RebuildReason(enum.Enum):
@@ -31,8 +32,10 @@ class ChangeSet:
 
     Either ``rebuild`` is set: the model's whole content as a stream of records in ascending id
     order, consumed once by the sink, which replaces the stored copy with it (``state`` is final
-    only once the stream is exhausted); or ``upserts`` (records by id, to add or replace) and
-    ``removals`` (ids) change the stored copy in place. ``fields`` is the records' key order.
+    only once the stream is exhausted); or ``upserts`` (records by id, to add or replace, held
+    as canonical lines and spilled to disk past the memory budget: syncd.sync.upserts) and
+    ``removals`` (ids) change the stored copy in place (the pull never puts an id in both).
+    ``fields`` is the records' key order.
     ``distrusted``: the stored copy was changed by someone else since syncd wrote it (a file
     edited by hand): the sink reads it whole and rewrites it in its own layout."""
 
@@ -40,7 +43,7 @@ class ChangeSet:
     fields: tuple[str, ...]
     state: ModelState  # its ``types`` give each field's Odoo type (for typed columns)
     report: ModelReport
-    upserts: dict[int, dict[str, Any]] = field(default_factory=dict)
+    upserts: Upserts = field(default_factory=Upserts)
     removals: set[int] = field(default_factory=set)
     rebuild: Iterator[dict[str, Any]] | None = None
     reasons: list[RebuildReason] = field(default_factory=list)

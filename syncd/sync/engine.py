@@ -36,6 +36,7 @@ from syncd.sync.pull import pull
 from syncd.sync.report import PassReport, ProgressFactory
 from syncd.sync.seam import Applied, PassWriter, Sink, Workdir
 from syncd.sync.state import ModelState, State, utc_now_text
+from syncd.sync.upserts import Scratch
 
 
 def utc_now() -> datetime:
@@ -76,7 +77,8 @@ def run_pass(settings: Settings, client: OdooClient, sink: Sink, workdir: Workdi
             previous = state.models.get(spec.name) or ModelState(model=spec.model)
             change, applied = _pull_and_write(spec, previous, settings, client, sink, writer,
                                               now=now, progress=progress,
-                                              should_stop=should_stop)
+                                              should_stop=should_stop,
+                                              scratch=workdir.scratch_file)
             change.state.records = applied.records
             change.report.records = applied.records
             # Relative to the previous stored copy, rebuilds included (a resync to the same
@@ -147,16 +149,28 @@ def warn_unconfigured(names: list[str]) -> None:
 def _pull_and_write(spec: ModelSpec, previous: ModelState, settings: Settings,
                     client: OdooClient, sink: Sink, writer: PassWriter, *,
                     now: Callable[[], datetime], progress: ProgressFactory | None,
-                    should_stop: Callable[[], bool] | None) -> tuple[ChangeSet, Applied]:
+                    should_stop: Callable[[], bool] | None,
+                    scratch: Scratch | None = None) -> tuple[ChangeSet, Applied]:
     """Pull one model and stage its change set. A corrupt stored copy is set aside and the
     model rebuilt; a field that vanished from the server since the fields were resolved makes
-    the model resolve them again and rebuild. Each happens at most once per pass."""
+    the model resolve them again and rebuild. Each happens at most once per pass. The change
+    set's upserts (spilled to ``scratch`` files past the memory budget) are dropped once
+    written, or on the way out of an error."""
     force: RebuildReason | None = None
     while True:
         try:
             change = pull(spec, client, previous, sink, settings.sync, source=source_of(settings),
-                          now=now, force=force, progress=progress, should_stop=should_stop)
-            return change, writer.write(change)
+                          now=now, force=force, progress=progress, should_stop=should_stop,
+                          scratch=scratch)
+            try:
+                applied = writer.write(change)
+                if change.upserts.spilled:
+                    logger.info("model={model} changed records past memory_mb: merged from "
+                                "{runs} sorted runs in scratch files", model=spec.name,
+                                runs=change.upserts.spilled)
+                return change, applied
+            finally:
+                change.upserts.close()
         except CorruptFileError as exc:
             if force is not None:
                 raise

@@ -48,25 +48,30 @@ from syncd.sync.related import changed_parents
 from syncd.sync.report import ModelReport, ProgressFactory, ProgressLike
 from syncd.sync.seam import Stored
 from syncd.sync.state import TIME_FORMAT, ModelState, Parent, utc_now_text
+from syncd.sync.upserts import Scratch, Upserts
 from syncd.sync.window import Window, fingerprint
 
 
 def pull(spec: ModelSpec, client: OdooClient, previous: ModelState, stored: Stored,
          settings: SyncSettings, *, source: str, now: Callable[[], datetime],
          force: RebuildReason | None = None, progress: ProgressFactory | None = None,
-         should_stop: Callable[[], bool] | None = None) -> ChangeSet:
+         should_stop: Callable[[], bool] | None = None,
+         scratch: Scratch | None = None) -> ChangeSet:
     """The change set of one model since ``previous`` (which is not modified). ``force``: rebuild
-    for this reason (the engine's answer to a corrupt copy or a field that vanished)."""
+    for this reason (the engine's answer to a corrupt copy or a field that vanished).
+    ``scratch``: where upserts beyond ``settings.memory_budget`` spill (None: kept in memory);
+    the caller closes the change set's upserts once written."""
     return _Pull(spec, client, settings, stored, source=source, now=now, progress=progress,
-                 should_stop=should_stop).run(previous, force)
+                 should_stop=should_stop, scratch=scratch).run(previous, force)
 
 
 class _Pull:
     def __init__(self, spec: ModelSpec, client: OdooClient, settings: SyncSettings,
                  stored: Stored, *, source: str, now: Callable[[], datetime],
                  progress: ProgressFactory | None,
-                 should_stop: Callable[[], bool] | None) -> None:
+                 should_stop: Callable[[], bool] | None, scratch: Scratch | None = None) -> None:
         self.spec = spec
+        self.scratch = scratch
         self.client = client
         self.settings = settings
         self.stored = stored
@@ -92,12 +97,18 @@ class _Pull:
             resolve_fields(self.client, self.spec, state, previous.missing_fields)
         state.fingerprint = fp
         state.lang = self.lang
-        change = ChangeSet(name=self.spec.name, fields=tuple(self._out_fields(state)),
-                           state=state, report=report, reasons=reasons)
+        fields = tuple(self._out_fields(state))
+        upserts = Upserts(fields, budget=self.settings.memory_budget, scratch=self.scratch)
+        change = ChangeSet(name=self.spec.name, fields=fields, state=state, report=report,
+                           reasons=reasons, upserts=upserts)
         if reasons:
             self._rebuild(change)
         else:
-            self._in_place(change)
+            try:
+                self._in_place(change)
+            except BaseException:
+                upserts.close()  # its scratch files go now, not when the error is forgotten
+                raise
             self._finish(change)
         return change
 
@@ -242,7 +253,7 @@ class _Pull:
                             change.upserts[row["id"]] = self._record(row, change.fields)
                             change.removals.discard(row["id"])
                         else:
-                            change.upserts.pop(row["id"], None)
+                            change.upserts.discard(row["id"])
                             change.removals.add(row["id"])
 
     def _changed_parents(self, state: ModelState, start: str,
@@ -297,7 +308,7 @@ class _Pull:
         arrived = [i for i in arrived if i not in change.upserts]
         change.removals.update(gone)
         for record_id in gone:
-            change.upserts.pop(record_id, None)
+            change.upserts.discard(record_id)
         if gone:
             state.recent = state.recent.without(gone)
         for begin in range(0, len(arrived), self.settings.page_size):

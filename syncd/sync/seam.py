@@ -23,7 +23,7 @@ from collections.abc import Hashable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import IO, Protocol
 
 from syncd.errors import SyncdError
 from syncd.sync.changes import ChangeSet
@@ -172,6 +172,11 @@ class Workdir(Protocol):
 
     def prepare(self) -> None:
         """Create the directory if missing and sweep what a killed writer left behind."""
+
+    def scratch_file(self) -> IO[bytes]:
+        """A new scratch file (read and write) for a change set past its memory budget
+        (``syncd.sync.upserts``), removed when closed or when the process dies (or, where the
+        platform cannot, by the next ``prepare``)."""
 
     def resync_request(self) -> list[str] | None:
         """The models ``syncd resync`` asked to rebuild ([] for all); None when none asked."""

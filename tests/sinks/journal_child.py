@@ -11,6 +11,7 @@ from syncd.sinks.datadir import DataDir
 from syncd.sinks.json.sink import JournalSettings, JsonSink
 from syncd.sync.changes import ChangeSet
 from syncd.sync.report import ModelReport
+from syncd.sync.upserts import Upserts
 
 
 def main() -> None:
@@ -18,7 +19,8 @@ def main() -> None:
     sink = JsonSink(DataDir(data), JournalSettings(True, 1 << 40, 8))
     state = sink.load_state()
     model = state.models["customers"].copy()
-    upserts = {n: {"id": n, "name": f"bulk {n}", "email": "x" * 200} for n in range(1, count)}
+    upserts = Upserts.of(model.fields, ({"id": n, "name": f"bulk {n}", "email": "x" * 200}
+                                        for n in range(1, count)))
     change = ChangeSet(name="customers", fields=tuple(model.fields), state=model,
                        report=ModelReport(name="customers", model=model.model), upserts=upserts)
     writer = sink.begin(at="2030-01-01 00:00:00")

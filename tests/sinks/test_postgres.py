@@ -21,6 +21,7 @@ from syncd.sinks.database import columns_for
 from syncd.sinks.factory import make_sink
 from syncd.sinks.postgres.sink import PostgresSink
 from syncd.sync.changes import ChangeSet, RebuildReason
+from syncd.sync.upserts import Upserts
 from syncd.sync.report import ModelReport
 from syncd.sync.state import ModelState, State
 from tests.sync_rig import make_rig, partner, sink_settings
@@ -65,7 +66,7 @@ def a_change(name: str, state: ModelState, *, rebuild: list[dict[str, Any]] | No
     state.types = dict(TYPES)
     return ChangeSet(name=name, fields=FIELDS, state=state,
                      report=ModelReport(name=name, model="x.model"),
-                     upserts={r["id"]: r for r in upserts}, removals=set(removals),
+                     upserts=Upserts.of(FIELDS, upserts), removals=set(removals),
                      rebuild=iter(rebuild) if rebuild is not None else None,
                      reasons=[RebuildReason.FIRST_SYNC] if rebuild is not None else [])
 

@@ -15,6 +15,7 @@ from syncd.errors import LockedError
 from syncd.sync.seam import Sink
 from syncd.sinks.factory import make_sink
 from syncd.sync.changes import ChangeSet, RebuildReason
+from syncd.sync.upserts import Upserts
 from syncd.sync.digests import Digests
 from syncd.sync.report import ModelReport
 from syncd.sync.state import ModelState, State
@@ -54,7 +55,7 @@ def change(name: str, state: ModelState, *, rebuild: list[dict[str, Any]] | None
            upserts: list[dict[str, Any]] = (), removals: set[int] = frozenset()) -> ChangeSet:
     return ChangeSet(name=name, fields=FIELDS, state=state,
                      report=ModelReport(name=name, model="res.partner"),
-                     upserts={r["id"]: r for r in upserts}, removals=set(removals),
+                     upserts=Upserts.of(FIELDS, upserts), removals=set(removals),
                      rebuild=iter(rebuild) if rebuild is not None else None,
                      reasons=[RebuildReason.FIRST_SYNC] if rebuild is not None else [])
 

@@ -16,6 +16,7 @@ from syncd.errors import CorruptFileError, LockedError
 from syncd.sinks.record import Layout
 from syncd.sinks.sqlite.sink import SqliteSink
 from syncd.sync.changes import ChangeSet, RebuildReason
+from syncd.sync.upserts import Upserts
 from syncd.sync.report import ModelReport
 from syncd.sync.state import ModelState, State
 from tests.sync_rig import CUSTOMERS, PRODUCTS, make_rig, partner
@@ -54,7 +55,7 @@ def change(state: ModelState, *, rebuild: list[dict[str, Any]] | None = None,
     state.types = dict(TYPES)
     return ChangeSet(name="things", fields=FIELDS, state=state,
                      report=ModelReport(name="things", model="x.thing"),
-                     upserts={r["id"]: r for r in upserts}, removals=set(removals),
+                     upserts=Upserts.of(FIELDS, upserts), removals=set(removals),
                      rebuild=iter(rebuild) if rebuild is not None else None,
                      reasons=[RebuildReason.FIRST_SYNC] if rebuild is not None else [])
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import threading
 from array import array
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -281,18 +281,16 @@ class JsonPassWriter:
             return Applied(changed=0, removed=0, records=change.state.records)
         else:
             trusted = not change.distrusted and self.sink._trusted(name, change.state)
-            merged = merge(path, layout, change.upserts, change.removals, trusted=trusted)
+            # The journal takes the merge's changes as it makes them (a change set may be the
+            # whole table: nothing of it is gathered in memory).
+            told = _journal_changes(lines) \
+                if lines is not None and lines.seq == lines.after and trusted else None
+            merged = merge(path, layout, change.upserts, change.removals, trusted=trusted,
+                           changes=told)
             staged = merged.staged
-            if lines is not None and lines.seq == lines.after \
-                    and (staged is not None or change.distrusted):
-                if not trusted:  # what the journal said last may not be what the file held
-                    lines.reset()
-                else:
-                    for record_id, line in merged.lines:
-                        if line is None:
-                            lines.remove(record_id)
-                        else:
-                            lines.upsert(record_id, line)
+            if lines is not None and told is None and lines.seq == lines.after \
+                    and not trusted and (staged is not None or change.distrusted):
+                lines.reset()  # what the journal said last may not be what the file held
             records = merged.records if merged.records is not None else \
                 change.state.records + merged.inserted - merged.removed
             applied = Applied(changed=merged.changed, removed=merged.removed, records=records)
@@ -336,3 +334,13 @@ class JsonPassWriter:
         for lines in self.journals.values():
             lines.rollback()
         self.journals.clear()
+
+
+def _journal_changes(lines: Appending) -> Callable[[int, bytes | None], None]:
+    """What a merge tells the journal: an upsert with its line, or a removal (None)."""
+    def told(record_id: int, line: bytes | None) -> None:
+        if line is None:
+            lines.remove(record_id)
+        else:
+            lines.upsert(record_id, line)
+    return told

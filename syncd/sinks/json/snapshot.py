@@ -13,10 +13,12 @@ and ``[]`` plus a newline when empty. Each record's keys are in a canonical orde
 configured fields in their order, then any other keys sorted), so the bytes are a pure function
 of the content, whichever protocol delivered the records and in whatever order.
 
-Nothing here holds a whole snapshot in memory. A full sync writes each page to the staged
-temporary file as it arrives (``rebuild``); a pass with changes merges them into the existing file
-(``merge``): it finds each changed id by bisecting the sorted file and copies the unchanged bytes
-between them in the kernel, never decoding a line it does not change. That is only sound for a
+Nothing here holds a whole snapshot in memory, nor a whole change set. A full sync writes each
+page to the staged temporary file as it arrives (``rebuild``); a pass with changes merges them
+into the existing file (``merge``), reading the change set as a stream in id order (its upserts
+may be spilled to disk: syncd.sync.upserts): it finds each changed id by bisecting the sorted
+file and copies the unchanged bytes between them in the kernel, never decoding a line it does
+not change, and hands each change to the journal as it goes. That is only sound for a
 file syncd wrote itself, which the caller knows from the file's signature (``signature``): any
 other file (edited by hand, indented, written by another tool) is read once, validated record by
 record, and rewritten in this layout (``trusted=False``).
@@ -29,8 +31,9 @@ from __future__ import annotations
 
 import mmap
 import os
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +48,7 @@ from syncd.sinks.json.snapshot_read import (
     snapshot_ids,
 )
 from syncd.sinks.record import Layout, record_id_of
+from syncd.sync.upserts import Upserts
 
 __all__ = ["Layout", "Merged", "Rebuild", "count_records", "encode", "merge", "read_records",
            "record_id_of", "record_lines", "signature", "snapshot_ids"]
@@ -52,6 +56,7 @@ __all__ = ["Layout", "Merged", "Rebuild", "count_records", "encode", "merge", "r
 _TAIL = b"\n]\n"
 _SEP = b",\n"
 _ID_PREFIX = b'{"id":'
+_ID_AT = re.compile(rb'\{"id":([0-9]+)')
 
 
 def signature(path: Path) -> str | None:
@@ -107,36 +112,59 @@ class Merged:
     removed: int
     inserted: int  # of the changed, those whose id was not in the file
     records: int | None  # the new count when known (always for an untrusted file)
-    # What changed, in id order: (id, the new line) for a record added or whose bytes changed,
-    # (id, None) for one removed; the change journal writes exactly these.
-    lines: list[tuple[int, bytes | None]] = field(default_factory=list)
 
 
-def merge(path: Path, layout: Layout, upserts: Mapping[int, Mapping[str, Any]],
-          removals: Iterable[int], *, trusted: bool) -> Merged:
-    """Apply ``upserts`` (records by id) and ``removals`` to the snapshot at ``path``.
+# What changed, in id order: (id, the new line) for a record added or whose bytes changed,
+# (id, None) for one removed; the change journal writes exactly these.
+Changes = Callable[[int, bytes | None], None]
+
+
+def merge(path: Path, layout: Layout, upserts: Upserts | Mapping[int, Mapping[str, Any]],
+          removals: Iterable[int], *, trusted: bool, changes: Changes | None = None) -> Merged:
+    """Apply ``upserts`` (records by id; an id also in ``removals`` is upserted) and
+    ``removals`` to the snapshot at ``path``; ``changes`` is told each change it made, in id
+    order, as it goes.
 
     ``trusted``: the file is syncd's own (its signature is the one last written), so unchanged
     lines are copied as bytes. Otherwise every record is read and validated (CorruptFileError
     naming the file on anything that is not a JSON array of objects with distinct integer ids)
     and the file is rewritten in syncd's layout. A missing file is an empty snapshot."""
-    changes: dict[int, bytes | None] = {i: None for i in removals}
-    for record_id, record in upserts.items():
-        changes[record_id] = layout.line(record)
-    ordered = sorted(changes.items())
+    if not isinstance(upserts, Upserts):
+        upserts = Upserts.of(layout.fields, upserts.values())
+    ordered = _ordered(upserts, removals)
+    told: Changes = changes if changes is not None else _ignore
     if not path.exists():
         trusted = True  # nothing to distrust: an empty snapshot
     if trusted:
         with _Source.open(path) as source:
             if source is not None and source.ours:
-                return _merge_trusted(path, source, ordered)
-    return _merge_rewritten(path, layout, ordered)
+                return _merge_trusted(path, source, ordered, told)
+    return _merge_rewritten(path, layout, ordered, told)
 
 
-def _merge_trusted(path: Path, source: _Source, ordered: list[tuple[int, bytes | None]]) -> Merged:
+def _ignore(record_id: int, line: bytes | None) -> None:
+    pass
+
+
+def _ordered(upserts: Upserts, removals: Iterable[int]) -> Iterator[tuple[int, bytes | None]]:
+    """The changes in id order: (id, line) for an upsert, (id, None) for a removal."""
+    gone = sorted(removals)
+    at = 0
+    for record_id, line in upserts.items():
+        while at < len(gone) and gone[at] < record_id:
+            yield gone[at], None
+            at += 1
+        if at < len(gone) and gone[at] == record_id:
+            at += 1  # removed and upserted: upserted
+        yield record_id, line
+    for record_id in gone[at:]:
+        yield record_id, None
+
+
+def _merge_trusted(path: Path, source: _Source, ordered: Iterable[tuple[int, bytes | None]],
+                   told: Changes) -> Merged:
     out = _Pieces(StagedWriter(path))
     changed = removed = inserted = 0
-    done: list[tuple[int, bytes | None]] = []
     try:
         pos = source.start
         for record_id, line in ordered:
@@ -147,11 +175,11 @@ def _merge_trusted(path: Path, source: _Source, ordered: list[tuple[int, bytes |
                 old = source.mm[at:following - 2]
                 if line is None:
                     removed += 1
-                    done.append((record_id, None))
+                    told(record_id, None)
                 else:
                     if old != line:
                         changed += 1
-                        done.append((record_id, line))
+                        told(record_id, line)
                     out.piece(line)
                 pos = following
             else:
@@ -159,8 +187,9 @@ def _merge_trusted(path: Path, source: _Source, ordered: list[tuple[int, bytes |
                     out.piece(line)
                     changed += 1
                     inserted += 1
-                    done.append((record_id, line))
+                    told(record_id, line)
                 pos = at
+            source.release(pos)
         out.copy(source, pos, source.end)
     except BaseException:
         out.writer.discard()
@@ -168,26 +197,25 @@ def _merge_trusted(path: Path, source: _Source, ordered: list[tuple[int, bytes |
     if not changed and not removed:
         out.writer.discard()
         return Merged(None, 0, 0, 0, None)
-    return Merged(out.finish(), changed, removed, inserted, None, done)
+    return Merged(out.finish(), changed, removed, inserted, None)
 
 
-def _merge_rewritten(path: Path, layout: Layout,
-                     ordered: list[tuple[int, bytes | None]]) -> Merged:
+def _merge_rewritten(path: Path, layout: Layout, ordered: Iterable[tuple[int, bytes | None]],
+                     told: Changes) -> Merged:
     lines: dict[int, bytes] = {}
     for record in read_records(path):
         lines[record["id"]] = layout.line(record)
     changed = removed = inserted = 0
-    done: list[tuple[int, bytes | None]] = []
     for record_id, line in ordered:
         if line is None:
             if lines.pop(record_id, None) is not None:
                 removed += 1
-                done.append((record_id, None))
+                told(record_id, None)
         elif lines.get(record_id) != line:
             inserted += record_id not in lines
             lines[record_id] = line
             changed += 1
-            done.append((record_id, line))
+            told(record_id, line)
     rebuild = Rebuild(path)
     try:
         for record_id in sorted(lines):
@@ -196,7 +224,7 @@ def _merge_rewritten(path: Path, layout: Layout,
     except BaseException:
         rebuild.discard()
         raise
-    return Merged(staged, changed, removed, inserted, len(lines), done)
+    return Merged(staged, changed, removed, inserted, len(lines))
 
 
 class _Pieces:
@@ -239,6 +267,8 @@ class _Source:
         self.ours = mm is not None and size > len(_EMPTY) and self.mm[:3] == b"[\n{" \
             and self.mm[size - 4:] == b"}\n]\n"
         self.empty = mm is None
+        self._released = 0  # pages before this offset were let go (``release``)
+        self._seen = (-1, 0)  # the last (offset, id) ``id_at`` read
         self.start = 2
         self.end = size - 1 if self.ours else 2
         if self.empty:
@@ -247,6 +277,20 @@ class _Source:
     @classmethod
     def open(cls, path: Path) -> _OpenSource:
         return _OpenSource(path)
+
+    _RELEASE = 1 << 22  # bytes read past before their pages are let go
+
+    def release(self, pos: int) -> None:
+        """Let go of the mapped pages before ``pos`` once there are ``_RELEASE`` of them: a
+        change set that touches every line would otherwise keep the whole file resident in
+        this process (its RSS), though nothing reads those pages again."""
+        upto = pos - pos % mmap.PAGESIZE
+        if upto - self._released < self._RELEASE or self.mm is _NO_MAP:
+            return
+        madvise = getattr(self.mm, "madvise", None)
+        if madvise is not None and hasattr(mmap, "MADV_DONTNEED"):
+            madvise(mmap.MADV_DONTNEED, self._released, upto - self._released)
+        self._released = upto
 
     def _limit(self) -> int:
         return self.end - 2  # the last line's end
@@ -262,20 +306,37 @@ class _Source:
         return self.end if found < 0 else found + 1
 
     def id_at(self, at: int) -> int:
-        head = self.mm[at:at + 32]
-        if not head.startswith(_ID_PREFIX):
-            raise CorruptFileError(f"record line at byte {at} does not start with an id")
-        digits = head[len(_ID_PREFIX):]
-        n = 0
-        while n < len(digits) and 48 <= digits[n] <= 57:
-            n += 1
-        if n == 0:
+        if at == self._seen[0]:  # the merge asks for the id seek_id has just read
+            return self._seen[1]
+        found = _ID_AT.match(self.mm, at) if self.mm is not _NO_MAP else None
+        if found is None:
+            head = self.mm[at:at + len(_ID_PREFIX)]
+            if head != _ID_PREFIX:
+                raise CorruptFileError(f"record line at byte {at} does not start with an id")
             raise CorruptFileError(f"record line at byte {at} has no integer id")
-        return int(digits[:n])
+        record_id = int(found[1])
+        self._seen = (at, record_id)
+        return record_id
 
     def seek_id(self, record_id: int, lo: int) -> int:
-        """The first line start in [lo, end] whose id is >= record_id (``end`` if none)."""
+        """The first line start in [lo, end] whose id is >= record_id (``end`` if none).
+
+        Changes come in id order, so the next one is often near: look at ``lo`` first, then
+        gallop (4 KB, 8 KB, ... ahead) until a line at or past ``record_id`` bounds the
+        bisection. A change set of every record then reads one id per record, not twenty."""
+        if lo >= self.end or self.id_at(lo) >= record_id:
+            return lo
         hi = self.end
+        step = 1 << 12
+        while True:
+            probe = self.start_at_or_after(lo + step)
+            if probe >= hi:
+                break
+            if self.id_at(probe) >= record_id:
+                hi = probe
+                break
+            lo = probe
+            step <<= 1
         while lo < hi:
             at = self.start_at_or_after((lo + hi) // 2)
             if at >= hi:

@@ -30,8 +30,8 @@ import psycopg
 from psycopg import sql
 
 from syncd.errors import CorruptFileError
-from syncd.sinks.database import (Column, columns_for, committed_seq, encode_heads, encode_json,
-                                  identifier)
+from syncd.sinks.database import (Column, chunks, columns_for, committed_seq, encode_heads,
+                                  encode_json, identifier)
 from syncd.sinks.record import Layout, record_id_of
 from syncd.sync.changes import ChangeSet
 from syncd.sync.seam import Applied
@@ -65,8 +65,10 @@ def key_of(table: str) -> str:
     return identifier(f"{table}_pkey")
 
 
-def row_of(columns: Sequence[Column], layout: Layout, record: dict[str, Any]) -> list[Any]:
-    """``id``, the typed columns, ``record`` (the canonical JSON text) for one record."""
+def row_of(columns: Sequence[Column], layout: Layout, record: dict[str, Any],
+           line: bytes | None = None) -> list[Any]:
+    """``id``, the typed columns, ``record`` (the canonical JSON text) for one record; ``line``:
+    its canonical line, when known."""
     record_id = record_id_of(record)
     if record_id is None:
         raise ValueError(f"record without an integer id: keys={sorted(record)}")
@@ -74,7 +76,7 @@ def row_of(columns: Sequence[Column], layout: Layout, record: dict[str, Any]) ->
     for column in columns:
         value = column.value(record)
         row.append(encode_json(value) if column.kind == "json" and value is not None else value)
-    row.append(layout.line(record).decode())
+    row.append((line if line is not None else layout.line(record)).decode())
     return row
 
 
@@ -186,7 +188,7 @@ class PostgresPassWriter:
             self._create_table(table, columns, key=True)
         else:
             self._check_columns(table, columns)
-        changed = self._upsert(name, columns, layout, change.upserts.values())
+        changed = self._upsert(name, columns, layout, change.upserts.items())
         removed = self._remove(name, sorted(change.removals))
         if changed or removed:
             self.changed.add(name)
@@ -254,10 +256,9 @@ class PostgresPassWriter:
         return (int(row[0]), int(row[1])) if row else (records, 0)
 
     def _upsert(self, name: str, columns: Sequence[Column], layout: Layout,
-                records: Iterable[dict[str, Any]]) -> int:
-        rows = [row_of(columns, layout, record) for record in records]
-        if not rows:
-            return 0
+                records: Iterable[tuple[int, bytes]]) -> int:
+        """Write ``records`` ((id, canonical line), ascending ids: a stream, perhaps spilled to
+        disk) in statements of ``MAX_PARAMETERS``, journaling the rows really changed."""
         table = table_of(name)
         types = ["bigint", *(SQL_TYPES[c.kind] for c in columns), "jsonb"]
         placeholder = sql.SQL("({})").format(sql.SQL(", ").join(
@@ -265,19 +266,19 @@ class PostgresPassWriter:
         names = [sql.Identifier(c.name) for c in columns] + [sql.Identifier("record")]
         updates = sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(n) for n in names)
         batch = max(1, MAX_PARAMETERS // len(types))
-        written: list[tuple[int, str]] = []
-        for start in range(0, len(rows), batch):
-            chunk = rows[start:start + batch]
+        changed = 0
+        for chunk in chunks(records, batch):
+            rows = [row_of(columns, layout, orjson.loads(line), line) for _, line in chunk]
             query = sql.SQL(
                 "INSERT INTO {table} AS t (id, {names}) VALUES {values} ON CONFLICT (id) DO "
                 "UPDATE SET {updates} WHERE t.record IS DISTINCT FROM EXCLUDED.record "
                 "RETURNING id, record::text").format(
                 table=self._q(table), names=sql.SQL(", ").join(names),
                 values=sql.SQL(", ").join([placeholder] * len(chunk)), updates=updates)
-            written += self._run(query, [v for row in chunk for v in row]).fetchall()
-        written.sort()
-        self._journal(name, [("upsert", i, text) for i, text in written])
-        return len(written)
+            written = sorted(self._run(query, [v for row in rows for v in row]).fetchall())
+            self._journal(name, [("upsert", i, text) for i, text in written])
+            changed += len(written)
+        return changed
 
     def _remove(self, name: str, ids: list[int]) -> int:
         removed: list[int] = []

@@ -20,7 +20,7 @@ consumer re-reads the whole table).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from functools import partial
 from pathlib import Path
@@ -29,7 +29,8 @@ from typing import Any, Protocol
 import orjson
 
 from syncd.errors import CorruptFileError, SinkError
-from syncd.sinks.database import Column, columns_for, committed_seq, encode_heads, encode_json
+from syncd.sinks.database import (Column, chunks, columns_for, committed_seq, encode_heads,
+                                  encode_json)
 from syncd.sinks.record import Layout, record_id_of
 from syncd.sync.changes import ChangeSet
 from syncd.sync.seam import Applied
@@ -154,17 +155,6 @@ def _encoder(column: Column) -> Callable[[dict[str, Any]], Any]:
     return encoded
 
 
-def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    chunk: list[Any] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 class SqlitePassWriter:
     """See the module docstring."""
 
@@ -270,33 +260,40 @@ class SqlitePassWriter:
             # engine sets it aside and rebuilds the model.
             raise CorruptFileError(f"{self.sink.path}: table {table.name} has columns {found}, "
                                    f"not {table.names}")
-        stored: dict[int, str] = {}
-        for ids in _chunks(sorted(change.upserts), IDS_PER_STATEMENT):
-            marks = ", ".join("?" for _ in ids)
-            stored.update(db.execute(f"SELECT id, record FROM {quoted(table.name)} "
-                                     f"WHERE id IN ({marks})", ids).fetchall())
-        rows: list[tuple[Any, ...]] = []
+        # In chunks of ascending ids (the upserts are a sorted stream, perhaps spilled to disk):
+        # each chunk's stored records are looked up, the ones that differ written and journaled.
+        # A record is decoded (for its typed columns) only when it is written.
+        upsert = table.insert(table.name, upsert=True)
+        changed = inserted = 0
+        for chunk in chunks(change.upserts.items(), BATCH):
+            stored: dict[int, str] = {}
+            for ids in chunks((record_id for record_id, _ in chunk), IDS_PER_STATEMENT):
+                marks = ", ".join("?" for _ in ids)
+                stored.update(db.execute(f"SELECT id, record FROM {quoted(table.name)} "
+                                         f"WHERE id IN ({marks})", ids).fetchall())
+            rows: list[tuple[Any, ...]] = []
+            written: list[tuple[str, int | None, str | None]] = []
+            for record_id, line in chunk:
+                text = line.decode()
+                if stored.get(record_id) == text:
+                    continue  # unchanged: not touched
+                inserted += record_id not in stored
+                rows.append(table.row(record_id, orjson.loads(line), text))
+                written.append(("upsert", record_id, text))
+            db.executemany(upsert, rows)
+            self._journal(db, change.name, written)
+            changed += len(rows)
         journal: list[tuple[str, int | None, str | None]] = []
-        inserted = 0
-        for record_id in sorted(change.upserts):
-            record = change.upserts[record_id]
-            text = table.line(record)
-            if stored.get(record_id) == text:
-                continue  # unchanged: not touched
-            inserted += record_id not in stored
-            rows.append(table.row(record_id, record, text))
-            journal.append(("upsert", record_id, text))
-        for batch in _chunks(rows, BATCH):
-            db.executemany(table.insert(table.name, upsert=True), batch)
         removed = 0
-        for ids in _chunks(sorted(change.removals - change.upserts.keys()), IDS_PER_STATEMENT):
+        gone = [i for i in sorted(change.removals) if i not in change.upserts]
+        for ids in chunks(gone, IDS_PER_STATEMENT):
             marks = ", ".join("?" for _ in ids)
-            gone = db.execute(f"DELETE FROM {quoted(table.name)} WHERE id IN ({marks}) "
-                              "RETURNING id", ids).fetchall()
-            removed += len(gone)
-            journal.extend(("remove", i, None) for (i,) in sorted(gone))
+            found = db.execute(f"DELETE FROM {quoted(table.name)} WHERE id IN ({marks}) "
+                               "RETURNING id", ids).fetchall()
+            removed += len(found)
+            journal.extend(("remove", i, None) for (i,) in sorted(found))
         self._journal(db, change.name, journal)
-        return Applied(changed=len(rows), removed=removed,
+        return Applied(changed=changed, removed=removed,
                        records=change.state.records + inserted - removed)
 
     def _journal(self, db: sqlite3.Connection, name: str,
