@@ -66,7 +66,9 @@ class SyncSettings:
     journal: bool = False  # append each change to a journal (odoo_<name>.changes.jsonl)
     journal_max_bytes: int = 64 * 1024 * 1024  # rotate a journal file past this size
     journal_keep: int = 8  # rotated journal files kept per model
-    workers: int = 4  # concurrent requests: accepted and checked, not used yet (sequential)
+    # requests at once at most: models pulled in parallel, a rebuild read in id slices (1: one
+    # request at a time, as before workers existed); see README "Performance"
+    workers: int = 4
 
 
 @dataclass(frozen=True)

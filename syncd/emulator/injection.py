@@ -149,6 +149,7 @@ class Capacity:
 
     workers: int = 0  # requests handled at once at most; 0 = no limit
     row_cost: float = 0.0  # seconds per row examined
+    peak: int = field(default=0, compare=False)  # the most requests handled at once so far
     _busy: int = field(default=0, repr=False, compare=False)
     _changed: threading.Condition = field(default_factory=threading.Condition, repr=False,
                                           compare=False)
@@ -165,6 +166,7 @@ class Capacity:
             else:
                 free = True
                 self._busy += 1
+                self.peak = max(self.peak, self._busy)
         if not free:
             yield False
             return
@@ -202,6 +204,12 @@ class Stats:
         """One request handled from `begun` to `ended` (time.monotonic)."""
         with self._lock:
             self._spans.append((begun, ended))
+
+    @property
+    def spans(self) -> list[tuple[float, float]]:
+        """(received, answered) of every request, in monotonic seconds."""
+        with self._lock:
+            return list(self._spans)
 
     def round_trips(self) -> int:
         """The most requests that ran one after the other, none overlapping (earliest end

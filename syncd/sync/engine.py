@@ -132,7 +132,7 @@ def run_pass(settings: Settings, client: OdooClient, sink: Sink, workdir: Workdi
                               settings)
     finally:
         if fleet is not None:
-            if not committed:
+            if fleet.started and not committed:
                 client.abort()  # no worker waits for an answer or starts a request
             fleet.close()
     report.seconds = time.monotonic() - started

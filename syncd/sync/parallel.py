@@ -60,6 +60,12 @@ class Fleet:
             self._threads.append(thread)
         thread.start()
 
+    @property
+    def started(self) -> bool:
+        """Whether any thread was started (and so may still be at work)."""
+        with self._lock:
+            return bool(self._threads)
+
     def on_close(self, closer: Callable[[], None]) -> None:
         """``closer`` runs at ``close``, before the threads are joined (it wakes what they may
         be waiting for)."""
