@@ -16,7 +16,6 @@ read by up to ``workers`` threads at once (see its docstring).
 
 from __future__ import annotations
 
-import math
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -33,7 +32,6 @@ from syncd.sync.state import ModelState
 
 T = TypeVar("T")
 Page = list[dict[str, Any]]
-SLICES_PER_WORKER = 4  # more slices than workers: a dense slice does not hold the others up
 
 
 def _abandoned() -> PassInterrupted:
@@ -177,15 +175,16 @@ def sliced_pages(client: OdooClient, model: str, domain: list[Any], fields: list
     """Every row matching ``domain``, in pages of ascending ids, as ``keyset.pages`` gives them.
 
     The first page is read alone: a model that fits in it costs that one request, as without
-    workers. After a full first page, one more request finds the highest id, and the ids between
-    are cut into slices of about equal expected pages (the first page's density tells how many
-    ids a page spans), at most ``SLICES_PER_WORKER`` per worker; the last slice is open above,
-    so rows added meanwhile past the highest id are read as a single scan would read them.
-    Slices are read by keyset paging (``id > cursor AND id <= end``), each by one of the
-    fleet's ``workers`` threads, which take them in id order; pages are handed over in id
-    order. At most ``workers + 1`` pages are held ahead of the consumer (read, or being read); a
-    thread whose slice is not the one being consumed waits for room, the one being consumed
-    never waits for room when the consumer has nothing of it."""
+    workers. After a full first page, one more request finds the highest id, and the ids after
+    the first page are handed out in slices ``id > lo AND id <= hi`` of about one page of rows
+    each (``_Frontier``: the first page's density, then what each slice's first page shows, so a
+    gap is crossed in a few empty slices and a dense stretch gets narrow ones); past the highest
+    id, one last slice open above, so rows added meanwhile past it are read as a single scan
+    would read them. Each slice is read by keyset paging (the same checks) by one of the fleet's
+    ``workers`` threads, which take the slices in id order; the pages are handed over in id
+    order. At most ``workers`` pages are held ahead of the consumer (read or being read), and one
+    more for the slice being consumed when the consumer has nothing of it: a thread waits for
+    room, the one reading the lowest slice first."""
     sizer = PageSize(page_size)
     scan = keyset.pages(client, model, domain, fields, context=context, page_size=sizer,
                         check_stop=check_stop)
@@ -197,45 +196,55 @@ def sliced_pages(client: OdooClient, model: str, domain: list[Any], fields: list
         return  # the whole model was one page
     start = first[-1]["id"]
     top = keyset.last_id(client, model, domain, context=context)
-    bounds = plan_slices(first[0]["id"], start, len(first), top, sizer.size, fleet.workers)
-    if len(bounds) < 2:
-        yield from keyset.pages(client, model, domain, fields, context=context,
-                                page_size=sizer, check_stop=check_stop, start=start)
-        return
+    span = (start - first[0]["id"] + 1) * sizer.size // len(first)  # ids a page spans
+    frontier = _Frontier(start, top if top is not None else start, span)
 
     def read(lo: int, hi: int | None) -> Iterator[Page]:
         return keyset.pages(client, model, domain, fields, context=context, page_size=sizer,
                             check_stop=check_stop, start=lo, upper=hi)
 
-    slices = _Slices(bounds, read, fleet, model)
+    slices = _Slices(frontier, read, lambda: sizer.size, fleet, model)
     try:
         yield from slices.pages(check_stop)
     finally:
         slices.cancel()
 
 
-def plan_slices(first_id: int, start: int, rows: int, top: int | None, page: int,
-                workers: int) -> list[tuple[int, int | None]]:
-    """Slices ``(lo, hi]`` of the ids after ``start`` up to ``top``, the last one open above
-    (hi None). A first page of ``rows`` rows spanning ids ``first_id..start`` tells how many
-    ids a page of ``page`` rows spans; a slice spans a whole number of such pages (so that its
-    last page ends at its bound, with no request to learn it is done, when ids are dense).
-    Fewer than two slices: read the rest as one scan."""
-    if top is None or top <= start or rows <= 0:
-        return []
-    ids_per_page = max(1.0, (start - first_id + 1) * page / rows)
-    expected = (top - start) / ids_per_page  # pages left
-    count = min(SLICES_PER_WORKER * workers, math.ceil(expected))
-    if count < 2:
-        return []
-    span = max(1, round(math.ceil(expected / count) * ids_per_page))
-    bounds: list[tuple[int, int | None]] = []
-    lo = start
-    while lo + span < top:
-        bounds.append((lo, lo + span))
-        lo += span
-    bounds.append((lo, None))
-    return bounds
+class _Frontier:
+    """The ids not yet handed to a reader: the next slice begins at ``start`` and spans ``span``
+    ids, learnt from the pages read (about one page of rows a slice). Once a slice would reach
+    ``top`` (the highest id when the rebuild began), the last one is open above."""
+
+    def __init__(self, start: int, top: int, span: int) -> None:
+        self.start = start
+        self.top = top
+        self.span = max(1, span)
+        self.exhausted = False  # the open slice was handed out: nothing after it
+
+    def next(self) -> tuple[int, int | None] | None:
+        if self.exhausted:
+            return None
+        lo = self.start
+        if lo + self.span >= self.top:
+            self.exhausted = True
+            return lo, None
+        self.start = lo + self.span
+        return lo, self.start
+
+    def learn(self, lo: int, hi: int | None, rows: int, limit: int, last: int | None) -> None:
+        """A slice's first page came: ``rows`` rows (a page holds ``limit``), the last ``last``.
+        A full page that ended before the slice's end: a page spans fewer ids than a slice, so
+        slices narrow to what it spanned; an empty slice (a gap): four times wider; else as
+        wide as one page of rows at the density seen (at most four times wider)."""
+        if hi is None:
+            return
+        span = hi - lo
+        if rows >= limit and last is not None and last < hi:
+            self.span = max(1, last - lo)
+        elif rows == 0:
+            self.span = span * 4
+        else:
+            self.span = min(span * 4, max(1, span * limit // rows))
 
 
 @dataclass
@@ -250,23 +259,21 @@ class _Slice:
 class _Slices:
     """The slices of one rebuild, their readers and the consumer's order (see sliced_pages)."""
 
-    def __init__(self, bounds: list[tuple[int, int | None]],
-                 read: Callable[[int, int | None], Iterator[Page]], fleet: Fleet,
-                 model: str) -> None:
-        self.slices = [_Slice(lo, hi) for lo, hi in bounds]
+    def __init__(self, frontier: _Frontier, read: Callable[[int, int | None], Iterator[Page]],
+                 page_limit: Callable[[], int], fleet: Fleet, model: str) -> None:
+        self.frontier = frontier
+        self.slices: list[_Slice] = []
         self.read = read
-        # pages held ahead of the consumer, being read included: one more at most for the slice
-        # being consumed when it has nothing (workers + 1 in all)
-        self.limit = fleet.workers
+        self.page_limit = page_limit
+        self.limit = fleet.workers  # pages held ahead of the consumer, being read included
         self.held = 0
         self.head = 0  # the slice being consumed
-        self.claimed = 0  # slices handed to readers so far (in id order)
+        self.waiting: set[int] = set()  # slices whose readers wait for room
         self.error: BaseException | None = None
         self.cancelled = False
         self.changed = threading.Condition()
-        self.fleet = fleet
         fleet.on_close(self.cancel)
-        for number in range(min(fleet.workers, len(self.slices))):
+        for number in range(fleet.workers):
             fleet.start(f"slice-{model}-{number}", self._reader)
 
     def pages(self, check_stop: Callable[[], None]) -> Iterator[Page]:
@@ -280,17 +287,19 @@ class _Slices:
                     if self.cancelled:
                         raise _abandoned()
                     if self.head >= len(self.slices):
-                        return
-                    current = self.slices[self.head]
-                    if current.pages:
-                        page = current.pages.popleft()
-                        self.held -= 1
-                        self.changed.notify_all()
-                        break
-                    if current.done:
-                        self.head += 1
-                        self.changed.notify_all()
-                        continue
+                        if self.frontier.exhausted:
+                            return
+                    else:
+                        current = self.slices[self.head]
+                        if current.pages:
+                            page = current.pages.popleft()
+                            self.held -= 1
+                            self.changed.notify_all()
+                            break
+                        if current.done:
+                            self.head += 1
+                            self.changed.notify_all()
+                            continue
                     with waiting():  # a stop may abandon it
                         self.changed.wait()
             yield page
@@ -301,33 +310,46 @@ class _Slices:
             self.changed.notify_all()
 
     def _room(self, index: int) -> bool:
-        if self.held < self.limit:
-            return True
         current = self.slices[index]
-        return index == self.head and not current.pages and not current.reading
+        if index == self.head and not current.pages and not current.reading:
+            return True  # the consumer waits for this very slice
+        return self.held < self.limit and index == min(self.waiting)
+
+    def _stopped(self) -> bool:
+        return self.cancelled or self.error is not None
 
     def _reader(self) -> None:
         try:
             while True:
                 with self.changed:
-                    if self.cancelled or self.error is not None \
-                            or self.claimed >= len(self.slices):
+                    bounds = None if self._stopped() else self.frontier.next()
+                    if bounds is None:
+                        self.changed.notify_all()  # the consumer may be waiting for the end
                         return
-                    index = self.claimed
-                    self.claimed += 1
-                part = self.slices[index]
+                    index = len(self.slices)
+                    part = _Slice(*bounds)
+                    self.slices.append(part)
                 scan = self.read(part.lo, part.hi)
+                first = True
                 while True:
                     with self.changed:
-                        while not self.cancelled and self.error is None and not self._room(index):
+                        self.waiting.add(index)
+                        while not self._stopped() and not self._room(index):
                             self.changed.wait()
-                        if self.cancelled or self.error is not None:
+                        self.waiting.discard(index)
+                        self.changed.notify_all()  # the next lowest may have room too
+                        if self._stopped():
                             return
                         self.held += 1
                         part.reading = True
                     page = next(scan, None)
                     with self.changed:
                         part.reading = False
+                        if first:
+                            first = False
+                            self.frontier.learn(part.lo, part.hi, len(page or ()),
+                                                self.page_limit(),
+                                                page[-1]["id"] if page else None)
                         if page is None:
                             self.held -= 1
                             part.done = True

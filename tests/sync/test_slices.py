@@ -19,7 +19,7 @@ from syncd.settings import ModelSpec
 from syncd.sinks.datadir import DataDir
 from syncd.sinks.factory import make_sink, opened
 from syncd.sync.engine import run_pass
-from syncd.sync.parallel import Fleet, plan_slices, sliced_pages
+from syncd.sync.parallel import Fleet, _Frontier, sliced_pages
 from syncd.sync.state import State
 from tests.sync_rig import (COMPANIES, CUSTOMERS, EVERYONE, PRODUCTS, PROTOCOLS, Rig, make_rig,
                             partner, with_settings)
@@ -233,19 +233,40 @@ def test_a_stop_seen_by_a_worker_interrupts_the_pass(rig: Rig) -> None:
 
 
 # -- the slices themselves -------------------------------------------------------------------------
-def test_plan_slices_spans_whole_pages_and_leaves_the_last_open() -> None:
-    # dense ids: a page of 1000 spans 1000 ids; 99 pages left, 16 slices at most (4 workers)
-    plan = plan_slices(1, 1000, 1000, 100_000, 1000, 4)
-    assert plan[0] == (1000, 8000) and plan[-1] == (99_000, None) and len(plan) == 15
-    assert all(hi - lo == 7000 for lo, hi in plan[:-1] if hi is not None)
-    assert all(a[1] == b[0] for a, b in zip(plan, plan[1:]))
-    # sparse ids (a domain keeping one row in ten): slices span ten times the ids
-    sparse = plan_slices(10, 10_000, 1000, 1_000_000, 1000, 2)
-    assert len(sparse) == 8 and sparse[0] == (10_000, 10_000 + 13 * 9991)  # 13 pages of 9991
-    # too little left for two slices, or nothing past the first page: one scan
-    assert plan_slices(1, 1000, 1000, 1500, 1000, 4) == []
-    assert plan_slices(1, 1000, 1000, 1000, 1000, 4) == []
-    assert plan_slices(1, 1000, 1000, None, 1000, 4) == []
+def test_slices_span_a_page_of_rows_learnt_as_they_are_read() -> None:
+    # dense ids: a page of 1000 rows spans 1000 ids; every slice one page, the last one open
+    frontier = _Frontier(1000, 100_000, 1000)
+    handed = []
+    while (bounds := frontier.next()) is not None:
+        handed.append(bounds)
+        lo, hi = bounds
+        if hi is not None:
+            frontier.learn(lo, hi, 1000, 1000, hi)  # one full page, ending at the slice's end
+    assert handed[0] == (1000, 2000) and handed[-1] == (99_000, None) and len(handed) == 99
+    assert all(a[1] == b[0] for a, b in zip(handed, handed[1:]))
+    # a gap: empty slices widen fourfold each, so it is crossed in a few requests
+    frontier = _Frontier(0, 10**9, 1000)
+    spans = []
+    for _ in range(6):
+        lo, hi = frontier.next()  # type: ignore[misc]
+        assert hi is not None
+        spans.append(hi - lo)
+        frontier.learn(lo, hi, 0, 1000, None)
+    assert spans == [1000, 4000, 16_000, 64_000, 256_000, 1_024_000]
+    # sparse rows: as wide as a page of them; a dense stretch: as narrow as a page spanned
+    frontier = _Frontier(0, 10**9, 1000)
+    lo, hi = frontier.next()  # type: ignore[misc]
+    frontier.learn(lo, hi, 100, 1000, 990)  # one row in ten: a page spans 10,000 ids
+    assert frontier.span == 4000  # at most four times wider at once
+    lo, hi = frontier.next()  # type: ignore[misc]
+    frontier.learn(lo, hi, 400, 1000, hi - 3)
+    assert frontier.span == 10_000
+    lo, hi = frontier.next()  # type: ignore[misc]
+    frontier.learn(lo, hi, 1000, 1000, lo + 2500)  # a full page that spanned 2500 ids
+    assert frontier.span == 2500
+    # nothing past the first page when the rebuild began: one slice, open above
+    frontier = _Frontier(1000, 1000, 1000)
+    assert frontier.next() == (1000, None) and frontier.next() is None
 
 
 def test_at_most_workers_plus_one_pages_are_held_ahead_of_the_consumer(emulator: Any) -> None:
