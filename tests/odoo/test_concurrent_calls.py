@@ -54,8 +54,11 @@ def in_threads(count: int, call: Callable[[int], Any]) -> list[Any]:
     return results
 
 
-@pytest.mark.parametrize("protocol, version", PROTOCOLS, ids=[p for p, _ in PROTOCOLS])
-@pytest.mark.parametrize("keep_alive", [False, True], ids=["close", "keep-alive"])
+CONNECTIONS = [(p, v, False) for p, v in PROTOCOLS] + [("jsonrpc", 17, True)]
+
+
+@pytest.mark.parametrize("protocol, version, keep_alive", CONNECTIONS,
+                         ids=[p + ("-keep-alive" if k else "") for p, _, k in CONNECTIONS])
 def test_calls_from_several_threads_use_at_most_connections_at_once(
         emulator: Callable[..., Emulator], protocol: str, version: int,
         keep_alive: bool) -> None:
@@ -65,7 +68,7 @@ def test_calls_from_several_threads_use_at_most_connections_at_once(
         client.connections = 3
         client.connect()
         em.stats.reset()
-        em.faults.add("latency", times=8, seconds=0.2, method="search_read")
+        em.faults.add("latency", times=8, seconds=0.1, method="search_read")
         requests = client.requests
 
         def page(n: int) -> list[int]:
