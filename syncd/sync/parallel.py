@@ -17,6 +17,7 @@ read by up to ``workers`` threads at once (see its docstring).
 from __future__ import annotations
 
 import threading
+from array import array
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -164,7 +165,7 @@ class StoredFromWorker:
     def changed_outside(self, name: str, state: ModelState) -> bool:
         return self._inbox.ask(lambda: self._stored.changed_outside(name, state))
 
-    def stored_ids(self, name: str, state: ModelState) -> Any:
+    def stored_ids(self, name: str, state: ModelState) -> array[int]:
         return self._inbox.ask(lambda: self._stored.stored_ids(name, state))
 
 
