@@ -77,8 +77,8 @@ def test_a_link_is_shared_by_answers_sent_at_once() -> None:
     link = Link(latency=0.01, bandwidth=1000.0)
     first = link.delay(500)
     second = link.delay(500)  # sent at once: waits for the first to be on its way
-    assert abs(first - 0.51) < 0.01
-    assert abs(second - 1.01) < 0.02
+    assert abs(first - 0.51) < 1e-9
+    assert 0.8 < second <= 1.01 + 1e-9  # less the time between the two calls
     assert Link(latency=0.02).delay(10**9) == 0.02  # no cap: the latency alone
 
 
