@@ -53,3 +53,39 @@ def test_once_stops_on_sigterm_with_every_worker_waiting(tmp_path: Path, where: 
         assert not (tmp_path / "data" / "last_sync.json").exists()
     finally:
         odoo.stop()
+
+
+def test_a_daemon_leaves_no_worker_thread_behind_its_passes(tmp_path: Path) -> None:
+    import threading
+
+    from syncd.service.runner import run_daemon
+    from syncd.sinks.datadir import DataDir
+    from syncd.sinks.factory import opened
+    from syncd.sync.report import PassReport
+    from tests.sync_rig import CUSTOMERS, PRODUCTS, make_rig, partner, with_settings
+
+    rig = make_rig(tmp_path, models=(CUSTOMERS, PRODUCTS), page_size=20, workers=4)
+    with_settings(rig, interval=0.05)
+    rig.db.import_records("res.partner", [partner(None, n) for n in range(300)])
+    rig.db.import_records("product.product", [{"name": f"P{n}"} for n in range(90)])
+    stop = threading.Event()
+    reports: list[PassReport] = []
+    alive: list[list[str]] = []
+
+    def on_pass(report: PassReport) -> None:  # after the pass returned, before the next one
+        reports.append(report)
+        alive.append([t.name for t in threading.enumerate() if t.name.startswith("syncd-")])
+        with opened(rig.settings) as sink:  # the next pass rebuilds both, in slices
+            DataDir(rig.data_dir).request_resync(sink, [], ["customers", "products"])
+        if len(reports) == 4:
+            stop.set()
+
+    try:
+        assert run_daemon(rig.settings, stop=stop, on_pass=on_pass) == 0
+    finally:
+        rig.close()
+    # the stop may cut one more pass short (nothing of it committed)
+    assert all(r.ok for r in reports[:4]) and all(r.interrupted for r in reports[4:])
+    assert all(m.full for r in reports[:4] for m in r.models)
+    assert alive == [[]] * len(reports)
+    assert not [t for t in threading.enumerate() if t.name.startswith("syncd-")]
