@@ -1,6 +1,7 @@
-"""`syncd once` stopped by SIGTERM while its workers wait for Odoo ([sync] workers > 1): out
-within seconds, nothing committed, no traceback. The pass's own thread is abandoned by the
-signal; the workers' requests are cut by the client's abort before they are joined."""
+"""Worker threads and the process around them ([sync] workers > 1): `syncd once` stopped by
+SIGTERM while its workers wait for Odoo is out within seconds, nothing committed, no traceback
+(the pass's own thread is abandoned by the signal, the workers' requests are cut by the client's
+abort before they are joined); a daemon's passes leave no worker thread behind."""
 
 from __future__ import annotations
 
