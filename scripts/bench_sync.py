@@ -6,8 +6,11 @@ its own (`--child`), so its peak RSS is the client's alone (interpreter included
 client's CPU is not the server's. Per profile and transport, medians of `--repeats` (with the
 min-max spread) of:
 
-- full sync of a fresh data dir: wall (inside the child, imports excluded), records/s, requests,
-  bytes on the wire (down/up), rows the server examined, peak RSS;
+- full sync of a fresh data dir with `--workers` (syncd's `[sync] workers`): wall (inside the
+  child, imports excluded), records/s, requests, the round trips waited for one after the other
+  (the most requests that did not overlap), bytes on the wire (down/up), rows the server
+  examined, peak RSS; and the same with `workers = 1` (requests one at a time), unless
+  `--no-sequential`;
 - the wire floor: the same rows in one raw `search_read` per model (login included), nothing
   else done with them;
 - a no-change pass (requests, bytes, files rewritten) and its floor (log in, one
@@ -19,13 +22,18 @@ min-max spread) of:
   full and no-change, on its own emulator capped at `--naive-cap` records (offset paging is
   quadratic), next to syncd's full sync of the same records.
 
-Profiles: `local` (no shaping), `remote` (`--latency` per request and a `--bandwidth` cap, as a
-remote Odoo), each also `-gzip` (a compressing reverse proxy in front). Every login costs what a
-real one does (`--login-cost`). Ratios within one run are what to compare; absolute seconds
-depend on the machine (the emulator is a Python server, most of the local time).
+Profiles: `local` (no shaping), `remote` (`--latency` per request and a `--bandwidth` cap shared
+by every connection, as a remote Odoo), each also `-gzip` (a compressing reverse proxy in
+front), and `workers`: a server with `--server-workers` workers (at most that many requests at
+once, as an Odoo in prefork mode) that spends `--row-cost-us` per row a query examines outside
+the GIL, as its database would (the floor and the naive client run against the same server).
+Every login costs what a real one does (`--login-cost`). Ratios within one run are what to
+compare; absolute seconds depend on the machine (the emulator is a Python server, most of the
+local time).
 
     .venv/bin/python scripts/bench_sync.py                          # 100,000 partners
     .venv/bin/python scripts/bench_sync.py --records 1000000 --protocols jsonrpc --profiles local
+    .venv/bin/python scripts/bench_sync.py --profiles workers --server-workers 2 --row-cost-us 50
 
 Also compares, on the same data, syncd's paging (id keyset inside a write_date window) with the
 offset paging most Odoo scripts use, counting the rows the server had to examine.
@@ -64,7 +72,8 @@ def settings_for(job: dict[str, Any]) -> Settings:
                         protocol=job["protocol"])
     return Settings(odoo=odoo, sync=SyncSettings(data_dir=Path(job.get("data_dir", ".")),
                                                  page_size=job.get("page_size", 1000),
-                                                 reconcile_interval=3600), models=(SPEC,))
+                                                 reconcile_interval=3600,
+                                                 workers=job.get("workers", 1)), models=(SPEC,))
 
 
 def child_syncd(job: dict[str, Any]) -> dict[str, Any]:
@@ -181,6 +190,7 @@ def run_child(em: Emulator, job: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     after = files_of(data_dir)
     result.update(process_seconds=process, requests=em.stats.requests,
+                  round_trips=em.stats.round_trips(),
                   down_bytes=em.stats.bytes_sent, up_bytes=em.stats.bytes_received,
                   rows_examined=em.db.visits,
                   rewritten=sorted(n for n, sig in after.items() if before.get(n) != sig))
@@ -195,6 +205,7 @@ def summary(label: str, runs: list[dict[str, Any]], records: int | None = None) 
     row = {"pass": label, "repeats": len(runs), "seconds": med("seconds"),
            "seconds_min": min(seconds), "seconds_max": max(seconds),
            "process_seconds": med("process_seconds"), "requests": med("requests"),
+           "round_trips": med("round_trips"),
            "down_bytes": med("down_bytes"), "up_bytes": med("up_bytes"),
            "rows_examined": med("rows_examined"), "rss_mb": med("rss_mb"),
            "fetched": med("fetched"), "rewritten": runs[-1]["rewritten"]}
@@ -203,33 +214,39 @@ def summary(label: str, runs: list[dict[str, Any]], records: int | None = None) 
     return row
 
 
-def settle(em: Emulator, protocol: str, data_dir: Path, page_size: int) -> None:
+def settle(em: Emulator, protocol: str, data_dir: Path, page_size: int, workers: int) -> None:
     """Move Odoo's clock past the lookback and let a pass see it: what follows is steady state."""
     em.db.clock.advance(400)
-    run_child(em, syncd_job(protocol, data_dir, page_size))
+    run_child(em, syncd_job(protocol, data_dir, page_size, workers))
 
 
-def syncd_job(protocol: str, data_dir: Path, page_size: int) -> dict[str, Any]:
+def syncd_job(protocol: str, data_dir: Path, page_size: int, workers: int) -> dict[str, Any]:
     return {"kind": "syncd", "protocol": protocol, "data_dir": str(data_dir),
-            "page_size": page_size}
+            "page_size": page_size, "workers": workers}
 
 
 def bench_group(em: Emulator, protocol: str, args: argparse.Namespace) -> list[dict[str, Any]]:
-    records, repeats, page = args.records, args.repeats, args.page_size
+    records, repeats, page, workers = args.records, args.repeats, args.page_size, args.workers
     fields = ["id", *SPEC.fields]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        full = []
-        for n in range(repeats):
+        full, sequential, floor = [], [], []
+        for n in range(repeats):  # interleaved: a load spike hits each about alike
             data_dir = Path(tmp) / f"full{n}"
-            full.append(run_child(em, syncd_job(protocol, data_dir, page)))
+            full.append(run_child(em, syncd_job(protocol, data_dir, page, workers)))
+            if not args.no_sequential and workers != 1:
+                sequential.append(run_child(em, syncd_job(protocol, Path(tmp) / f"seq{n}",
+                                                          page, 1)))
+            floor.append(run_child(em, {"kind": "floor", "protocol": protocol, "domain": [],
+                                        "fields": fields}))
         rows.append(summary("full sync", full, records))
-        floor = [run_child(em, {"kind": "floor", "protocol": protocol, "domain": [],
-                                "fields": fields}) for _ in range(repeats)]
+        if sequential:
+            rows.append(summary("full sync, workers 1", sequential, records))
         rows.append(summary("wire floor (one search_read)", floor, records))
-        settle(em, protocol, data_dir, page)
-        settle(em, protocol, data_dir, page)
-        idle = [run_child(em, syncd_job(protocol, data_dir, page)) for _ in range(repeats)]
+        settle(em, protocol, data_dir, page, workers)
+        settle(em, protocol, data_dir, page, workers)
+        idle = [run_child(em, syncd_job(protocol, data_dir, page, workers))
+                for _ in range(repeats)]
         rows.append(summary("no change", idle))
         window = em.db.clock.now().strftime(STAMP)
         idle_floor = [run_child(em, {"kind": "floor", "protocol": protocol,
@@ -240,11 +257,11 @@ def bench_group(em: Emulator, protocol: str, args: argparse.Namespace) -> list[d
             k = min(k, records)
             runs = []
             for n in range(repeats):
-                settle(em, protocol, data_dir, page)
+                settle(em, protocol, data_dir, page, workers)
                 ids = em.db.execute("res.partner", "search", [[]], {"limit": k, "order": "id"})
                 for record_id in ids:
                     em.db.write("res.partner", record_id, {"name": f"Renamed {n} {record_id}"})
-                runs.append(run_child(em, syncd_job(protocol, data_dir, page)))
+                runs.append(run_child(em, syncd_job(protocol, data_dir, page, workers)))
             rows.append(summary(f"{k:,} changes", runs))
     return rows
 
@@ -259,7 +276,7 @@ def bench_naive(em: Emulator, args: argparse.Namespace) -> list[dict[str, Any]]:
             full.append(run_child(em, {"kind": "naive", "data_dir": str(data_dir)}))
             idle.append(run_child(em, {"kind": "naive", "data_dir": str(data_dir)}))
             ours.append(run_child(em, syncd_job("xmlrpc", Path(tmp) / f"ours{n}",
-                                                args.page_size)))
+                                                args.page_size, args.workers)))
     return [summary(f"naive full sync ({records:,})", full, records),
             summary(f"naive no change ({records:,})", idle),
             summary(f"syncd full sync, xmlrpc ({records:,})", ours, records)]
@@ -270,22 +287,37 @@ def shape(em: Emulator, profile: str, args: argparse.Namespace) -> None:
     em.link.latency = args.latency if remote else 0.0
     em.link.bandwidth = args.bandwidth * 1e6 / 8 if remote else 0.0
     em.link.gzip = profile.endswith("-gzip")
+    workers = profile == "workers"
+    em.capacity.workers = args.server_workers if workers else 0
+    em.capacity.row_cost = args.row_cost_us / 1e6 if workers else 0.0
+
+
+def profile_title(profile: str, args: argparse.Namespace) -> str:
+    if profile == "workers":
+        return (f"workers ({args.server_workers} server workers, {args.row_cost_us:g} us per "
+                f"row examined)")
+    return profile
 
 
 def print_group(title: str, rows: list[dict[str, Any]]) -> None:
     print(f"\n{title}")
     print(f"  {'pass':<40} {'wall s (min-max)':>22} {'process s':>9} {'rec/s':>9} {'req':>6} "
-          f"{'MB down':>8} {'MB up':>6} {'examined':>10} {'RSS MB':>7}  rewritten")
+          f"{'trips':>6} {'MB down':>8} {'MB up':>6} {'examined':>10} {'RSS MB':>7}  rewritten")
     for r in rows:
         spread = f"{r['seconds']:.3f} ({r['seconds_min']:.3f}-{r['seconds_max']:.3f})"
         rate = f"{r['records_per_s']:,.0f}" if "records_per_s" in r else ""
         print(f"  {r['pass']:<40} {spread:>22} {r['process_seconds']:9.2f} {rate:>9} "
-              f"{r['requests']:6.0f} {r['down_bytes'] / 1e6:8.2f} {r['up_bytes'] / 1e6:6.2f} "
-              f"{r['rows_examined']:10,.0f} {r['rss_mb']:7.1f}  {len(r['rewritten'])}")
+              f"{r['requests']:6.0f} {r['round_trips']:6.0f} {r['down_bytes'] / 1e6:8.2f} "
+              f"{r['up_bytes'] / 1e6:6.2f} {r['rows_examined']:10,.0f} {r['rss_mb']:7.1f}  "
+              f"{len(r['rewritten'])}")
     by = {r["pass"]: r for r in rows}
     if "full sync" in by and "wire floor (one search_read)" in by:
         ratio = by["full sync"]["seconds"] / by["wire floor (one search_read)"]["seconds"]
         print(f"  full sync / wire floor: {ratio:.2f}x")
+        if "full sync, workers 1" in by:
+            ratio = by["full sync, workers 1"]["seconds"] / \
+                by["wire floor (one search_read)"]["seconds"]
+            print(f"  full sync with workers 1 / wire floor: {ratio:.2f}x")
     if "no change" in by and "no-change floor (one window query)" in by:
         idle, floor = by["no change"], by["no-change floor (one window query)"]
         print(f"  no change / its floor: {idle['seconds'] / floor['seconds']:.2f}x in the child, "
@@ -294,6 +326,32 @@ def print_group(title: str, rows: list[dict[str, Any]]) -> None:
     ours = [r for r in rows if r["pass"].startswith("syncd full")]
     if naive and ours:
         print(f"  naive / syncd full sync: {naive[0]['seconds'] / ours[0]['seconds']:.1f}x")
+
+
+def print_summary(groups: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    """One line per profile and protocol: full sync against its floor, requests, round trips."""
+    print(f"\nfull sync against the wire floor ({args.records:,} records, page_size "
+          f"{args.page_size}: {args.records / args.page_size:,.0f} pages; workers {args.workers})")
+    print(f"  {'profile, protocol':<28} {'full sync s':>11} {'floor s':>8} {'ratio':>6} "
+          f"{'workers 1':>9} {'ratio':>6} {'requests':>8} {'trips':>6}")
+    for group in groups:
+        by = {r["pass"]: r for r in group["rows"]}
+        if group["protocol"] == "naive":
+            naive = next(r for p, r in by.items() if p.startswith("naive full"))
+            ours = next(r for p, r in by.items() if p.startswith("syncd full"))
+            print(f"  {group['profile'] + ', naive':<28} {ours['seconds']:11.2f} "
+                  f"{naive['seconds']:8.2f} {ours['seconds'] / naive['seconds']:6.2f}  "
+                  f"(naive / syncd: {naive['seconds'] / ours['seconds']:.1f}x on "
+                  f"{naive['fetched']:,.0f} records; examined {naive['rows_examined']:,.0f} "
+                  f"vs {ours['rows_examined']:,.0f})")
+            continue
+        full, floor = by["full sync"], by["wire floor (one search_read)"]
+        one = by.get("full sync, workers 1")
+        seq = f"{one['seconds']:9.2f} {one['seconds'] / floor['seconds']:6.2f}" if one else \
+            f"{'':9} {'':6}"
+        print(f"  {group['profile'] + ', ' + group['protocol']:<28} {full['seconds']:11.2f} "
+              f"{floor['seconds']:8.2f} {full['seconds'] / floor['seconds']:6.2f} {seq} "
+              f"{full['requests']:8.0f} {full['round_trips']:6.0f}")
 
 
 def bench_paging(records: int, page_size: int) -> dict[str, Any]:
@@ -337,7 +395,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--changes", type=int, nargs="+", default=[10, 1000])
     parser.add_argument("--protocols", nargs="+", default=["jsonrpc", "xmlrpc", "json2"])
     parser.add_argument("--profiles", nargs="+", default=["local", "remote", "remote-gzip"],
-                        choices=["local", "local-gzip", "remote", "remote-gzip"])
+                        choices=["local", "local-gzip", "remote", "remote-gzip", "workers"])
+    parser.add_argument("--workers", type=int, default=SyncSettings().workers,
+                        help="syncd's [sync] workers (default: syncd's default)")
+    parser.add_argument("--no-sequential", action="store_true",
+                        help="skip the full sync with workers 1")
+    parser.add_argument("--server-workers", type=int, default=2,
+                        help="workers of the server in the workers profile (2: a small Odoo)")
+    parser.add_argument("--row-cost-us", type=float, default=50.0,
+                        help="server microseconds per row examined in the workers profile")
     parser.add_argument("--latency", type=float, default=0.04, help="seconds per request (remote)")
     parser.add_argument("--bandwidth", type=float, default=50.0, help="Mbit/s (remote)")
     parser.add_argument("--login-cost", type=float, default=REAL_LOGIN_COST)
@@ -351,9 +417,10 @@ def main(argv: list[str] | None = None) -> None:
         return
     machine = {"cpus": os.cpu_count(), "python": sys.version.split()[0],
                "platform": sys.platform, "uname": " ".join(os.uname())}
-    print(f"{args.records:,} partners, page_size {args.page_size}, medians of {args.repeats}, "
-          f"login {args.login_cost:g} s; remote: {args.latency * 1000:g} ms per request, "
-          f"{args.bandwidth:g} Mbit/s; {machine['cpus']} CPUs, Python {machine['python']}")
+    print(f"{args.records:,} partners, page_size {args.page_size}, workers {args.workers}, "
+          f"medians of {args.repeats}, login {args.login_cost:g} s; remote: "
+          f"{args.latency * 1000:g} ms per request, {args.bandwidth:g} Mbit/s; "
+          f"{machine['cpus']} CPUs, Python {machine['python']}, load {os.getloadavg()[0]:.1f}")
     out: dict[str, Any] = {"args": {k: (str(v) if isinstance(v, Path) else v)
                                     for k, v in vars(args).items() if k != "child"},
                            "machine": machine, "groups": []}
@@ -364,15 +431,17 @@ def main(argv: list[str] | None = None) -> None:
             shape(em, profile, args)
             for protocol in args.protocols:
                 rows = bench_group(em, protocol, args)
-                print_group(f"{profile}, {protocol}", rows)
+                print_group(f"{profile_title(profile, args)}, {protocol}", rows)
                 out["groups"].append({"profile": profile, "protocol": protocol, "rows": rows})
             shape(naive_em, profile, args)
             rows = bench_naive(naive_em, args)
-            print_group(f"{profile}, naive client vs syncd", rows)
+            print_group(f"{profile_title(profile, args)}, naive client vs syncd", rows)
             out["groups"].append({"profile": profile, "protocol": "naive", "rows": rows})
     finally:
         em.stop()
         naive_em.stop()
+    print_summary(out["groups"], args)
+    out["load"] = os.getloadavg()
     if args.paging_records:
         out["paging"] = bench_paging(args.paging_records, args.page_size)
     args.json.write_text(json.dumps(out, indent=1))

@@ -7,6 +7,9 @@
 
 Each check prints ``<figure>: <value>`` lines and says whether its guarantee held; the script
 exits 1 when any guarantee failed (the failing figure's line ends in ``FAILED``), 0 otherwise.
+Every pass runs syncd's default ``[sync] workers`` (printed first): the rigs' passes and the
+``syncd`` processes pull models in parallel and read rebuilds in id slices (the interleavings
+scope has one model of two records, so its passes still send one request at a time).
 The checks are the suite's own harnesses (tests/), run at the size chosen here:
 
   interleavings  every ordering of two transactions and three passes in a bounded scope
@@ -276,6 +279,10 @@ def main(argv: list[str] | None = None) -> int:
     from loguru import logger
 
     logger.remove()  # the checks' own figures are the output
+    from tests.sync_rig import WORKERS
+
+    print(Figure("sync workers (models in parallel, rebuilds in id slices)", WORKERS).line(),
+          flush=True)
     try:
         return run(chosen, long=args.long, limit=args.limit)
     finally:

@@ -66,14 +66,18 @@ class SyncSettings:
     journal: bool = False  # append each change to a journal (odoo_<name>.changes.jsonl)
     journal_max_bytes: int = 64 * 1024 * 1024  # rotate a journal file past this size
     journal_keep: int = 8  # rotated journal files kept per model
-    workers: int = 4  # concurrent requests: accepted and checked, not used yet (sequential)
-    memory_mb: int = 100  # changed records a model's pass holds in memory; past it they spill
+    # requests at once at most: models pulled in parallel, a rebuild read in id slices (1: one
+    # request at a time, as before workers existed); see README "Performance"
+    workers: int = 4
+    memory_mb: int = 100  # changed records a pass holds in memory (shared by the models pulled
+    # at once); past it they spill
     # A test seam: the same budget in bytes, overriding memory_mb (no configuration key).
     memory_bytes: int | None = field(default=None, repr=False)
 
     @property
     def memory_budget(self) -> int:
-        """Bytes of changed records one model's pass holds in memory before spilling them."""
+        """Bytes of changed records one model's pull holds in memory before spilling them (the
+        engine divides the pass's budget between the models it pulls at once)."""
         return self.memory_bytes if self.memory_bytes is not None else self.memory_mb << 20
 
 

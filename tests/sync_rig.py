@@ -2,10 +2,15 @@
 
 `Rig.expected(name)` is the oracle: what `search_read` with the model's domain returns from the
 emulator's committed data. After every pass, `Rig.snapshot(name)` must equal it.
+
+A rig's passes use `[sync] workers` as configured by default (`WORKERS`, syncd's default: models
+pulled in parallel, rebuilds read in id slices) unless `make_rig(workers=...)` says otherwise;
+a `meanwhile` hook runs under a lock, one call at a time, whichever worker thread asks.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -23,6 +28,7 @@ from syncd.sync.report import PassReport
 from syncd.sync.engine import run_pass, utc_now
 
 PROTOCOLS = [("jsonrpc", 17), ("xmlrpc", 17), ("json2", 19)]
+WORKERS = SyncSettings().workers  # the rigs' [sync] workers unless make_rig is told otherwise
 # Every sink the guarantee suites run on. A new sink adds its kind here and a case to
 # `sink_settings`; the default suite runs it on one transport, the full cross product is slow.
 SINKS = ["json", "sqlite", "postgres"]
@@ -80,10 +86,14 @@ class Rig:
         return self.settings.sync.data_dir
 
     def sync(self, meanwhile: Callable[[], None] | None = None) -> PassReport:
-        """One pass; `meanwhile` runs before each page request, as Odoo changing during it."""
+        """One pass; `meanwhile` runs before each page request, as Odoo changing during it (one
+        call at a time, from whichever thread asks for a page)."""
+        hook = threading.Lock()
+
         def should_stop() -> bool:
             if meanwhile is not None:
-                meanwhile()
+                with hook:
+                    meanwhile()
             return False
         with opened(self.settings) as sink:
             report = run_pass(self.settings, self.client, sink, DataDir(self.data_dir),
@@ -134,7 +144,8 @@ class Rig:
 def make_rig(tmp_path: Path, protocol: str = "jsonrpc", version: int = 17, *,
              models: tuple[ModelSpec, ...] = (CUSTOMERS, PRODUCTS), page_size: int = 1000,
              lookback: float = 300, reconcile_interval: float = 3600,
-             emulator: Emulator | None = None, sink: str = "json") -> Rig:
+             emulator: Emulator | None = None, sink: str = "json",
+             workers: int | None = None) -> Rig:
     em = emulator or Emulator(version=version)
     url = em.start()
     odoo = OdooSettings(url=url, database=em.db.name, username=em.login, password=em.password,
@@ -143,7 +154,8 @@ def make_rig(tmp_path: Path, protocol: str = "jsonrpc", version: int = 17, *,
     settings = Settings(odoo=odoo,
                         sync=SyncSettings(data_dir=tmp_path / "data", interval=1,
                                           page_size=page_size, lookback=lookback,
-                                          reconcile_interval=reconcile_interval),
+                                          reconcile_interval=reconcile_interval,
+                                          workers=WORKERS if workers is None else workers),
                         sink=sink_settings(sink, tmp_path), models=models)
     client = OdooClient(settings.odoo, sleep=lambda s: None)
     return Rig(emulator=em, settings=settings, client=client)

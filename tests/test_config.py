@@ -220,7 +220,7 @@ def test_json2_without_an_api_key_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_workers_is_accepted_and_checked(tmp_path: Path) -> None:
-    """The contract's [sync] workers key: accepted (not yet used), a bad value is exit 2."""
+    """The contract's [sync] workers key: a whole number, at least 1 (exit 2 otherwise)."""
     config = tmp_path / "syncd.toml"
     config.write_text("[sync]\nworkers = 2\n")
     assert load_settings(str(config), None, {}).sync.workers == 2

@@ -43,6 +43,12 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--login-cost", type=float, default=REAL_LOGIN_COST, metavar="SECONDS",
                         help=f"server time of each login ({REAL_LOGIN_COST}, as a real Odoo 17/18 "
                              "spends hashing the password; 0 = instant)")
+    parser.add_argument("--server-workers", type=int, default=0, metavar="N",
+                        help="handle at most N requests at once, as an Odoo with N workers "
+                             "(0 = no limit)")
+    parser.add_argument("--row-cost-us", type=float, default=0.0, metavar="MICROSECONDS",
+                        help="server time per row a query examines, spent outside the GIL as a "
+                             "database server would (0 = none)")
     parser.add_argument("--keep-alive", action="store_true",
                         help="keep HTTP connections open between requests, as a proxy in front "
                              "of Odoo may (default: close after every answer, as Odoo does)")
@@ -60,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, request_stop)
 
     emulator = Emulator(args.version, database=args.database, keep_alive=args.keep_alive,
-                        login_cost=args.login_cost, admin_partner=True)
+                        login_cost=args.login_cost, admin_partner=True,
+                        server_workers=args.server_workers, row_cost=args.row_cost_us / 1e6)
     populate(emulator.db, customers=args.customers, products=args.products, seed=args.seed)
     try:
         url = emulator.start(args.host, args.port)

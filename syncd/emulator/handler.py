@@ -12,7 +12,9 @@ Odoo's own server never compresses. With `link.gzip` (as behind an nginx with `g
 of at least `GZIP_MIN_LENGTH` bytes to a request that accepts gzip is sent gzipped
 (`Content-Encoding: gzip`, `Vary: Accept-Encoding`); a truncated answer is then cut in the
 compressed bytes, as a proxy would cut it. The `Link` (latency, bandwidth) delays each answer
-before it is written; the delay waits on the stop event like planned latency.
+before it is written; the delay waits on the stop event like planned latency. The `Capacity`
+(workers, row cost) bounds how many calls run at once and charges each for the rows it
+examined, after the database lock is released.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import email.utils
 import gzip
 import socket
+import time
 from datetime import UTC
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,7 +30,7 @@ from threading import Event, Lock
 from typing import Any
 from urllib.parse import urlsplit
 
-from syncd.emulator.injection import FaultPlan, FaultRule, Link, Stats
+from syncd.emulator.injection import Capacity, FaultPlan, FaultRule, Link, Stats
 from syncd.emulator.routes import HTML_TYPE, JSON_TYPE, XML_TYPE, Call, Reply, Router
 
 
@@ -56,7 +59,8 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
     block_on_close = False
 
     def __init__(self, address: tuple[str, int], router: Router, faults: FaultPlan,
-                 stats: Stats, link: Link | None = None) -> None:
+                 stats: Stats, link: Link | None = None,
+                 capacity: Capacity | None = None) -> None:
         self.router = router
         self.faults = faults
         self.stats = stats
@@ -64,6 +68,7 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
         self.send_date = True
         self.keep_alive = False
         self.link = link if link is not None else Link()
+        self.capacity = capacity if capacity is not None else Capacity()
         self._connections: set[socket.socket] = set()
         self._lock = Lock()
         super().__init__(address, RequestHandler)
@@ -110,6 +115,15 @@ class RequestHandler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_GET
 
     def _serve(self) -> None:
+        begun = time.monotonic()
+        self._answering: float | None = None
+        try:
+            self._handle()
+        finally:
+            ended = self._answering if self._answering is not None else time.monotonic()
+            self.server.stats.count_span(begun, ended)
+
+    def _handle(self) -> None:
         server = self.server
         path = urlsplit(self.path).path
         body = self._read_body()
@@ -129,9 +143,29 @@ class RequestHandler(BaseHTTPRequestHandler):
                 return
         failure = next((rule for rule in fired if rule.kind != "latency"), None)
         if failure is None:
-            self._send(call.run())
+            reply = self._run(call)
+            if reply is not None:
+                self._send(reply)
         else:
             self._fail(failure, call)
+
+    def _run(self, call: Call) -> Reply | None:
+        """Run a call on one of the server's workers, charged for the rows it examined; None
+        (the connection dropped) when the server stops meanwhile."""
+        server = self.server
+        capacity = server.capacity
+        with capacity.slot(server.stopping) as working:
+            if not working:
+                self._drop()
+                return None
+            db = server.router.services.db
+            db.take_visits()
+            reply = call.run()
+            cost = db.take_visits() * capacity.row_cost
+            if cost > 0 and server.stopping.wait(cost):
+                self._drop()
+                return None
+        return reply
 
     def _read_body(self) -> bytes | None:
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
@@ -218,6 +252,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         if delay and self.server.stopping.wait(delay):
             self._drop()
             return
+        self._answering = time.monotonic()  # the client may send its next request from here on
         try:
             self.wfile.write(data)
             self.wfile.flush()

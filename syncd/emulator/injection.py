@@ -8,19 +8,29 @@ fires `times` times, then it is spent. With `above=n` it fires only on calls ask
 delays add up); after them at most one failing rule fires, the oldest that matches.
 
 `Link` shapes every answer as the network to a remote server would: `latency` seconds added to
-each request (a round trip), a `bandwidth` cap in bytes per second on what the server sends, and
-`gzip`, a compressing reverse proxy in front; all off by default, settable while serving
-(`em.link.latency = 0.04`).
+each request (a round trip), a `bandwidth` cap in bytes per second on what the server sends
+(one link: answers sent at the same time share it), and `gzip`, a compressing reverse proxy in
+front; all off by default, settable while serving (`em.link.latency = 0.04`).
+
+`Capacity` makes the server one with a number of workers, as an Odoo in prefork mode: at most
+`workers` requests handled at once (the others wait for a free one), and `row_cost` seconds per
+row a query examined (`Database.visits`: what PostgreSQL reads), spent outside every lock (so
+outside the GIL), as the database server would spend it in a process of its own. Off by default
+(no limit, no cost), settable while serving (`em.capacity.workers = 2`).
 
 `Stats` counts what the server saw: requests (total, per path, per (model, method)), login
-calls, bytes in and out, deprecated-endpoint calls on 19+. All counters are thread-safe and the
-accessors return copies.
+calls, bytes in and out, deprecated-endpoint calls on 19+, and the round trips a client waited
+for one after the other (`round_trips`). All counters are thread-safe and the accessors return
+copies.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,10 +128,54 @@ class Link:
     latency: float = 0.0  # seconds added to every request
     bandwidth: float = 0.0  # bytes per second the server sends at most; 0 = unlimited
     gzip: bool = False  # gzip answers to clients that accept it, as a proxy in front would
+    _busy_until: float = field(default=0.0, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def delay(self, sent: int) -> float:
-        """Seconds an answer of `sent` bytes takes on this link, beyond the server's own time."""
-        return self.latency + (sent / self.bandwidth if self.bandwidth > 0 else 0.0)
+        """Seconds an answer of `sent` bytes takes on this link, beyond the server's own time:
+        the latency, and its turn on the link (answers sent at once go one after the other, so
+        that several connections share the bandwidth, as on one real link)."""
+        if self.bandwidth <= 0:
+            return self.latency
+        with self._lock:
+            now = time.monotonic()
+            self._busy_until = max(now, self._busy_until) + sent / self.bandwidth
+            return self.latency + (self._busy_until - now)
+
+
+@dataclass
+class Capacity:
+    """The server's workers and the cost of a row (see the module's docstring)."""
+
+    workers: int = 0  # requests handled at once at most; 0 = no limit
+    row_cost: float = 0.0  # seconds per row examined
+    peak: int = field(default=0, compare=False)  # the most requests handled at once so far
+    _busy: int = field(default=0, repr=False, compare=False)
+    _changed: threading.Condition = field(default_factory=threading.Condition, repr=False,
+                                          compare=False)
+
+    @contextmanager
+    def slot(self, stopping: threading.Event) -> Iterator[bool]:
+        """Hold one of the workers while handling a request (waiting for a free one); yields
+        False when the server stops meanwhile."""
+        with self._changed:
+            while self.workers > 0 and self._busy >= self.workers and not stopping.is_set():
+                self._changed.wait(0.05)
+            if stopping.is_set():
+                free = False
+            else:
+                free = True
+                self._busy += 1
+                self.peak = max(self.peak, self._busy)
+        if not free:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            with self._changed:
+                self._busy -= 1
+                self._changed.notify()
 
 
 class Stats:
@@ -136,6 +190,7 @@ class Stats:
         self._deprecated = 0
         self._received = 0
         self._sent = 0
+        self._spans: list[tuple[float, float]] = []  # (received, answered), monotonic seconds
 
     def reset(self) -> None:
         with self._lock:
@@ -143,6 +198,31 @@ class Stats:
             self._calls.clear()
             self._requests = self._logins = self._deprecated = 0
             self._received = self._sent = 0
+            self._spans.clear()
+
+    def count_span(self, begun: float, ended: float) -> None:
+        """One request handled from `begun` to `ended` (time.monotonic)."""
+        with self._lock:
+            self._spans.append((begun, ended))
+
+    @property
+    def spans(self) -> list[tuple[float, float]]:
+        """(received, answered) of every request, in monotonic seconds."""
+        with self._lock:
+            return list(self._spans)
+
+    def round_trips(self) -> int:
+        """The most requests that ran one after the other, none overlapping (earliest end
+        first): the round trips a client waited for in sequence; as many as the requests when
+        it sent them one at a time, fewer when it sent several at once."""
+        with self._lock:
+            spans = sorted(self._spans, key=lambda span: span[1])
+        count, free = 0, float("-inf")
+        for begun, ended in spans:
+            if begun >= free:
+                count += 1
+                free = ended
+        return count
 
     def count_request(self, path: str, received: int) -> None:
         """One HTTP request (any path, any outcome) of `received` bytes, headers included."""

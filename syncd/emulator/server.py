@@ -18,7 +18,7 @@ from types import TracebackType
 
 from syncd.emulator.clock import Clock
 from syncd.emulator.handler import EmulatorHTTPServer
-from syncd.emulator.injection import FaultPlan, Link, Stats
+from syncd.emulator.injection import Capacity, FaultPlan, Link, Stats
 from syncd.emulator.routes import Router
 from syncd.emulator.services import Services
 from syncd.emulator.store import Database
@@ -44,12 +44,16 @@ class Emulator:
     With `admin_partner=True` the admin user has its res.partner, as in a real database.
     `login_cost`: seconds each `common.login`/`authenticate` takes (0: instant, the default,
     for tests; `REAL_LOGIN_COST` is what a real 17/18 spends, for benchmarks of one-shot runs).
+    `server_workers` and `row_cost`: a server with that many workers (0: no limit), charging
+    `row_cost` seconds per row a query examines, outside every lock (`self.capacity`, settable
+    while serving).
     """
 
     def __init__(self, version: int = 17, *, database: str = "odoo", db: Database | None = None,
                  clock: Clock | None = None, send_date: bool = True,
                  keep_alive: bool = False, admin_partner: bool = False,
-                 login_cost: float = 0.0, gzip: bool = False) -> None:
+                 login_cost: float = 0.0, gzip: bool = False, server_workers: int = 0,
+                 row_cost: float = 0.0) -> None:
         if version not in SUPPORTED_VERSIONS:
             raise ValueError(f"unsupported Odoo version {version}; "
                              f"choose one of {', '.join(map(str, SUPPORTED_VERSIONS))}")
@@ -63,6 +67,7 @@ class Emulator:
         self.keep_alive = keep_alive
         self.login_cost = login_cost
         self.link = Link(gzip=gzip)
+        self.capacity = Capacity(workers=server_workers, row_cost=row_cost)
         self.faults = FaultPlan()
         self.stats = Stats()
         self.url = ""
@@ -96,7 +101,8 @@ class Emulator:
         if self._server is not None:
             raise RuntimeError(f"emulator already serving {self.url}")
         router = Router(Services(self.db, self.stats, self.login_cost))
-        server = EmulatorHTTPServer((host, port), router, self.faults, self.stats, self.link)
+        server = EmulatorHTTPServer((host, port), router, self.faults, self.stats, self.link,
+                                    self.capacity)
         server.send_date = self.send_date
         server.keep_alive = self.keep_alive
         bound_host, bound_port = server.server_address[:2]

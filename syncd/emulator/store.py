@@ -47,6 +47,7 @@ class Database:
         self.translations: Translations = {}
         self.lock = threading.RLock()
         self.visits = 0
+        self._thread = threading.local()  # this thread's visits since its last take_visits
         self._sequences: dict[str, int] = {model: 0 for model in self.schema}
         self._secrets: dict[int, tuple[str, str, set[str]]] = {}  # uid -> (login, pw, keys)
         self._sequences["res.users"] = 1  # uid 1 is OdooBot/__system__ in Odoo
@@ -139,6 +140,12 @@ class Database:
     def reset_visits(self) -> None:
         self.visits = 0
 
+    def take_visits(self) -> int:
+        """Rows examined by this thread's calls since it last asked (what one request cost)."""
+        taken: int = getattr(self._thread, "visits", 0)
+        self._thread.visits = 0
+        return taken
+
     def model(self, name: str) -> Model:
         found = self.schema.get(name) if isinstance(name, str) else None
         if found is None and isinstance(name, str) and name in ABSTRACT:
@@ -164,6 +171,7 @@ class Database:
                 return call(self, view, model, method, list(args), dict(kwargs or {}), uid)
             finally:
                 self.visits += view.visits
+                self._thread.visits = getattr(self._thread, "visits", 0) + view.visits
 
     # staging (called by Transaction) -------------------------------------------------------
     def prepare_rows(self, model_name: str, rows: list[dict[str, Any]], tx: Transaction) -> \

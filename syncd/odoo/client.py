@@ -11,6 +11,14 @@ kept (no request at all); a kept uid that Odoo refuses (the user recreated, the 
 or a route gone (HTTP 404) makes the client connect once and retry that call, never more. Protocol "auto" speaks JSON-2 on Odoo 19+ when an API key is configured
 (``/xmlrpc`` and ``/jsonrpc`` are deprecated there and go away in Odoo 22), else JSON-RPC.
 
+Calls may come from several threads at once (``connections``, the pass's ``[sync] workers``):
+each runs on a connection of its own, opened on demand with the session's uid (no login), at
+most ``connections`` at a time; one more waits for a free one. With 1 (the default) every call
+goes over the one keep-alive connection, one at a time. Until the first answer of a pass (see
+``begin_pass``) its calls go one at a time, so that every query of the pass runs after the moment
+``pass_clock`` tells. ``abort`` (from any thread) makes every call in progress or to come fail
+at once with ``PassInterrupted``, until the next pass: how a failed pass stops its workers.
+
 Every call is retried on ``TransientError`` (network errors, 429, 502-504, truncated or
 unparsable answers) with capped exponential backoff and full jitter, honouring ``Retry-After``,
 within two bounds: at most ``attempts`` tries, and at most ``retry_budget`` seconds measured from
@@ -24,8 +32,10 @@ from __future__ import annotations
 
 import random
 import re
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from types import TracebackType
@@ -33,7 +43,8 @@ from typing import Any, TypeVar
 
 from loguru import logger
 
-from syncd.errors import AuthError, EndpointError, OdooError, TransientError, scrub
+from syncd.errors import (AuthError, EndpointError, OdooError, PassInterrupted, TransientError,
+                          scrub)
 from syncd.odoo.handshake import Handshake, Identity
 from syncd.odoo.http import Traffic, public_url
 from syncd.odoo.interrupt import waiting
@@ -67,7 +78,8 @@ def major_version(info: dict[str, Any]) -> int:
 
 
 class OdooClient:
-    """One logged-in session with Odoo over one keep-alive connection. Not thread-safe."""
+    """One logged-in session with Odoo: over one keep-alive connection, or over up to
+    ``connections`` of them when several threads call at once (see the module docstring)."""
 
     def __init__(self, settings: OdooSettings, *, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic, attempts: int = 5,
@@ -89,9 +101,20 @@ class OdooClient:
         self.info: ServerInfo | None = None
         self.requests = 0  # RPC attempts, retries included (transparent resends are not)
         self.traffic = Traffic()  # bytes on the wire over every connection this client opens
-        self._transport: Transport | None = None
+        self.connections = 1  # calls at once at most ([sync] workers), each on its own connection
+        self._transport: Transport | None = None  # the first connection: version, login
+        self._lock = threading.Lock()  # the pool, the counters, the pass's first answer
+        self._changed = threading.Condition(self._lock)  # a connection freed, a first answer
+        self._connecting = threading.RLock()  # connect, resume and close, one at a time
+        self._pool: list[Transport] = []  # every open connection, the first one included
+        self._idle: list[Transport] = []
+        self._busy: list[Transport] = []  # in use by a call (``abort`` cuts them)
+        self._last_date: datetime | None = None
         self._pass_clock: datetime | None = None
         self._pass_open = False
+        self._first_answered = False  # this pass has had an answer: its calls may run at once
+        self._first_in_flight = False  # a call of this pass is waiting for the first answer
+        self._aborted = threading.Event()
         self._handshake: Handshake | None = None
         self._kept = False  # info came from a kept handshake, not from a login of this client
 
@@ -110,12 +133,28 @@ class OdooClient:
         self.close()
 
     def close(self) -> None:
-        """Close the connection; a later call connects (and logs in) again."""
-        if self._transport is not None:
-            self._transport.close()
-        self._transport = None
-        self.info = None
-        self._kept = False
+        """Close every connection; a later call connects (and logs in) again."""
+        with self._connecting:
+            with self._lock:
+                pool, self._pool, self._idle = self._pool, [], []
+                if self._transport is not None and self._transport not in pool:
+                    pool.append(self._transport)
+                self._transport = None
+                self._last_date = None
+                self.info = None
+                self._kept = False
+            for transport in pool:
+                transport.close()
+
+    def abort(self) -> None:
+        """From any thread: every call in progress (its exchange is cut) or to come fails at
+        once with PassInterrupted, retries and their pauses included, until ``begin_pass``."""
+        self._aborted.set()
+        with self._lock:
+            busy = list(self._busy)
+            self._changed.notify_all()
+        for transport in busy:
+            transport.abort()
 
     @property
     def server_time(self) -> datetime | None:
@@ -123,13 +162,18 @@ class OdooClient:
 
         A hint, never a watermark: the pass uses it to place its change window (a lookback
         before the previous pass began), not to compare with any `write_date`."""
-        return self._transport.server_time if self._transport is not None else None
+        return self._last_date
 
     def begin_pass(self) -> None:
         """A pass starts: ``pass_clock`` becomes the ``Date`` of the next answer (no request is
-        made for it: the login's answer in a one-shot run, the first query's in a daemon)."""
-        self._pass_clock = None
-        self._pass_open = True
+        made for it: the login's answer in a one-shot run, the first query's in a daemon).
+        Calls from several threads go one at a time until that answer has come."""
+        with self._lock:
+            self._pass_clock = None
+            self._pass_open = True
+            self._first_answered = False
+            self._first_in_flight = False
+            self._aborted.clear()
 
     @property
     def pass_clock(self) -> datetime | None:
@@ -137,9 +181,33 @@ class OdooClient:
         after it. None until then, or when the server sends no ``Date``."""
         return self._pass_clock
 
-    def _answered(self) -> None:
-        if self._pass_open and self._pass_clock is None:
-            self._pass_clock = self.server_time
+    def await_first_answer(self) -> None:
+        """Wait until this pass has had an answer (at once outside a pass, or when it has):
+        a thread about to decide on ``pass_clock`` or ``server_time`` decides as if its calls
+        came after the pass's first ones. PassInterrupted when the pass is aborted meanwhile."""
+        with self._lock:
+            while self._pass_open and not self._first_answered:
+                self._check_aborted()
+                with waiting():
+                    self._changed.wait()
+
+    def _answered(self, transport: Transport) -> None:
+        """``transport`` has had an answer: its Date is Odoo's clock now, and the pass's first
+        answer lets the other calls of the pass go. The kept uid works: a later refusal is not
+        staleness."""
+        with self._lock:
+            self._heard(transport)
+            if self._pass_open and self._pass_clock is None:
+                self._pass_clock = self._last_date
+            if self._pass_open and not self._first_answered:
+                self._first_answered = True
+                self._changed.notify_all()
+            self._kept = False
+
+    def _heard(self, transport: Transport) -> None:
+        date = transport.server_time
+        if date is not None:
+            self._last_date = date
 
     @property
     def handshake(self) -> dict[str, Any] | None:
@@ -154,6 +222,10 @@ class OdooClient:
         none or it is unusable: older than a day by ``wall`` (or from the future), or made for
         another url, database, username, ``protocol`` or ``lang`` setting, or with(out) an API
         key. True when resumed, or already connected."""
+        with self._connecting:
+            return self._resume(kept)
+
+    def _resume(self, kept: object) -> bool:
         if self.info is not None:
             return True
         handshake = Handshake.from_dict(kept)
@@ -165,7 +237,9 @@ class OdooClient:
             return False
         transport = make_transport(handshake.protocol, self.settings, traffic=self.traffic)
         transport.resume(handshake.uid)
-        self._transport = transport
+        with self._lock:
+            self._transport = transport
+            self._pool, self._idle = [transport], [transport]
         self._handshake = handshake
         self._kept = True
         self.info = ServerInfo(version=handshake.version, major=handshake.major,
@@ -183,6 +257,13 @@ class OdooClient:
 
     def connect(self) -> ServerInfo:
         """Ask the version, choose the protocol, log in once. Idempotent while connected."""
+        info = self.info
+        if info is not None:
+            return info
+        with self._connecting:
+            return self._connect()
+
+    def _connect(self) -> ServerInfo:
         if self.info is not None:
             return self.info
         probed = self.wall()
@@ -197,21 +278,30 @@ class OdooClient:
                 probe.close()
                 probe = make_transport(protocol, self._connect_settings(),
                                        traffic=self.traffic)
-            self._transport = probe
-            uid = self._retry("login", probe.login)
-            self._answered()
-            lang = self.settings.lang or self._user_lang(probe)
+            with self._lock:
+                self._transport = probe
+                self._busy.append(probe)  # an abort cuts a login too
+            try:
+                uid = self._retry("login", probe.login)
+                self._answered(probe)
+                lang = self.settings.lang or self._user_lang(probe)
+            finally:
+                with self._lock:
+                    self._busy.remove(probe)
+                    self._heard(probe)
             probe.set_timeout(self.settings.timeout)
         except BaseException:
             probe.close()
             self.close()
             raise
+        with self._lock:
+            self._pool, self._idle = [probe], [probe]
         self.info = ServerInfo(version=str(version.get("server_version") or major),
                                major=major, protocol=protocol, uid=uid, lang=lang)
         self._handshake = Handshake(identity=self._identity(), version=self.info.version,
                                     major=major, protocol=protocol, uid=uid, lang=lang,
                                     probed=probed)
-        self._kept = False
+        self._kept = False  # a login of this client: a refusal from now on is not staleness
         logger.debug("odoo connected url={url} version={version} protocol={protocol} uid={uid} "
                      "lang={lang}", url=self._url(), version=self.info.version,
                      protocol=protocol, uid=uid, lang=lang or "-")
@@ -335,29 +425,84 @@ class OdooClient:
         first if needed. Sends ``params`` as given: no lang is added here (the ORM methods
         above add it)."""
         self.connect()
+        first = self._await_first_answer()
         try:
-            result = self._call(model, method, params, retry)
-        except (AuthError, EndpointError) as exc:
-            if not self._kept:
-                raise
-            # The kept handshake is stale: the uid is refused (the user recreated, the password
-            # changed) or the route is gone (the server changed). Probe once, for real, and try
-            # again; a refused login is then the usual refused-credentials error.
-            logger.info("odoo kept session no longer works ({error}); connecting again",
-                        error=str(exc))
-            self.close()
-            self.connect()
-            result = self._call(model, method, params, retry)
-        self._kept = False  # the kept uid works: a later refusal is not staleness
-        return result
+            try:
+                return self._call(model, method, params, retry)
+            except (AuthError, EndpointError) as exc:
+                if not self._kept:
+                    raise
+                # The kept handshake is stale: the uid is refused (the user recreated, the
+                # password changed) or the route is gone (the server changed). Probe once, for
+                # real, and try again; a refused login is then the usual refused-credentials
+                # error. (Only the pass's first call can get here: it goes alone.)
+                logger.info("odoo kept session no longer works ({error}); connecting again",
+                            error=str(exc))
+                self.close()
+                self.connect()
+                return self._call(model, method, params, retry)
+        finally:
+            if first:
+                with self._lock:
+                    self._first_in_flight = False
+                    self._changed.notify_all()
+
+    def _await_first_answer(self) -> bool:
+        """Until the pass has had an answer, one call at a time: True for the call that goes
+        (the others wait for its answer, or for its failure and then one of them goes)."""
+        with self._lock:
+            while self._pass_open and not self._first_answered and self._first_in_flight:
+                self._check_aborted()
+                with waiting():
+                    self._changed.wait()
+            if self._pass_open and not self._first_answered:
+                self._first_in_flight = True
+                return True
+            return False
 
     def _call(self, model: str, method: str, params: dict[str, Any], retry: bool) -> Any:
-        transport = self._transport
-        assert transport is not None
-        result = self._retry(f"{model}.{method}", lambda: transport.call(model, method, params),
-                             attempts=None if retry else 1)
-        self._answered()
+        with self._connection() as transport:
+            result = self._retry(f"{model}.{method}",
+                                 lambda: transport.call(model, method, params),
+                                 attempts=None if retry else 1)
+            self._answered(transport)
         return result
+
+    @contextmanager
+    def _connection(self) -> Iterator[Transport]:
+        """A connection of the session for one call: an idle one, a new one while fewer than
+        ``connections`` are open, else the next one freed."""
+        with self._lock:
+            while True:
+                self._check_aborted()
+                if self._idle:
+                    transport = self._idle.pop()
+                    break
+                if len(self._pool) < self.connections and self.info is not None:
+                    transport = make_transport(self.info.protocol, self.settings,
+                                               traffic=self.traffic)
+                    transport.resume(self.info.uid)
+                    self._pool.append(transport)
+                    break
+                if not self._pool:
+                    raise OdooError("not connected")  # closed by another thread meanwhile
+                with waiting():
+                    self._changed.wait()
+            self._busy.append(transport)
+        try:
+            yield transport
+        finally:
+            with self._lock:
+                self._busy.remove(transport)
+                self._heard(transport)
+                if transport in self._pool:  # not closed meanwhile
+                    self._idle.append(transport)
+                self._changed.notify()
+
+    def _check_aborted(self) -> None:
+        if self._aborted.is_set():
+            raise PassInterrupted("abandoned: another part of the pass failed or stopped; "
+                                  "nothing of it was committed")
 
     def _retry(self, what: str, attempt: Callable[[], T], *, attempts: int | None = None) -> T:
         """``attempt()``, retried on TransientError within the attempt cap and the budget.
@@ -373,7 +518,9 @@ class OdooClient:
         started = self.clock()
         attempts = self.attempts if attempts is None else attempts
         for number in range(attempts):
-            self.requests += 1
+            self._check_aborted()
+            with self._lock:
+                self.requests += 1
             begun = self.clock()
             try:
                 return attempt()
@@ -396,10 +543,20 @@ class OdooClient:
                                 attempt=number + 1, attempts=attempts, retry_in=delay,
                                 error=str(exc))
                     with waiting():  # a stop may abandon it (syncd.odoo.interrupt)
-                        self.sleep(delay)
+                        self._pause(delay)
                     continue
                 raise TransientError(f"{exc} ({reason})", retry_after=exc.retry_after) from None
         raise AssertionError("unreachable")
+
+    def _pause(self, seconds: float) -> None:
+        """A retry's pause: ``sleep`` as injected; the real one ends early on ``abort`` (a
+        worker thread's pause cannot be cut by a signal as the main thread's is)."""
+        if self.sleep is time.sleep:
+            if self._aborted.wait(seconds):
+                self._check_aborted()
+        else:
+            self.sleep(seconds)
+            self._check_aborted()
 
 
 def _expect(kind: type[T], value: Any, model: str, method: str) -> T:

@@ -30,9 +30,10 @@ import http.client
 import select
 import socket
 import ssl
+import threading
 import urllib.request
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit
 
@@ -70,11 +71,17 @@ def public_url(url: str) -> str:
 class Traffic:
     """Bytes carried by one or more connections: the bodies of the requests sent and of the
     answers read in full, as on the wire (a gzip answer counts its compressed size). Headers,
-    and answers cut short, are not counted. Several connections (one client's successive
-    transports) may share one; each adds from the one thread that uses it."""
+    and answers cut short, are not counted. Several connections may share one (one client's
+    transports, used by as many threads at once): each adds under the lock."""
 
     bytes_sent: int = 0
     bytes_received: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, sent: int = 0, received: int = 0) -> None:
+        with self._lock:
+            self.bytes_sent += sent
+            self.bytes_received += received
 
 
 class HttpConnection:
@@ -118,6 +125,17 @@ class HttpConnection:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+    def abort(self) -> None:
+        """From another thread: cut the exchange in progress, if any (its reads and writes fail
+        at once, as a TransientError in the thread that makes them, which then closes)."""
+        conn = self._conn
+        sock = conn.sock if conn is not None else None
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # not connected any more
 
     def request(self, method: str, path: str, body: bytes | None = None,
                 headers: dict[str, str] | None = None) -> HttpResponse:
@@ -183,9 +201,9 @@ class HttpConnection:
                 response = conn.getresponse()
             except _RESENDABLE:
                 raise _Unanswered() from None
-            self.traffic.bytes_sent += len(body or b"")
+            self.traffic.add(sent=len(body or b""))
             data = response.read()
-            self.traffic.bytes_received += len(data)
+            self.traffic.add(received=len(data))
         except _Unanswered:
             raise
         except ssl.SSLCertVerificationError as exc:

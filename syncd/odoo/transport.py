@@ -67,6 +67,10 @@ class Transport(Protocol):
 
     def close(self) -> None: ...
 
+    def abort(self) -> None:
+        """From another thread: cut the request in progress, if any (it fails at once)."""
+        ...
+
 
 def make_transport(protocol: str, settings: OdooSettings, *,
                    traffic: Traffic | None = None) -> Transport:
@@ -107,6 +111,9 @@ class _HttpTransport:
 
     def close(self) -> None:
         self.http.close()
+
+    def abort(self) -> None:
+        self.http.abort()
 
     def resume(self, uid: int) -> None:
         self.uid = uid

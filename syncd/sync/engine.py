@@ -6,12 +6,20 @@ together with the new state (the JSON sink: snapshots put in place, then the sta
 database: one transaction). Any error (network, HTTP 429/5xx after retries, an Odoo fault, a
 malformed answer, a stop request) aborts the writer: every stored copy and the state stay
 exactly as they were, and the next good pass catches up from the old watermarks.
+
+With ``[sync] workers`` > 1 (``syncd.sync.parallel``) the client keeps up to that many connections
+and the models after the one being written are pulled meanwhile in worker threads (at most
+``workers - 1`` ahead), a rebuild's pages are read in id slices at once; the change sets are still
+written, and the pass committed, on this thread, in the configured model order. A failure
+anywhere aborts the client's requests and joins every thread before the pass returns.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from datetime import UTC, datetime
 
@@ -32,6 +40,7 @@ from syncd.errors import (
 from syncd.odoo import OdooClient
 from syncd.settings import ModelSpec, Settings
 from syncd.sync.changes import ChangeSet, RebuildReason
+from syncd.sync.parallel import Fleet, Inbox, StoredFromWorker
 from syncd.sync.pull import pull
 from syncd.sync.report import PassReport, ProgressFactory
 from syncd.sync.seam import Applied, PassWriter, Sink, Workdir
@@ -59,6 +68,15 @@ def run_pass(settings: Settings, client: OdooClient, sink: Sink, workdir: Workdi
     report = PassReport()
     current: str | None = None
     writer: PassWriter | None = None
+    workers = max(1, settings.sync.workers)
+    fleet = Fleet(workers) if workers > 1 else None
+    held = min(workers, len(settings.models))
+    if held > 1:
+        # The model being written and those pulled ahead each hold their change set: memory_mb
+        # is the pass's budget, shared between them.
+        sync = settings.sync
+        settings = replace(settings, sync=replace(sync, memory_bytes=max(1, sync.memory_budget // held)))
+    committed = False
     try:
         workdir.prepare()
         state = sink.load_state()
@@ -67,17 +85,24 @@ def run_pass(settings: Settings, client: OdooClient, sink: Sink, workdir: Workdi
         if requested is not None:
             state.request_resync(requested, [spec.name for spec in settings.models])
         client.begin_pass()
+        client.connections = workers
         if client.info is None and not client.resume(state.handshake):
             info = client.connect()
             logger.info("connected server={server} protocol={protocol} uid={uid}",
                         server=info.version, protocol=info.protocol, uid=info.uid)
         writer = sink.begin(at=utc_now_text(now()))
-        for spec in settings.models:
+        ahead = _Ahead(fleet, settings, client, sink, state, now=now, progress=progress,
+                       should_stop=should_stop, scratch=workdir.scratch_file) \
+            if fleet is not None else None
+        for index, spec in enumerate(settings.models):
             current = spec.name
+            if ahead is not None:
+                ahead.start_through(index + workers - 1)
             previous = state.models.get(spec.name) or ModelState(model=spec.model)
             change, applied = _pull_and_write(spec, previous, settings, client, sink, writer,
                                               now=now, progress=progress,
-                                              should_stop=should_stop,
+                                              should_stop=should_stop, fleet=fleet,
+                                              pulled=ahead.take(spec.name) if ahead else None,
                                               scratch=workdir.scratch_file)
             change.state.records = applied.records
             change.report.records = applied.records
@@ -94,6 +119,7 @@ def run_pass(settings: Settings, client: OdooClient, sink: Sink, workdir: Workdi
         state.last_sync = stamp
         state.handshake = client.handshake
         writer.commit(state)
+        committed = True
         workdir.clear_resync_request(requested)
         workdir.clear_error()
     except PassInterrupted as exc:
@@ -113,6 +139,11 @@ def run_pass(settings: Settings, client: OdooClient, sink: Sink, workdir: Workdi
         report.error = failed(workdir, current, f"unexpected {type(exc).__name__}: {exc} "
                               "(a malformed answer from Odoo, or a bug: run with -v)", now(),
                               settings)
+    finally:
+        if fleet is not None:
+            if fleet.started and not committed:
+                client.abort()  # no worker waits for an answer or starts a request
+            fleet.close()
     report.seconds = time.monotonic() - started
     for model in report.models if report.ok else ():
         logger.bind(**({"full": "yes"} if model.full else {})).info(
@@ -149,19 +180,26 @@ def warn_unconfigured(names: list[str]) -> None:
 def _pull_and_write(spec: ModelSpec, previous: ModelState, settings: Settings,
                     client: OdooClient, sink: Sink, writer: PassWriter, *,
                     now: Callable[[], datetime], progress: ProgressFactory | None,
-                    should_stop: Callable[[], bool] | None,
+                    should_stop: Callable[[], bool] | None, fleet: Fleet | None = None,
+                    pulled: Callable[[], ChangeSet] | None = None,
                     scratch: Scratch | None = None) -> tuple[ChangeSet, Applied]:
     """Pull one model and stage its change set. A corrupt stored copy is set aside and the
     model rebuilt; a field that vanished from the server since the fields were resolved makes
-    the model resolve them again and rebuild. Each happens at most once per pass. The change
-    set's upserts (spilled to ``scratch`` files past the memory budget) are dropped once
-    written, or on the way out of an error."""
+    the model resolve them again and rebuild. Each happens at most once per pass. ``pulled``:
+    the outcome of this model's pull already running in a worker (the first attempt's). The
+    change set's upserts (spilled to ``scratch`` files past the memory budget) are dropped
+    once written, or on the way out of an error."""
     force: RebuildReason | None = None
     while True:
         try:
-            change = pull(spec, client, previous, sink, settings.sync, source=source_of(settings),
-                          now=now, force=force, progress=progress, should_stop=should_stop,
-                          scratch=scratch)
+            if pulled is not None:
+                first, pulled = pulled, None
+                change = first()
+            else:
+                change = pull(spec, client, previous, sink, settings.sync,
+                              source=source_of(settings), now=now, force=force,
+                              progress=progress, should_stop=should_stop, fleet=fleet,
+                              scratch=scratch)
             try:
                 applied = writer.write(change)
                 if change.upserts.spilled:
@@ -182,6 +220,86 @@ def _pull_and_write(spec: ModelSpec, previous: ModelState, settings: Settings,
             if force is not None:
                 raise
             force = RebuildReason.FIELDS_CHANGED
+
+
+@dataclass
+class _Running:
+    """One model's pull in a worker thread."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    change: ChangeSet | None = None
+    error: BaseException | None = None
+
+
+class _Ahead:
+    """The pulls of the models after the one being written, each in a worker thread of the
+    fleet. What they ask the sink is answered on this thread (``Inbox``) while it waits for
+    their outcome; whether a model's copy exists is asked here once, before any is written."""
+
+    def __init__(self, fleet: Fleet, settings: Settings, client: OdooClient, sink: Sink,
+                 state: State, *, now: Callable[[], datetime],
+                 progress: ProgressFactory | None,
+                 should_stop: Callable[[], bool] | None, scratch: Scratch) -> None:
+        self.fleet = fleet
+        self.scratch = scratch
+        self.settings = settings
+        self.client = client
+        self.state = state
+        self.now = now
+        self.progress = progress
+        self.should_stop = should_stop
+        self.inbox = Inbox()
+        fleet.on_close(self.inbox.close)
+        later = settings.models[1:]
+        self.stored = StoredFromWorker(sink, self.inbox,
+                                       {spec.name: sink.exists(spec.name) for spec in later})
+        self.running: dict[str, _Running] = {}
+        self.started = 1  # the first model is pulled on the pass's own thread
+
+    def start_through(self, last: int) -> None:
+        """Start the pulls of the models up to number ``last`` (not yet started)."""
+        models = self.settings.models
+        while self.started <= min(last, len(models) - 1):
+            spec = models[self.started]
+            self.started += 1
+            previous = self.state.models.get(spec.name) or ModelState(model=spec.model)
+            running = _Running()
+            self.running[spec.name] = running
+            self.fleet.start(f"pull-{spec.name}", self._runner(spec, previous, running))
+
+    def _runner(self, spec: ModelSpec, previous: ModelState,
+                running: _Running) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                # Decide (rebuild floor, window start) as if pulled after the models before it:
+                # once the pass has had its first answer (the pass's own thread makes it).
+                self.client.await_first_answer()
+                running.change = pull(spec, self.client, previous, self.stored,
+                                      self.settings.sync, source=source_of(self.settings),
+                                      now=self.now, progress=self.progress,
+                                      should_stop=self.should_stop, fleet=self.fleet,
+                                      scratch=self.scratch)
+            except BaseException as exc:  # noqa: BLE001 - raised on the pass's thread by take
+                running.error = exc
+            finally:
+                running.done.set()
+                self.inbox.wake()
+        return run
+
+    def take(self, name: str) -> Callable[[], ChangeSet] | None:
+        """The outcome of ``name``'s pull if it runs in a worker: a call that answers its
+        questions until it is done, then returns its change set or raises its error."""
+        running = self.running.pop(name, None)
+        if running is None:
+            return None
+
+        def outcome() -> ChangeSet:
+            self.inbox.serve(until=running.done)
+            if running.error is not None:
+                raise running.error
+            assert running.change is not None
+            return running.change
+        return outcome
 
 
 def _abort(writer: PassWriter | None) -> None:

@@ -58,6 +58,7 @@ class PageSize:
         self.ceiling = max(1, ceiling)
         self.floor = min(floor, self.ceiling)
         self.size = self.ceiling
+        self.asked = self.size  # the limit of the last page asked for
         self.clock = clock
 
     @property
@@ -74,17 +75,20 @@ class PageSize:
 
 def pages(client: OdooClient, model: str, domain: list[Any], fields: list[str], *,
           context: dict[str, Any], page_size: int | PageSize,
-          check_stop: Callable[[], None]) -> Iterator[list[dict[str, Any]]]:
+          check_stop: Callable[[], None], start: int = 0,
+          upper: int | None = None) -> Iterator[list[dict[str, Any]]]:
     """Pages of `fields` of the rows matching `domain`, in id order; a `PageSize` (or a
-    fresh one of at most `page_size`) sizes each."""
+    fresh one of at most `page_size`) sizes each. `start` and `upper`: only the ids in
+    ``(start, upper]`` (a slice of the id range; `upper` None: no upper bound)."""
     sizer = page_size if isinstance(page_size, PageSize) else PageSize(page_size)
-    cursor = 0
+    cursor = start
     while True:
         check_stop()
         size = sizer.size
+        sizer.asked = size
         begun = sizer.clock()
         try:
-            rows = client.search_read(model, _after(domain, cursor), fields,
+            rows = client.search_read(model, _after(domain, cursor, upper), fields,
                                       limit=size, order="id", context=context,
                                       retry=sizer.at_floor)
         except OdooError as exc:
@@ -96,14 +100,16 @@ def pages(client: OdooClient, model: str, domain: list[Any], fields: list[str], 
             continue
         sizer.answered(sizer.clock() - begun)
         if len(rows) > size or any(not isinstance(row.get("id"), int) or row["id"] <= cursor
-                                        for row in rows):
+                                   or (upper is not None and row["id"] > upper)
+                                   for row in rows):
+            bound = f", id <= {upper}" if upper is not None else ""
             raise OdooError(f"{model}.search_read answered rows outside the page asked for "
-                            f"(id > {cursor}, limit {size}); not paging further")
+                            f"(id > {cursor}{bound}, limit {size}); not paging further")
         if rows:
             yield rows
             cursor = max(row["id"] for row in rows)
-        if len(rows) < size:
-            return
+        if len(rows) < size or (upper is not None and cursor >= upper):
+            return  # a short page, or a slice read up to its end: nothing after it
 
 
 def ids(client: OdooClient, model: str, domain: list[Any], *, context: dict[str, Any],
@@ -125,6 +131,18 @@ def ids(client: OdooClient, model: str, domain: list[Any], *, context: dict[str,
         cursor = max(batch)
 
 
-def _after(domain: list[Any], cursor: int) -> list[Any]:
-    """`domain` narrowed to ids after `cursor`; the first page (cursor 0) is `domain` itself."""
-    return domain + [["id", ">", cursor]] if cursor else list(domain)
+def _after(domain: list[Any], cursor: int, upper: int | None = None) -> list[Any]:
+    """`domain` narrowed to ids after `cursor` (and up to `upper`); the first page of a whole
+    scan (cursor 0, no upper bound) is `domain` itself."""
+    narrowed = domain + [["id", ">", cursor]] if cursor else list(domain)
+    return narrowed + [["id", "<=", upper]] if upper is not None else narrowed
+
+
+def last_id(client: OdooClient, model: str, domain: list[Any], *,
+            context: dict[str, Any]) -> int | None:
+    """The highest id matching `domain` (None when none does): one row off the primary key's
+    end, as cheap as a page of one."""
+    found = client.search(model, domain, limit=1, order="id desc", context=context)
+    if len(found) > 1 or any(not isinstance(i, int) or isinstance(i, bool) for i in found):
+        raise OdooError(f"{model}.search answered {found[:3]!r} for the highest id")
+    return found[0] if found else None

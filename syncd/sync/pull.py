@@ -22,6 +22,11 @@ The algorithm, and why (each trap is a section of docs/odoo-api.md):
   entered the domain without their stamp moving. Values edited by hand in a record that is
   still there come back only when Odoo next changes it (or on a resync).
 
+With ``[sync] workers`` > 1 the engine hands a pull a ``Fleet`` (``syncd.sync.parallel``): a
+rebuild's id range is then read in slices over several connections at once, its pages still
+handed to the sink in id order (so its digests and watermark are those of one scan); in-place
+windows stay one scan (an idle pass is one request per model).
+
 The pull opens no file and knows no output format: it asks the sink's ``Stored`` view what it
 holds, and returns a ``ChangeSet``. A rebuild's records are a stream the sink consumes.
 """
@@ -44,6 +49,7 @@ from syncd.sync import keyset
 from syncd.sync.changes import ChangeSet, RebuildReason
 from syncd.sync.digests import Digests, row_mark
 from syncd.sync.fields import resolve_fields
+from syncd.sync.parallel import Fleet, sliced_pages
 from syncd.sync.related import changed_parents
 from syncd.sync.report import ModelReport, ProgressFactory, ProgressLike
 from syncd.sync.seam import Stored
@@ -55,22 +61,25 @@ from syncd.sync.window import Window, fingerprint
 def pull(spec: ModelSpec, client: OdooClient, previous: ModelState, stored: Stored,
          settings: SyncSettings, *, source: str, now: Callable[[], datetime],
          force: RebuildReason | None = None, progress: ProgressFactory | None = None,
-         should_stop: Callable[[], bool] | None = None,
+         should_stop: Callable[[], bool] | None = None, fleet: Fleet | None = None,
          scratch: Scratch | None = None) -> ChangeSet:
     """The change set of one model since ``previous`` (which is not modified). ``force``: rebuild
-    for this reason (the engine's answer to a corrupt copy or a field that vanished).
-    ``scratch``: where upserts beyond ``settings.memory_budget`` spill (None: kept in memory);
-    the caller closes the change set's upserts once written."""
+    for this reason (the engine's answer to a corrupt copy or a field that vanished). ``fleet``:
+    the pass's worker threads, which read a rebuild in slices (None: one scan). ``scratch``:
+    where upserts beyond ``settings.memory_budget`` spill (None: kept in memory); the caller
+    closes the change set's upserts once written."""
     return _Pull(spec, client, settings, stored, source=source, now=now, progress=progress,
-                 should_stop=should_stop, scratch=scratch).run(previous, force)
+                 should_stop=should_stop, fleet=fleet, scratch=scratch).run(previous, force)
 
 
 class _Pull:
     def __init__(self, spec: ModelSpec, client: OdooClient, settings: SyncSettings,
                  stored: Stored, *, source: str, now: Callable[[], datetime],
                  progress: ProgressFactory | None,
-                 should_stop: Callable[[], bool] | None, scratch: Scratch | None = None) -> None:
+                 should_stop: Callable[[], bool] | None, fleet: Fleet | None = None,
+                 scratch: Scratch | None = None) -> None:
         self.spec = spec
+        self.fleet = fleet
         self.scratch = scratch
         self.client = client
         self.settings = settings
@@ -173,7 +182,7 @@ class _Pull:
             return self.client.search_count(self.spec.model, self.domain,
                                             context=self.member_context)
         with self._progress(f"{self.spec.name}: full sync", total) as bar:
-            for rows in self._pages(self.domain, state.fields, self.member_context):
+            for rows in self._rebuild_pages(state.fields):
                 for row in rows:
                     yield self._record(row, change.fields)
                     stamp = row.get("write_date") or None
@@ -327,6 +336,14 @@ class _Pull:
         return keyset.pages(self.client, model or self.spec.model, domain, fields,
                             context=context, page_size=self.settings.page_size,
                             check_stop=self._check_stop)
+
+    def _rebuild_pages(self, fields: list[str]) -> Iterator[list[dict[str, Any]]]:
+        """The model's rows in pages of ascending ids: one scan, or slices read at once."""
+        if self.fleet is None:
+            return self._pages(self.domain, fields, self.member_context)
+        return sliced_pages(self.client, self.spec.model, self.domain, fields,
+                            context=self.member_context, page_size=self.settings.page_size,
+                            check_stop=self._check_stop, fleet=self.fleet)
 
     def _newest_stamp(self) -> str | None:
         rows = self.client.search_read(self.spec.model, [], ["write_date"], limit=1,
