@@ -75,7 +75,8 @@ def run_pass(settings: Settings, client: OdooClient, sink: Sink, workdir: Workdi
         # The model being written and those pulled ahead each hold their change set: memory_mb
         # is the pass's budget, shared between them.
         sync = settings.sync
-        settings = replace(settings, sync=replace(sync, memory_bytes=max(1, sync.memory_budget // held)))
+        budget = max(1, sync.memory_budget // held)
+        settings = replace(settings, sync=replace(sync, memory_bytes=budget))
     committed = False
     try:
         workdir.prepare()
