@@ -1,0 +1,102 @@
+"""`cli(cwd, env, *args)`: the `syncd` command line run in this process, for tests where a
+subprocess adds nothing; it answers as `tests/test_cli.py`'s `syncd(cwd, env, *args)` does (a
+`subprocess.CompletedProcess` with returncode, stdout, stderr), without the interpreter's start-up
+and imports that a subprocess pays on every call (about 0.3-0.5 s).
+
+What the command sees is what a subprocess would be given: exactly `env` as its environment
+(nothing of the test process's), `cwd` as its working directory, its own stdout and stderr (not
+terminals), an empty stdin, `syncd` as its program name; an exit through SystemExit (argparse's
+usage errors, --help) gives that code, an exception escaping `main` a traceback on stderr and
+exit 1, as the interpreter would. Everything is put back afterwards: the environment, the
+directory, the streams, the signal handlers, a stop a signal requested, and loguru (the command
+replaces its sinks with its own on the stream it was given, as `syncd.cli.main` always does;
+they are removed here, which closes a log file, and loguru's default sink is back).
+
+Not for tests of what only a process has: real signals (a SIGINT, a SIGTERM, a SIGKILL from
+outside), exit by a signal, two processes holding the lock, another user, the installed console
+script and its start-up (`syncd.launch`), stdin/stdout pipes of a running command. Those run the
+real command (`tests/test_cli.py`'s `syncd` and `SYNCD`); so does at least one test of each
+command and each exit code.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import threading
+import traceback
+from collections.abc import Mapping
+from pathlib import Path
+
+from loguru import logger
+
+from syncd.cli import main
+from syncd.odoo.interrupt import clear_stop
+
+SIGNALS = [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK")
+           if hasattr(signal, name)]
+
+
+def cli(cwd: Path, env: Mapping[str, str], *args: str,
+        timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `syncd *args` in this process with `env` and `cwd`; `timeout` is accepted for the
+    subprocess helper's signature (pytest-timeout bounds the test)."""
+    assert threading.current_thread() is threading.main_thread()  # the commands' signal handlers
+    saved_env, saved_cwd, saved_argv = dict(os.environ), os.getcwd(), sys.argv
+    saved_streams = sys.stdin, sys.stdout, sys.stderr
+    saved_handlers = {number: signal.getsignal(number) for number in SIGNALS}
+    out, err = _stream(), _stream()
+    code: int
+    try:
+        os.environ.clear()
+        os.environ.update(env)
+        os.chdir(cwd)
+        sys.argv = ["syncd", *args]
+        sys.stdin, sys.stdout, sys.stderr = io.StringIO(""), out, err
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse: --help (0), a usage error (2)
+            code = _exit_code(exc.code, err)
+        except Exception:  # as the interpreter does with an exception main lets through
+            err.write(traceback.format_exc())
+            code = 1
+    finally:
+        out.flush()
+        err.flush()
+        sys.stdin, sys.stdout, sys.stderr = saved_streams
+        sys.argv = saved_argv
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        for number, handler in saved_handlers.items():
+            if handler is not None:
+                signal.signal(number, handler)
+        clear_stop()
+        logger.remove()  # the command's sinks; closes its log file
+        logger.configure(extra={})  # and forgets the data_dir setup_logging bound
+        logger.add(sys.stderr)  # loguru's own default, for whatever runs next
+    return subprocess.CompletedProcess(["syncd", *args], code, _text(out), _text(err))
+
+
+def _stream() -> io.TextIOWrapper:
+    """A text stream over bytes, UTF-8, as a pipe's would be; not a terminal."""
+    return io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="backslashreplace",
+                            write_through=True)
+
+
+def _text(stream: io.TextIOWrapper) -> str:
+    # Decoded as subprocess.run(text=True) does: universal newlines.
+    raw = stream.buffer.getvalue()  # type: ignore[attr-defined]
+    return raw.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _exit_code(code: object, err: io.TextIOWrapper) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    err.write(f"{code}\n")  # sys.exit("message"): printed, exit 1
+    return 1
