@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import traceback
 from collections.abc import Mapping
 from pathlib import Path
@@ -46,13 +47,15 @@ SIGNALS = [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP", "SI
 
 def cli(cwd: Path, env: Mapping[str, str], *args: str,
         timeout: float | None = None) -> subprocess.CompletedProcess[str]:
-    """Run `syncd *args` in this process with `env` and `cwd`; `timeout` is accepted for the
-    subprocess helper's signature (pytest-timeout bounds the test)."""
+    """Run `syncd *args` in this process with `env` and `cwd`. A run longer than `timeout`
+    seconds raises subprocess.TimeoutExpired, as the subprocess helper's would (once the
+    command has returned: it is not interrupted; pytest-timeout bounds a command that hangs)."""
     assert threading.current_thread() is threading.main_thread()  # the commands' signal handlers
     saved_env, saved_cwd, saved_argv = dict(os.environ), os.getcwd(), sys.argv
     saved_streams = sys.stdin, sys.stdout, sys.stderr
     saved_handlers = {number: signal.getsignal(number) for number in SIGNALS}
     code: int
+    started = time.monotonic()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
             open(os.devnull, "rb") as nothing:
         for stream in saved_streams[1:]:
@@ -94,6 +97,8 @@ def cli(cwd: Path, env: Mapping[str, str], *args: str,
                 if handler is not None:
                     signal.signal(number, handler)
             clear_stop()
+        if timeout is not None and time.monotonic() - started > timeout:
+            raise subprocess.TimeoutExpired(["syncd", *args], timeout, _read(out), _read(err))
         return subprocess.CompletedProcess(["syncd", *args], code, _read(out), _read(err))
 
 

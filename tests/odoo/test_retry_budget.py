@@ -22,6 +22,7 @@ from syncd.settings import OdooSettings
 from syncd.emulator import Emulator
 from syncd.errors import TransientError
 from syncd.odoo.client import OdooClient
+from syncd.service import status
 from tests.in_process import cli
 from tests.test_cli import environment, odoo, one_error_line  # noqa: F401
 
@@ -169,7 +170,13 @@ def test_quiet_once_stays_silent_when_a_retry_fixed_it(tmp_path: Path, odoo: Emu
 # -- check fails fast ------------------------------------------------------------------------
 @pytest.mark.parametrize("timeout", ["timeout = 1\n", ""], ids=["timeout-1", "default-timeout"])
 def test_check_against_a_silent_server_fails_fast(tmp_path: Path, silent_url: str,
-                                                  timeout: str) -> None:
+                                                  timeout: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    if timeout:
+        # Retries of one-second attempts within the check's own budget, 3 s here instead of
+        # the shipped 10 (the default-timeout case runs the shipped values: a 5 s attempt the
+        # 10 s budget has no room to retry).
+        monkeypatch.setattr(status, "CHECK_RETRY_BUDGET", 3.0)
     (tmp_path / "syncd.toml").write_text(f'[odoo]\nurl = "{silent_url}"\n{timeout}')
     env = environment(tmp_path, None, ODOO_DB="odoo", ODOO_USERNAME="admin",
                       ODOO_PASSWORD=SECRET)
