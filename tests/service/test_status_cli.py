@@ -32,6 +32,8 @@ def shared(tmp_path: Path) -> Iterator[Path]:
 def test_another_user_sees_the_failed_pass_and_the_next_good_pass_clears_it(
         shared: Path, odoo: Emulator) -> None:  # noqa: F811
     env = environment(shared, odoo)
+    # The failing pass retries within one second, not the default budget's backoff.
+    (shared / "syncd.toml").write_text("[odoo]\nretry_budget = 1\n")
     assert cli(shared, env, "once").returncode == 0
     odoo.faults.add("http_500", times=1000, model="product.product")
     failed = cli(shared, env, "once")
