@@ -10,9 +10,10 @@ fd 1 or 2 meanwhile is in its output as it would be in a subprocess's, an empty 
 its program name; an exit through SystemExit (argparse's usage errors, --help) gives that code,
 an exception escaping `main` a traceback on stderr and exit 1, as the interpreter would.
 Everything is put back afterwards: the environment, the directory, the streams and fds 0-2, the
-signal handlers, a stop a signal requested, and loguru (the command replaces its sinks with its
-own on the stderr it was given, as `syncd.cli.main` always does; they are removed here, which
-closes a log file, and loguru's default sink is back).
+signal handlers and a stop a signal requested. Loguru starts as in a new process (its default
+sink, on the command's stderr, until `syncd.cli.main` sets up its own); afterwards the command's
+sinks are removed (which closes a log file) and loguru's default sink is back: a sink a test
+added before the call is gone, as the command's logging setup would remove it anyway.
 
 Not for tests of what only a process has: real signals (a SIGINT, a SIGTERM, a SIGKILL from
 outside), exit by a signal, two processes holding the lock, another user, the installed console
@@ -70,6 +71,8 @@ def cli(cwd: Path, env: Mapping[str, str], *args: str,
                 os.dup2(target.fileno(), fd)
             sys.stdin = open(0, "r", closefd=False)
             sys.stdout, sys.stderr = _text_stream(1), _text_stream(2)
+            logger.remove()  # as in a new process: loguru's default sink, on this stderr, until
+            logger.add(sys.stderr)  # main sets up its own
             try:
                 code = main(list(args))
             except SystemExit as exc:  # argparse: --help (0), a usage error (2)
