@@ -1,7 +1,8 @@
-"""The bad-input matrix, through the real `syncd` command: a broken configuration exits 2 with
-one line naming the key; what only Odoo can refuse (an unknown model) exits 1 naming it; a
-corrupt local file is reported, set aside as `<name>.corrupt-<time>` and rebuilt. Never a
-traceback, never silent loss.
+"""The bad-input matrix, through the `syncd` command line (run in this process,
+tests/in_process.py; tests/test_cli.py runs the real command for each exit code): a broken
+configuration exits 2 with one line naming the key; what only Odoo can refuse (an unknown
+model) exits 1 naming it; a corrupt local file is reported, set aside as
+`<name>.corrupt-<time>` and rebuilt. Never a traceback, never silent loss.
 
 Covered elsewhere (not repeated here): the library's messages for bad keys
 (tests/test_config.py), an unknown key, an empty database, `json2` without an API key and bad
@@ -19,7 +20,8 @@ import orjson
 import pytest
 
 from syncd.emulator import Emulator
-from tests.test_cli import environment, odoo, one_error_line, syncd  # noqa: F401 - a fixture
+from tests.in_process import cli
+from tests.test_cli import environment, odoo, one_error_line  # noqa: F401 - a fixture
 
 ODOO = '[odoo]\nurl = "{url}"\ndatabase = "odoo"\nusername = "admin"\n'
 CUSTOMERS = '[models.customers]\nmodel = "res.partner"\nfields = ["name", "email"]\n'
@@ -71,7 +73,7 @@ BROKEN = [
                          ids=[f"{n}-{i}" for i, (_, n) in enumerate(BROKEN)])
 def test_a_broken_configuration_exits_2_with_one_line_naming_the_key(
         tmp_path: Path, odoo: Emulator, text: str, names: str) -> None:  # noqa: F811
-    result = syncd(tmp_path, configured(tmp_path, odoo, text), "once")
+    result = cli(tmp_path, configured(tmp_path, odoo, text), "once")
     assert result.returncode == 2, result.stderr
     assert names in one_error_line(result)
     assert not (tmp_path / "data").exists()  # detected before anything was written
@@ -80,10 +82,10 @@ def test_a_broken_configuration_exits_2_with_one_line_naming_the_key(
 def test_reconcile_interval_0_is_valid_and_checks_deletions_every_pass(
         tmp_path: Path, odoo: Emulator) -> None:  # noqa: F811
     env = configured(tmp_path, odoo, ODOO + "[sync]\nreconcile_interval = 0\n" + CUSTOMERS)
-    assert syncd(tmp_path, env, "once").returncode == 0
+    assert cli(tmp_path, env, "once").returncode == 0
     gone = odoo.db.execute("res.partner", "search", [[]], {"limit": 1})[0]
     odoo.db.unlink("res.partner", gone)
-    result = syncd(tmp_path, env, "once")
+    result = cli(tmp_path, env, "once")
     assert result.returncode == 0, result.stderr
     stored = orjson.loads((tmp_path / "data" / "odoo_customers.json").read_bytes())
     assert gone not in {r["id"] for r in stored} and stored
@@ -93,7 +95,7 @@ def test_an_unknown_odoo_model_exits_1_naming_it(tmp_path: Path,
                                                  odoo: Emulator) -> None:  # noqa: F811
     env = configured(tmp_path, odoo, ODOO + CUSTOMERS
                      + '[models.tickets]\nmodel = "helpdesk.tikcet"\nfields = ["name"]\n')
-    result = syncd(tmp_path, env, "once")
+    result = cli(tmp_path, env, "once")
     assert result.returncode == 1
     assert "helpdesk.tikcet" in one_error_line(result)
     assert not (tmp_path / "data" / "odoo_customers.json").exists()  # the pass committed nothing
@@ -102,7 +104,7 @@ def test_an_unknown_odoo_model_exits_1_naming_it(tmp_path: Path,
 def good_pass(tmp_path: Path, em: Emulator) -> tuple[dict[str, str], Path, bytes]:
     tmp_path.mkdir(exist_ok=True)
     env = configured(tmp_path, em, ODOO + CUSTOMERS)
-    assert syncd(tmp_path, env, "once").returncode == 0
+    assert cli(tmp_path, env, "once").returncode == 0
     snapshot = tmp_path / "data" / "odoo_customers.json"
     return env, snapshot, snapshot.read_bytes()
 
@@ -116,7 +118,7 @@ def corrupt_then_pass(tmp_path: Path, env: dict[str, str], path: Path,
     """Write `content` over `path`, run a pass: it must succeed, say so, and keep `content`
     set aside as `<name>.corrupt-<time>`; returns the set-aside file."""
     path.write_bytes(content)
-    result = syncd(tmp_path, env, "once")
+    result = cli(tmp_path, env, "once")
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     assert re.search(rf"corrupt.*{re.escape(path.name)}", result.stderr), result.stderr
@@ -144,7 +146,7 @@ def test_a_corrupt_snapshot_is_reported_set_aside_and_rebuilt(
     env, snapshot, good = good_pass(tmp_path, odoo)
     corrupt_then_pass(tmp_path, env, snapshot, content)
     assert snapshot.read_bytes() == good  # rebuilt from Odoo
-    assert syncd(tmp_path, env, "once").returncode == 0 and len(set_aside(snapshot)) == 1
+    assert cli(tmp_path, env, "once").returncode == 0 and len(set_aside(snapshot)) == 1
 
 
 CORRUPT_STATES = {
@@ -184,7 +186,7 @@ def test_a_valid_array_in_another_layout_is_rewritten_in_ours_not_set_aside(
     snapshot.write_bytes(layout(orjson.loads(good)))  # type: ignore[operator]
     if change:
         odoo.db.create("res.partner", {"name": "Arrived meanwhile", "email": False})
-    result = syncd(tmp_path / "ours", env, "once")
+    result = cli(tmp_path / "ours", env, "once")
     assert result.returncode == 0, result.stderr
     assert set_aside(snapshot) == [] and "corrupt" not in result.stderr
     _, _, fresh = good_pass(tmp_path / "fresh", odoo)  # what a first pass writes now

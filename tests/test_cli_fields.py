@@ -1,4 +1,6 @@
-"""`syncd fields MODEL` and `syncd models`: the real command against the emulator over HTTP."""
+"""`syncd fields MODEL` and `syncd models` against the emulator over HTTP: the real command for
+each command's answer and its exit 1, the command line run in this process (tests/in_process.py)
+for the rest."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import orjson
 
 from syncd.emulator import Emulator
 from syncd.emulator.registry import ABSTRACT, WIZARD
+from tests.in_process import cli
 from tests.test_cli import SECRET, environment, odoo, one_error_line, syncd  # noqa: F401
 
 CUSTOMERS = ["name", "email", "phone", "is_company", "parent_id", "country_id", "vat",
@@ -54,7 +57,7 @@ def json_lines(text: str) -> list[dict[str, Any]]:
 def test_fields_json_of_an_odoo_model_says_what_the_pass_follows(tmp_path: Path,
                                                                  odoo: Emulator) -> None:
     env = environment(tmp_path, odoo)
-    result = syncd(tmp_path, env, "fields", "product.product", "--json")
+    result = cli(tmp_path, env, "fields", "product.product", "--json")
     assert result.returncode == 0, result.stderr
     fields: list[dict[str, Any]] = json_lines(result.stdout)
     by_name = {f["field"]: f for f in fields}
@@ -71,7 +74,7 @@ def test_fields_json_of_an_odoo_model_says_what_the_pass_follows(tmp_path: Path,
     assert moved == {"name", "list_price", "categ_id"}
     assert not any(f["seen"].startswith("via ") for f in fields)
     # The pass follows exactly what it says: the same rule decided both.
-    assert syncd(tmp_path, env, "once").returncode == 0
+    assert cli(tmp_path, env, "once").returncode == 0
     state = orjson.loads((tmp_path / "data" / "last_sync.json").read_bytes())
     assert state["models"]["products"]["parents"] == []
 
@@ -83,19 +86,19 @@ def test_fields_of_a_model_showing_a_parent_it_does_not_follow_by_itself(
     (tmp_path / "syncd.toml").write_text('[models.users]\nmodel = "res.users"\n'
                                          'fields = ["name", "login", "write_date"]\n')
     env = environment(tmp_path, odoo)
-    result = syncd(tmp_path, env, "fields", "users", "--json")
+    result = cli(tmp_path, env, "fields", "users", "--json")
     assert result.returncode == 0, result.stderr
     by_name = {f["field"]: f for f in json_lines(result.stdout)}
     assert by_name["name"]["seen"] == "via res.partner" and not by_name["name"]["stored"]
     assert by_name["login"]["seen"] == "own write_date"
-    assert syncd(tmp_path, env, "once").returncode == 0
+    assert cli(tmp_path, env, "once").returncode == 0
     state = orjson.loads((tmp_path / "data" / "last_sync.json").read_bytes())
     parents = state["models"]["users"]["parents"]
     assert [(p["model"], p["fields"]) for p in parents] == [("res.partner", ["name"])]
 
 
 def _fields_json(tmp_path: Path, env: dict[str, str], name: str) -> dict[str, dict[str, Any]]:
-    result = syncd(tmp_path, env, "fields", name, "--json")
+    result = cli(tmp_path, env, "fields", name, "--json")
     assert result.returncode == 0, result.stderr
     return {f["field"]: f for f in json_lines(result.stdout)}
 
@@ -103,9 +106,9 @@ def _fields_json(tmp_path: Path, env: dict[str, str], name: str) -> dict[str, di
 def _settle(where: Path, env: dict[str, str], em: Emulator) -> None:
     """Two passes an hour apart on Odoo's clock: the rows written so far are then older than
     the window every pass re-reads, so only a moved write_date brings one back."""
-    assert syncd(where, env, "once").returncode == 0
+    assert cli(where, env, "once").returncode == 0
     em.db.clock.advance(3600)
-    assert syncd(where, env, "once").returncode == 0
+    assert cli(where, env, "once").returncode == 0
 
 
 def _snapshot(tmp_path: Path, name: str) -> dict[int, dict[str, Any]]:
@@ -134,7 +137,7 @@ def test_a_parent_field_that_is_itself_not_stored_is_not_seen(tmp_path: Path,
     # the products are older than the lookback window every pass re-reads
     _settle(tmp_path, env, odoo)
     odoo.db.write("uom.uom", [unit], {"name": "Pieces"})
-    assert syncd(tmp_path, env, "once").returncode == 0
+    assert cli(tmp_path, env, "once").returncode == 0
     state = orjson.loads((tmp_path / "data" / "last_sync.json").read_bytes())
     assert state["models"]["products"]["parents"] == []
     assert {r["uom_name"] for r in _snapshot(tmp_path, "products").values()} == {"Units"}
@@ -154,7 +157,7 @@ def test_template_computes_shown_on_variants_are_not_seen(tmp_path: Path,
         assert by_name[name]["seen"] == "not seen", name
         assert by_name[name]["stored"] is False
         assert f"product.template.{name} is not stored" in by_name[name]["note"]
-    assert syncd(tmp_path, env, "once").returncode == 0
+    assert cli(tmp_path, env, "once").returncode == 0
     values = {(r["weight_uom_name"], r["volume_uom_name"], r["product_variant_count"])
               for r in _snapshot(tmp_path, "products").values()}
     assert values == {("kg", "m³", 1)}
@@ -178,7 +181,7 @@ def test_company_dependent_fields_are_seen_on_17_and_18(tmp_path: Path) -> None:
             assert cost["seen"] == "own write_date"
             _settle(where, env, em)
             em.db.write("res.partner", [who], {"barcode": "222"})
-            assert syncd(where, env, "once").returncode == 0
+            assert cli(where, env, "once").returncode == 0
             assert _snapshot(where, "people")[who]["barcode"] == "222"
 
 
@@ -199,15 +202,15 @@ def test_a_company_rename_or_unlink_refreshes_its_contacts(tmp_path: Path,
     assert by_name["display_name"]["seen"] == "own write_date (computed from its stored fields)"
     _settle(tmp_path, env, odoo)
     odoo.db.write("res.partner", [company], {"name": "Acme Corp"})
-    assert syncd(tmp_path, env, "once").returncode == 0
+    assert cli(tmp_path, env, "once").returncode == 0
     row = _snapshot(tmp_path, "people")[contact]
     assert row["parent_id"] == [company, "Acme Corp"]
     assert row["commercial_partner_id"] == [company, "Acme Corp"]
     assert row["display_name"] == "Acme Corp, Ann"
     odoo.db.clock.advance(3600)
-    assert syncd(tmp_path, env, "once").returncode == 0
+    assert cli(tmp_path, env, "once").returncode == 0
     odoo.db.unlink("res.partner", [company])
-    assert syncd(tmp_path, env, "once").returncode == 0
+    assert cli(tmp_path, env, "once").returncode == 0
     row = _snapshot(tmp_path, "people")[contact]
     assert row["parent_id"] is False and row["display_name"] == "Ann"
 
@@ -216,11 +219,11 @@ def test_fields_lists_a_configured_field_this_odoo_lacks(tmp_path: Path, odoo: E
     (tmp_path / "syncd.toml").write_text('[models.people]\nmodel = "res.partner"\n'
                                          'fields = ["name", "emial"]\n')
     env = environment(tmp_path, odoo)
-    text = syncd(tmp_path, env, "fields", "people")
+    text = cli(tmp_path, env, "fields", "people")
     assert text.returncode == 0, text.stderr
     assert rows_of(text.stdout)["emial"] == [
         "*", "-", "-", "no such field on this Odoo (did you mean email?); left out"]
-    data = json_lines(syncd(tmp_path, env, "fields", "people", "--json").stdout)
+    data = json_lines(cli(tmp_path, env, "fields", "people", "--json").stdout)
     assert data[1] == {"model": "res.partner", "field": "emial", "type": None, "stored": None,
                        "configured": True, "seen": "missing",
                        "note": "no such field on this Odoo (did you mean email?); left out"}
@@ -266,11 +269,14 @@ def test_odoo_unreachable_or_refusing_is_one_line_exit_1(tmp_path: Path, odoo: E
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
+    # A refused connection is retried within the retry budget before it fails (the default
+    # budget's exit 1 is tests/test_cli.py's): one second of retries, not the default's backoff.
+    (tmp_path / "syncd.toml").write_text("[odoo]\nretry_budget = 1\n")
     down = environment(tmp_path, odoo, ODOO_URL=f"http://127.0.0.1:{port}")
     refused = environment(tmp_path, odoo, ODOO_PASSWORD=SECRET)
     for env in (down, refused):
         for args in (["models"], ["fields", "customers"]):
-            result = syncd(tmp_path, env, *args)
+            result = cli(tmp_path, env, *args)
             assert result.returncode == 1, result.stderr
             one_error_line(result)
             assert result.stdout == "" and SECRET not in result.stderr

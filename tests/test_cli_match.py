@@ -1,4 +1,6 @@
-"""`syncd match` as a user runs it: the real console script over data synced from the emulator."""
+"""`syncd match` as a user runs it, over data synced from the emulator: the real console script
+for its answers, exit 1 and --watch; the command line run in this process (tests/in_process.py)
+for the passes before them and the usage errors."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import orjson
 import pytest
 
 from syncd.emulator import Emulator
+from tests.in_process import cli
 from tests.test_cli import SYNCD, environment, one_error_line, syncd
 
 MUG_BARCODE = "4006381333931"
@@ -52,7 +55,7 @@ def write_eml(path: Path, sender: str, subject: str, body: str) -> Path:
 
 def synced(tmp_path: Path, em: Emulator) -> dict[str, str]:
     env = environment(tmp_path, em)
-    result = syncd(tmp_path, env, "once")
+    result = cli(tmp_path, env, "once")
     assert result.returncode == 0, result.stderr
     return env
 
@@ -109,14 +112,14 @@ def test_an_unreadable_file_exits_1_and_the_others_are_still_matched(
     (("a.eml", "--no-such-option"), "--no-such-option"),
 ])
 def test_usage_errors_exit_2(tmp_path: Path, args: tuple[str, ...], says: str) -> None:
-    result = syncd(tmp_path, environment(tmp_path), "match", *args)
+    result = cli(tmp_path, environment(tmp_path), "match", *args)
     assert result.returncode == 2, result.stderr
     assert says in one_error_line(result) and result.stdout == ""
 
 
 def test_nothing_synced_yet_exits_1(tmp_path: Path) -> None:
     write_eml(tmp_path / "a.eml", "x@unknown.example", "hi", "x\n")
-    result = syncd(tmp_path, environment(tmp_path), "match", "a.eml")
+    result = cli(tmp_path, environment(tmp_path), "match", "a.eml")
     assert result.returncode == 1
     assert "run 'syncd once' first" in one_error_line(result)
 
@@ -170,7 +173,7 @@ def test_watch_matches_each_new_email_and_sees_a_changed_record_after_a_sync(
         assert first["products"][0]["reason"] == "product_name"
         shop.db.write("res.partner", zoe, {"email": "buyer@acme-widgets.com",
                                            "name": "Zoë Müller-Lang"})
-        assert syncd(tmp_path, env, "once").returncode == 0
+        assert cli(tmp_path, env, "once").returncode == 0
         # Written in place, straight into new/ (read once closed).
         write_eml(maildir / "new" / "second.eml", "buyer@acme-widgets.com", "Again", "x\n")
         second = orjson.loads(out.next_matching(lambda line: True))

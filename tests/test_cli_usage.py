@@ -1,6 +1,7 @@
-"""A new user's first week with the real `syncd` command: interrupting `once`, configuration
-mistakes caught before Odoo is contacted, the demo keeping away from real snapshots, and global
-options on either side of the command."""
+"""A new user's first week with the `syncd` command: interrupting `once` (the real command,
+signalled), configuration mistakes caught before Odoo is contacted, the demo keeping away from
+real snapshots, and global options on either side of the command (the command line run in this
+process, tests/in_process.py: a subprocess would add nothing to these)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import pytest
 
 from syncd.cli import COMMANDS, DESCRIPTIONS
 from syncd.emulator import Emulator
-from tests.test_cli import SYNCD, environment, one_error_line, syncd, wait_for
+from tests.in_process import cli
+from tests.test_cli import SYNCD, environment, one_error_line, wait_for
 from tests.test_cli import odoo  # noqa: F401
 
 
@@ -42,7 +44,7 @@ def test_once_stopped_by_a_signal_exits_non_zero_and_commits_nothing(
         tmp_path: Path, odoo: Emulator, signum: int, code: int, where: str) -> None:
     env = environment(tmp_path, odoo)
     (tmp_path / "syncd.toml").write_text('[sync]\npage_size = 2\n')
-    assert syncd(tmp_path, env, "once").returncode == 0
+    assert cli(tmp_path, env, "once").returncode == 0
     data = tmp_path / "data"
     before = files(data)
     odoo.db.write("res.partner", 1, {"name": "Renamed"})  # a committed pass would change a file
@@ -69,7 +71,7 @@ def test_once_stopped_by_a_signal_exits_non_zero_and_commits_nothing(
 
 
 def test_once_that_is_not_interrupted_still_exits_0(tmp_path: Path, odoo: Emulator) -> None:
-    result = syncd(tmp_path, environment(tmp_path, odoo), "once")
+    result = cli(tmp_path, environment(tmp_path, odoo), "once")
     assert result.returncode == 0 and syncd_lines(result.stderr) == [], result.stderr
 
 
@@ -80,7 +82,7 @@ def test_an_empty_database_is_a_config_error_naming_the_file(tmp_path: Path, odo
     (tmp_path / "syncd.toml").write_text(f'[odoo]\nurl = "{odoo.url}"\nusername = "admin"\n')
     env = environment(tmp_path, None, ODOO_PASSWORD="admin")
     seen = odoo.stats.requests
-    result = syncd(tmp_path, env, command, timeout=20)
+    result = cli(tmp_path, env, command, timeout=20)
     assert result.returncode == 2, result.stderr
     assert one_error_line(result) == (
         "syncd: error: [odoo].database is empty (set it in syncd.toml or ODOO_DB; "
@@ -90,7 +92,7 @@ def test_an_empty_database_is_a_config_error_naming_the_file(tmp_path: Path, odo
 
 def test_odoo_table_alone_is_a_config_error_listing_where_it_looked(tmp_path: Path) -> None:
     env = environment(tmp_path)
-    result = syncd(tmp_path, env, "once", timeout=20)  # no file at all: it says where it looked
+    result = cli(tmp_path, env, "once", timeout=20)  # no file at all: it says where it looked
     assert result.returncode == 2, result.stderr
     line = one_error_line(result)
     assert line.startswith("syncd: error: [odoo].database is empty (set it in syncd.toml or "
@@ -98,9 +100,9 @@ def test_odoo_table_alone_is_a_config_error_listing_where_it_looked(tmp_path: Pa
     assert str(tmp_path / "syncd.toml") in line
     assert str(tmp_path / "config" / "syncd" / "syncd.toml") in line
     (tmp_path / "syncd.toml").write_text("[odoo]\n")
-    result = syncd(tmp_path, env, "-q", "once", timeout=20)
+    result = cli(tmp_path, env, "-q", "once", timeout=20)
     assert result.returncode == 2 and "[odoo].database is empty" in one_error_line(result)
-    result = syncd(tmp_path, environment(tmp_path, None, ODOO_DB="d"), "once", timeout=20)
+    result = cli(tmp_path, environment(tmp_path, None, ODOO_DB="d"), "once", timeout=20)
     assert result.returncode == 2 and "[odoo].username is empty" in one_error_line(result)
     assert "ODOO_USERNAME" in one_error_line(result)
 
@@ -108,21 +110,21 @@ def test_odoo_table_alone_is_a_config_error_listing_where_it_looked(tmp_path: Pa
 def test_local_commands_need_no_login(tmp_path: Path) -> None:
     (tmp_path / "syncd.toml").write_text("[odoo]\n")
     env = environment(tmp_path)
-    assert syncd(tmp_path, env, "status").returncode != 2
-    assert syncd(tmp_path, env, "resync").returncode == 0
+    assert cli(tmp_path, env, "status").returncode != 2
+    assert cli(tmp_path, env, "resync").returncode == 0
 
 
 def test_verbose_says_which_config_file_was_read(tmp_path: Path) -> None:
     (tmp_path / "syncd.toml").write_text("[odoo]\n")
-    result = syncd(tmp_path, environment(tmp_path), "-v", "status")
+    result = cli(tmp_path, environment(tmp_path), "-v", "status")
     assert f"config file: {tmp_path / 'syncd.toml'}" in result.stderr
-    result = syncd(tmp_path, environment(tmp_path), "status")
+    result = cli(tmp_path, environment(tmp_path), "status")
     assert "config file" not in result.stderr
 
 
 def test_json2_without_an_api_key_is_a_config_error(tmp_path: Path, odoo: Emulator) -> None:
     (tmp_path / "syncd.toml").write_text('[odoo]\nprotocol = "json2"\n')
-    result = syncd(tmp_path, environment(tmp_path, odoo), "once", timeout=20)
+    result = cli(tmp_path, environment(tmp_path, odoo), "once", timeout=20)
     assert result.returncode == 2, result.stderr
     assert "needs an API key" in one_error_line(result)
 
@@ -132,7 +134,7 @@ def test_an_invalid_log_setting_is_a_config_error(tmp_path: Path, odoo: Emulator
                                                    value: str) -> None:
     (tmp_path / "syncd.toml").write_text(f'[log]\n{key} = "{value}"\n')
     for command in ("once", "status"):
-        result = syncd(tmp_path, environment(tmp_path, odoo), command)
+        result = cli(tmp_path, environment(tmp_path, odoo), command)
         assert result.returncode == 2, result.stderr
         assert f"[log].{key} cannot be '{value}'" in one_error_line(result)
 
@@ -144,20 +146,20 @@ def test_demo_leaves_a_real_setup_byte_identical(tmp_path: Path, odoo: Emulator)
     (tmp_path / "syncd.toml").write_text(
         f'[odoo]\nurl = "{odoo.url}"\ndatabase = "{odoo.db.name}"\nusername = "{odoo.login}"\n'
         '[sync]\ndata_dir = "odoo_database"\n[log]\nfile = false\n')
-    assert syncd(tmp_path, env, "once").returncode == 0
+    assert cli(tmp_path, env, "once").returncode == 0
     real = files(tmp_path)
     assert "odoo_database/odoo_customers.json" in real and "syncd.toml" in real
 
-    result = syncd(tmp_path, env, "demo", "--seconds", "2", timeout=60)
+    result = cli(tmp_path, env, "demo", "--seconds", "2", timeout=60)
     assert result.returncode == 0, result.stderr
     assert "into syncd-demo every" in result.stdout
     assert (tmp_path / "syncd-demo" / ".syncd-demo").exists()
     assert {k: v for k, v in files(tmp_path).items() if not k.startswith("syncd-demo/")} == real
 
     # The demo's own directory again is fine; a directory it did not make is refused (exit 2).
-    assert syncd(tmp_path, env, "demo", "--seconds", "0.5", timeout=60).returncode == 0
+    assert cli(tmp_path, env, "demo", "--seconds", "0.5", timeout=60).returncode == 0
     for args in (["--data-dir", "odoo_database", "demo"], ["demo", "--data-dir", "."]):
-        result = syncd(tmp_path, env, *args, "--seconds", "2", timeout=60)
+        result = cli(tmp_path, env, *args, "--seconds", "2", timeout=60)
         assert result.returncode == 2, result.stderr
         assert "already holds files not made by a demo" in one_error_line(result)
     assert {k: v for k, v in files(tmp_path).items() if not k.startswith("syncd-demo/")} == real
@@ -166,7 +168,7 @@ def test_demo_leaves_a_real_setup_byte_identical(tmp_path: Path, odoo: Emulator)
 # -- 6. global options before or after the command --------------------------------------------------
 def test_global_options_after_the_command(tmp_path: Path, odoo: Emulator) -> None:
     env = environment(tmp_path, odoo)
-    result = syncd(tmp_path, env, "once", "--data-dir", str(tmp_path / "after"), "-q")
+    result = cli(tmp_path, env, "once", "--data-dir", str(tmp_path / "after"), "-q")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "after" / "odoo_customers.json").exists()
     assert "fetched=" not in result.stderr  # -q after the command quietened the INFO lines
@@ -177,7 +179,7 @@ def test_global_options_after_the_command(tmp_path: Path, odoo: Emulator) -> Non
     for args in (["status", "-q", "--config", str(config), "--json"],
                  ["--config", str(config), "status", "--json"],
                  ["--data-dir", str(tmp_path / "after"), "status", "--json", "-q"]):
-        status = orjson.loads(syncd(tmp_path, env, *args).stdout)
+        status = orjson.loads(cli(tmp_path, env, *args).stdout)
         if "--config" in args:
             assert [m["name"] for m in status["models"] if m["configured"]] == ["things"], args
         else:  # the value before the command is not reset by the command's own parser
@@ -187,14 +189,14 @@ def test_global_options_after_the_command(tmp_path: Path, odoo: Emulator) -> Non
 
 def test_verbose_and_quiet_on_either_side_are_a_usage_error(tmp_path: Path) -> None:
     for args in (["-v", "status", "-q"], ["status", "-v", "-q"], ["-q", "-v", "status"]):
-        result = syncd(tmp_path, environment(tmp_path), *args)
+        result = cli(tmp_path, environment(tmp_path), *args)
         assert result.returncode == 2, args
         assert "not allowed with" in one_error_line(result)
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
 def test_each_command_help_says_what_it_does(tmp_path: Path, command: str) -> None:
-    result = syncd(tmp_path, environment(tmp_path), command, "--help")
+    result = cli(tmp_path, environment(tmp_path), command, "--help")
     assert result.returncode == 0, result.stderr
     text = " ".join(result.stdout.split())
     paragraphs = DESCRIPTIONS[command].split("\n\n")
@@ -207,15 +209,15 @@ def test_each_command_help_says_what_it_does(tmp_path: Path, command: str) -> No
 
 def test_small_things_a_new_user_trips_on(tmp_path: Path, odoo: Emulator) -> None:  # noqa: F811
     env = environment(tmp_path, odoo)
-    bad = syncd(tmp_path, env, "status", "--max-age", "5m")
+    bad = cli(tmp_path, env, "status", "--max-age", "5m")
     assert bad.returncode == 2 and one_error_line(bad).endswith("(see 'syncd status --help')")
-    top = syncd(tmp_path, env, "--help").stdout
+    top = cli(tmp_path, env, "--help").stdout
     assert "SQLite" in top and "PostgreSQL" in top  # not JSON snapshots only
-    demo = syncd(tmp_path, env, "demo", "--help").stdout
+    demo = cli(tmp_path, env, "demo", "--help").stdout
     assert "--odoo-version" in demo and "the Odoo version the emulator answers as" in demo
-    typo = syncd(tmp_path, env, "fields", "res.partnr")
+    typo = cli(tmp_path, env, "fields", "res.partnr")
     assert typo.returncode == 1 and "did you mean res.partner?" in one_error_line(typo)
-    dsn = syncd(tmp_path, environment(tmp_path, odoo, SYNCD_PG_DSN="host=x nokey"),
+    dsn = cli(tmp_path, environment(tmp_path, odoo, SYNCD_PG_DSN="host=x nokey"),
                 "--config", str(postgres_config(tmp_path)), "once")
     assert dsn.returncode == 2
     assert one_error_line(dsn).startswith("syncd: error: SYNCD_PG_DSN is not a libpq")

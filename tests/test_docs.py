@@ -14,7 +14,8 @@ import pytest
 from syncd.cli import COMMANDS, build_parser
 from syncd.config_tables import ENVIRONMENT, KEYS
 from syncd.emulator import Emulator
-from tests.test_cli import environment, odoo, syncd  # noqa: F401  (odoo: the fixture)
+from tests.in_process import cli
+from tests.test_cli import environment, odoo  # noqa: F401  (odoo: the fixture)
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 
@@ -88,8 +89,10 @@ def test_the_example_config_works_on_an_odoo_without_the_account_module(
     config = tmp_path / "syncd.toml"
     config.write_text(fenced_block("Configuration", "toml"), encoding="utf-8")
     env = environment(tmp_path, odoo)  # url, database and login from the environment
+    # The command line run in this process (tests/in_process.py): what is checked is the
+    # example's content, not the process.
     for command in ("check", "once"):
-        result = syncd(tmp_path, env, "--config", str(config), command)
+        result = cli(tmp_path, env, "--config", str(config), command)
         assert result.returncode == 0, f"{command}: {result.stdout} {result.stderr}"
     customers = orjson.loads((tmp_path / "data" / "odoo_customers.json").read_bytes())
     names = {row["name"] for row in customers}

@@ -1,20 +1,27 @@
-"""Guarantee 8 through the real command: distinctive credentials (a password, an API key, a
+"""Guarantee 8 through the command: distinctive credentials (a password, an API key, a
 PostgreSQL DSN's password) in succeeding and failing passes, at -v too, appear in no output, no
-log, no status, no state, no journal, no file of the data directory and no stored row."""
+log, no status, no state, no journal, no file of the data directory and no stored row.
+
+JSON-RPC runs the real command in a subprocess; the other protocols and the DSN run the command
+line in this process (tests/in_process.py), whose output is captured at fds 1 and 2 as a
+subprocess's is (what C code writes there included)."""
 
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from syncd.emulator import Emulator
+from tests.in_process import cli
 from tests.test_cli import environment, syncd
 
 PASSWORD = "Pw-Zq7-distinctive-9x"
 API_KEY = "Ak-Kx3-distinctive-4w"
 WRONG = "Pw-Wr0ng-distinctive-2v"
+Runner = Callable[..., subprocess.CompletedProcess[str]]
 MODELS = ('[models.customers]\nmodel = "res.partner"\nfields = ["name", "email"]\n'
           "[sync]\njournal = true\nreconcile_interval = 0\n")
 
@@ -28,11 +35,11 @@ def emulated(version: int) -> Emulator:
     return em
 
 
-def commands(tmp_path: Path, env: dict[str, str],
-             fail: bool) -> list[subprocess.CompletedProcess[str]]:
+def commands(tmp_path: Path, env: dict[str, str], fail: bool,
+             run: Runner = cli) -> list[subprocess.CompletedProcess[str]]:
     """A pass at -v (failing when `fail`), then every local command that shows what it did."""
-    results = [syncd(tmp_path, env, "-v", "once"), syncd(tmp_path, env, "once"),
-               syncd(tmp_path, env, "status"), syncd(tmp_path, env, "status", "--json")]
+    results = [run(tmp_path, env, "-v", "once"), run(tmp_path, env, "once"),
+               run(tmp_path, env, "status"), run(tmp_path, env, "status", "--json")]
     assert (results[0].returncode != 0) == fail, results[0].stderr
     return results
 
@@ -65,17 +72,18 @@ def write_config(tmp_path: Path, em: Emulator, odoo: str, sink: str = "") -> dic
 ])
 def test_credentials_leak_nowhere_in_good_and_failing_passes(tmp_path: Path, protocol: str,
                                                              version: int, secret: str) -> None:
+    run = syncd if protocol == "jsonrpc" else cli  # one through the real command
     em = emulated(version)
     try:
         env = write_config(tmp_path, em, f'protocol = "{protocol}"\n{secret}')
-        results = commands(tmp_path, env, fail=False)
+        results = commands(tmp_path, env, fail=False, run=run)
         em.faults.add("http_500", times=1000, model="res.partner")  # a pass failing mid-way
         em.db.create("res.partner", {"name": "Arrived"})
-        results += commands(tmp_path, env, fail=True)
+        results += commands(tmp_path, env, fail=True, run=run)
         em.faults.clear()
         wrong = secret.replace(PASSWORD, WRONG).replace(API_KEY, WRONG)
         env = write_config(tmp_path, em, f'protocol = "{protocol}"\n{wrong}')
-        results += commands(tmp_path, env, fail=True)  # refused credentials
+        results += commands(tmp_path, env, fail=True, run=run)  # refused credentials
     finally:
         em.stop()
     assert any((tmp_path / "data").glob("*.changes.jsonl"))  # the journal was written

@@ -1,5 +1,6 @@
 """`syncd watch [NAME ...] [--json]` as a user runs it: the real console script following the
-journal while the real `syncd once` writes it (the emulator over HTTP)."""
+journal while `syncd once` writes it from another process (the test's: the command line run in
+this process, tests/in_process.py; the emulator over HTTP)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import pytest
 
 from syncd.emulator import Emulator
 from tests.sync_rig import SINKS, sink_settings
-from tests.test_cli import SYNCD, environment, odoo, one_error_line, syncd, wait_for  # noqa: F401
+from tests.in_process import cli
+from tests.test_cli import SYNCD, environment, odoo, one_error_line, wait_for  # noqa: F401
 
 CONFIG = '[sync]\njournal = true\n\n[models.customers]\nmodel = "res.partner"\n' \
          'fields = ["name", "email"]\n'
@@ -34,7 +36,7 @@ def test_watch_json_prints_one_object_per_change(tmp_path: Path, odoo: Emulator,
                                                  kind: str) -> None:
     (tmp_path / "syncd.toml").write_text(CONFIG + sink_table(kind, tmp_path), encoding="utf-8")
     env = environment(tmp_path, odoo)
-    assert syncd(tmp_path, env, "once").returncode == 0
+    assert cli(tmp_path, env, "once").returncode == 0
     proc = subprocess.Popen([SYNCD, "watch", "customers", "--json"], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None and proc.stderr is not None
@@ -46,7 +48,7 @@ def test_watch_json_prints_one_object_per_change(tmp_path: Path, odoo: Emulator,
         odoo.db.create("res.partner", {"name": "New", "email": "new@example.com",
                                        "is_company": True})
         odoo.db.write("res.partner", [1, 2], {"name": "Renamed"})
-        assert syncd(tmp_path, env, "once").returncode == 0
+        assert cli(tmp_path, env, "once").returncode == 0
         change = orjson.loads(lines.get(timeout=20))
         assert change["model"] == "customers" and change["records"] == 13
         assert (change["added"], change["updated"], change["removed"]) == (1, 2, 0)
@@ -62,7 +64,7 @@ def test_watch_json_prints_one_object_per_change(tmp_path: Path, odoo: Emulator,
 
 def test_watch_of_an_unknown_model_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "data").mkdir()
-    result = syncd(tmp_path, environment(tmp_path), "watch", "nosuch")
+    result = cli(tmp_path, environment(tmp_path), "watch", "nosuch")
     assert result.returncode == 2
     assert "unknown model nosuch" in one_error_line(result)
 
@@ -88,7 +90,7 @@ def test_watch_on_sqlite_exits_0_on_a_signal_at_any_moment(tmp_path: Path, odoo:
     traceback."""
     (tmp_path / "syncd.toml").write_text('[sink]\nkind = "sqlite"\n' + CONFIG, encoding="utf-8")
     env = environment(tmp_path, odoo)
-    assert syncd(tmp_path, env, "once").returncode == 0
+    assert cli(tmp_path, env, "once").returncode == 0
     for moment in ("loading", "greeted"):
         proc = subprocess.Popen([SYNCD, "watch", "--json"], cwd=tmp_path, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

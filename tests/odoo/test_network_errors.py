@@ -1,5 +1,5 @@
-"""Network errors that cannot heal are one human line and no retries (the real `syncd once`);
-connection refused keeps its retries."""
+"""Network errors that cannot heal are one human line and no retries (`syncd once`, the command
+line run in this process: tests/in_process.py); connection refused keeps its retries."""
 
 from __future__ import annotations
 
@@ -7,21 +7,23 @@ import socket
 from pathlib import Path
 
 from syncd.emulator import Emulator
-from tests.test_cli import environment, one_error_line, syncd
+from tests.in_process import cli
+from tests.test_cli import environment, one_error_line
 
 RETRIED = "odoo transient error"
 
 
 def config(tmp_path: Path) -> None:
-    # A small budget: should a retry happen after all, the test still ends soon.
-    (tmp_path / "syncd.toml").write_text("[odoo]\nretry_budget = 3\n[log]\nfile = false\n")
+    # A small budget: should a retry happen after all, the test still ends soon. One second
+    # still leaves room for a retry (the first pause is at most 0.5 s).
+    (tmp_path / "syncd.toml").write_text("[odoo]\nretry_budget = 1\n[log]\nfile = false\n")
 
 
 def test_an_unknown_host_is_one_line_without_retries(tmp_path: Path) -> None:
     config(tmp_path)
     env = environment(tmp_path, ODOO_URL="http://odoo.invalid:8069", ODOO_DB="odoo",
                       ODOO_USERNAME="sync", ODOO_PASSWORD="x")
-    result = syncd(tmp_path, env, "once")
+    result = cli(tmp_path, env, "once")
     assert result.returncode == 1
     line = one_error_line(result)
     assert "host odoo.invalid not found" in line and "gaierror" not in line, line
@@ -33,7 +35,7 @@ def test_https_to_a_plain_http_port_says_use_http(tmp_path: Path, emulator) -> N
     config(tmp_path)
     plain = odoo.url.rstrip("/")
     env = environment(tmp_path, odoo, ODOO_URL=plain.replace("http://", "https://"))
-    result = syncd(tmp_path, env, "once")
+    result = cli(tmp_path, env, "once")
     assert result.returncode == 1
     line = one_error_line(result)
     assert f"does not speak TLS here: use {plain}" in line and "SSLError" not in line, line
@@ -47,7 +49,7 @@ def test_connection_refused_is_still_retried(tmp_path: Path) -> None:
     config(tmp_path)
     env = environment(tmp_path, ODOO_URL=f"http://127.0.0.1:{port}", ODOO_DB="odoo",
                       ODOO_USERNAME="sync", ODOO_PASSWORD="x")
-    result = syncd(tmp_path, env, "once")
+    result = cli(tmp_path, env, "once")
     assert result.returncode == 1
     assert RETRIED in result.stderr and "Connection refused" in one_error_line(result)
 
@@ -59,7 +61,7 @@ def test_a_url_pasted_from_the_browser_names_the_base_url(tmp_path: Path,
     base = odoo.url.rstrip("/")
     for path in ("/web", "/odoo/contacts"):
         env = environment(tmp_path, odoo, ODOO_URL=base + path + "#action=123")
-        result = syncd(tmp_path, env, "once")
+        result = cli(tmp_path, env, "once")
         assert result.returncode == 1
         line = one_error_line(result)
         assert f"{base}{path} is a page of Odoo's web client, not its address: use the base " \

@@ -2,7 +2,8 @@
 
 A request may spend at most ``[odoo].retry_budget`` seconds in retries (from its first attempt's
 start); `check` uses a small budget and a short connect timeout so a silent server fails it fast.
-A retry is an INFO line: a retry that fixed the problem shows nothing under ``-q``.
+A retry is an INFO line: a retry that fixed the problem shows nothing under ``-q``. The
+commands run in this process (tests/in_process.py).
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from syncd.settings import OdooSettings
 from syncd.emulator import Emulator
 from syncd.errors import TransientError
 from syncd.odoo.client import OdooClient
-from tests.test_cli import environment, odoo, one_error_line, syncd  # noqa: F401
+from syncd.service import status
+from tests.in_process import cli
+from tests.test_cli import environment, odoo, one_error_line  # noqa: F401
 
 SECRET = "Quartz-91d2-S3CR3T"
 
@@ -158,7 +161,7 @@ def test_a_retry_that_worked_logs_nothing_at_warning_or_above(odoo17: Emulator) 
 
 def test_quiet_once_stays_silent_when_a_retry_fixed_it(tmp_path: Path, odoo: Emulator) -> None:
     odoo.faults.add("http_503", model="res.partner")
-    result = syncd(tmp_path, environment(tmp_path, odoo), "-q", "once")
+    result = cli(tmp_path, environment(tmp_path, odoo), "-q", "once")
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert odoo.faults.pending() == []  # the fault did fire: a retry really happened
@@ -167,12 +170,18 @@ def test_quiet_once_stays_silent_when_a_retry_fixed_it(tmp_path: Path, odoo: Emu
 # -- check fails fast ------------------------------------------------------------------------
 @pytest.mark.parametrize("timeout", ["timeout = 1\n", ""], ids=["timeout-1", "default-timeout"])
 def test_check_against_a_silent_server_fails_fast(tmp_path: Path, silent_url: str,
-                                                  timeout: str) -> None:
+                                                  timeout: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    if timeout:
+        # Retries of one-second attempts within the check's own budget, 3 s here instead of
+        # the shipped 10 (the default-timeout case runs the shipped values: a 5 s attempt the
+        # 10 s budget has no room to retry).
+        monkeypatch.setattr(status, "CHECK_RETRY_BUDGET", 3.0)
     (tmp_path / "syncd.toml").write_text(f'[odoo]\nurl = "{silent_url}"\n{timeout}')
     env = environment(tmp_path, None, ODOO_DB="odoo", ODOO_USERNAME="admin",
                       ODOO_PASSWORD=SECRET)
     # A generous deadline, not a timing assertion: before, this took 5 x 60 s plus backoff.
-    result = syncd(tmp_path, env, "check", timeout=45)
+    result = cli(tmp_path, env, "check", timeout=45)
     assert result.returncode == 1
     line = one_error_line(result)
     assert "no answer within" in line and "retry budget" in line and SECRET not in line

@@ -10,10 +10,19 @@ With CRASH_CHILD_ERRNO=N, the K-th call at STEP fails with OSError(N) instead (t
 made), as a full disk (ENOSPC) or a failing one (EIO) makes it.
 
 Prints nothing of its own; exits as `syncd once` does, or dies by SIGKILL.
+
+`python crash_child.py --serve` starts such children on request, each a fork of this one process
+once it has imported what a pass imports: a sweep's hundreds of children then skip the
+interpreter's start-up and those imports (about 0.35 s of CPU each), and are otherwise the same
+process, killed the same way. A request is a JSON line on stdin, {"args": [STEP, K], "env":
+{...}, "stdout": FILE, "stderr": FILE}: the child's whole environment and where its fds 1 and 2
+go; the answer a JSON line on stdout, {"returncode": N}, as subprocess's (-9: SIGKILL).
 """
 
 from __future__ import annotations
 
+import importlib
+import json
 import os
 import signal
 import sqlite3
@@ -66,7 +75,11 @@ class _Connection(sqlite3.Connection):
         return super().execute(sql, *args)
 
 
-_commit = crash_after("after COMMIT", 0)(crash_after("before COMMIT", 0)(lambda run: run()))
+def _run(run: Callable[[], Any]) -> Any:
+    return run()
+
+
+_commit = _run  # main() wraps it: the steps and the errno are the process's, known then
 
 
 def _hook_postgres() -> None:
@@ -120,6 +133,8 @@ def _committing(write: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def main() -> int:
+    global _commit
+    _commit = crash_after("after COMMIT", 0)(crash_after("before COMMIT", 0)(_run))
     engine.run_pass.__kwdefaults__["now"] = lambda: FROZEN
     if os.environ.get("CRASH_CHILD_IN_PLACE"):
         atomic._replace = _replace_in_place
@@ -137,5 +152,48 @@ def main() -> int:
     return cli.main(["-q", "once"])
 
 
+# What `syncd once` imports as it runs (the rest is imported above), for --serve to load once.
+PRELOAD = ("syncd.cli", "syncd.config", "syncd.service.runner", "syncd.service.logs",
+           "syncd.sinks.factory", "syncd.sinks.json.sink", "syncd.sinks.sqlite.sink",
+           "syncd.odoo.client", "syncd.odoo.transport", "syncd.sync.engine", "psycopg",
+           "syncd.sinks.postgres.sink")
+
+
+def serve() -> int | None:
+    """Fork a child per request (see the module's doc); returns None in this server when stdin
+    ends, the child's exit code in a child, which then exits as a process running main() would
+    (the interpreter's own shutdown, at-exit handlers included)."""
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # no PostgreSQL extra: the sweep does not run that sink
+            pass
+    for line in sys.stdin:
+        request = json.loads(line)
+        pid = os.fork()  # this process runs one thread: nothing is copied mid-operation
+        if pid == 0:
+            return _as_child(request)
+        _, status = os.waitpid(pid, 0)
+        sys.stdout.write(json.dumps({"returncode": os.waitstatus_to_exitcode(status)}) + "\n")
+        sys.stdout.flush()
+    return None
+
+
+def _as_child(request: dict[str, Any]) -> int:
+    nothing = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(nothing, 0)
+    os.close(nothing)
+    for fd, path in ((1, request["stdout"]), (2, request["stderr"])):
+        target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(target, fd)
+        os.close(target)
+    os.environ.clear()
+    os.environ.update(request["env"])
+    sys.argv = [sys.argv[0], *request["args"]]
+    return main()
+
+
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--serve"]:
+        sys.exit(serve())
     sys.exit(main())

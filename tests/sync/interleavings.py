@@ -284,8 +284,10 @@ def _quiet_and_fast(scope: Scope) -> Iterator[None]:
         logger.enable("syncd")
 
 
-def explore(scope: Scope, workdir: Path, *, limit: int | None = None) -> Outcome:
-    """Run every schedule of ``scope`` (at most ``limit``); return what was found."""
+def explore(scope: Scope, workdir: Path, *, limit: int | None = None,
+            enough: int = 20) -> Outcome:
+    """Run every schedule of ``scope`` (at most ``limit``, and no more once ``enough``
+    violations are found); return what was found."""
     outcome = Outcome()
     hook = _StepHook()
     emulator = Emulator(keep_alive=True)
@@ -302,7 +304,7 @@ def explore(scope: Scope, workdir: Path, *, limit: int | None = None) -> Outcome
                 outcome.explored += 1
                 outcome.excluded += execution.long()
                 outcome.violations += found
-                if len(outcome.violations) >= 20 or not choices.next():
+                if len(outcome.violations) >= enough or not choices.next():
                     break
                 if limit is not None and outcome.explored >= limit:
                     break
