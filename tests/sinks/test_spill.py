@@ -26,6 +26,7 @@ from syncd.sinks.datadir import DataDir
 from syncd.sinks.factory import opened
 from syncd.sync.engine import run_pass
 from syncd.sync.report import PassReport
+from tests.sync.test_upserts import open_in
 from tests.sync_rig import (CUSTOMERS, SINKS, Rig, fixed, make_rig, sink_settings,
                              with_settings)
 
@@ -181,18 +182,6 @@ def test_a_pass_that_fails_after_spilling_leaves_no_scratch_file(tmp_path: Path)
             assert open_in(rig.data_dir) == []  # closed, not only unnamed
     finally:
         both.close()
-
-
-def open_in(directory: Path) -> list[str]:
-    found = []
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            target = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:
-            continue
-        if target.startswith(str(directory) + "/"):
-            found.append(target)
-    return found
 
 
 def test_a_leftover_scratch_file_is_removed_by_the_next_pass(tmp_path: Path) -> None:
