@@ -150,8 +150,8 @@ def test_the_test_script_keeps_bytecode_caches_in_the_venv(fake_repo: Path) -> N
     """Even where PYTHONDONTWRITEBYTECODE is set: the suite's interpreters then share compiled
     modules instead of compiling syncd's sources again, and the tree gets no __pycache__."""
     executable(fake_repo / ".venv/bin/python",
-               '#!/bin/sh\necho "prefix=$PYTHONPYCACHEPREFIX nowrite=${PYTHONDONTWRITEBYTECODE-unset}"'
-               ' >>"$(dirname "$0")/../calls"\n')
+               '#!/bin/sh\necho "prefix=$PYTHONPYCACHEPREFIX'
+               ' nowrite=${PYTHONDONTWRITEBYTECODE-unset}" >>"$(dirname "$0")/../calls"\n')
     result = run_script(fake_repo, "test.sh", PYTHONDONTWRITEBYTECODE="1")
     assert result.returncode == 0, result.stderr
     assert (fake_repo / ".venv/calls").read_text(encoding="utf-8").splitlines()[-1] == \
