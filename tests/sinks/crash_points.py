@@ -2,13 +2,14 @@
 scripts/reliability.py).
 
 A pass (`syncd once`, in tests/sinks/crash_child.py: a process of its own, forked by one that
-has already imported what a pass imports) is killed with SIGKILL right after the K-th time it reaches each step of the write path: a temp file opened, written, flushed, fsynced,
-replaced, the directory fsynced, the journal appended and synced, the state written (its
-replace); on SQLite before and after COMMIT; on PostgreSQL before and after COMMIT and at each
-row handed to a COPY (the second pass rebuilds customers: its fields changed). Every occurrence
-of every step is tried, from the same starting data directory (and PostgreSQL database, put back
-from a saved copy). After each kill: every file readers read, every table, is the old or the new
-version byte for byte (the journal: what readers see of it, up to the state's seq; PostgreSQL's
+has already imported what a pass imports) is killed with SIGKILL right after the K-th time it
+reaches each step of the write path: a temp file opened, written, flushed, fsynced, replaced,
+the directory fsynced, the journal appended and synced, the state written (its replace); on
+SQLite before and after COMMIT; on PostgreSQL before and after COMMIT and at each row handed to
+a COPY (the second pass rebuilds customers: its fields changed). Every occurrence of every step
+is tried, from the same starting data directory (and PostgreSQL database, put back from a saved
+copy). After each kill: every file readers read, every table, is the old or the new version byte
+for byte (the journal: what readers see of it, up to the state's seq; PostgreSQL's
 `syncd_changes` has no row past it), and one more pass gives exactly what an uninterrupted pass
 gives.
 """
