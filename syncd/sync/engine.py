@@ -78,6 +78,7 @@ def run_pass(settings: Settings, client: OdooClient, sink: Sink, workdir: Workdi
         budget = max(1, sync.memory_budget // held)
         settings = replace(settings, sync=replace(sync, memory_bytes=budget))
     committed = False
+    ahead: _Ahead | None = None
     try:
         workdir.prepare()
         state = sink.load_state()
@@ -145,6 +146,8 @@ def run_pass(settings: Settings, client: OdooClient, sink: Sink, workdir: Workdi
             if fleet.started and not committed:
                 client.abort()  # no worker waits for an answer or starts a request
             fleet.close()
+            if ahead is not None:
+                ahead.drop_untaken()
     report.seconds = time.monotonic() - started
     for model in report.models if report.ok else ():
         logger.bind(**({"full": "yes"} if model.full else {})).info(
@@ -286,6 +289,14 @@ class _Ahead:
                 running.done.set()
                 self.inbox.wake()
         return run
+
+    def drop_untaken(self) -> None:
+        """Close the change sets of pulls the pass never took (it failed or stopped first):
+        their scratch files go now, not when they are collected. Once every thread is joined."""
+        for running in self.running.values():
+            if running.change is not None:
+                running.change.upserts.close()
+        self.running.clear()
 
     def take(self, name: str) -> Callable[[], ChangeSet] | None:
         """The outcome of ``name``'s pull if it runs in a worker: a call that answers its

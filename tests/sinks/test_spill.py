@@ -218,7 +218,7 @@ def test_a_pass_killed_while_it_holds_spilled_runs_leaves_nothing_and_the_next_p
             line = child.stdout.readline()  # the child is inside the pass, runs spilled
             assert line.startswith("spilled "), line
             if sys.platform == "linux":  # open in the child, with no name in the directory
-                assert len(open_in_process(child.pid, rig.data_dir)) >= 3
+                assert len(open_in(rig.data_dir, child.pid)) >= 3
             assert leftovers(rig) == []
         finally:
             child.send_signal(signal.SIGKILL)
@@ -229,15 +229,3 @@ def test_a_pass_killed_while_it_holds_spilled_runs_leaves_nothing_and_the_next_p
         assert leftovers(rig) == []
     finally:
         rig.close()
-
-
-def open_in_process(pid: int, directory: Path) -> list[str]:
-    found = []
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            continue
-        if target.startswith(str(directory) + "/"):
-            found.append(target)
-    return found

@@ -10,6 +10,7 @@ import os
 import random
 import sys
 import tracemalloc
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -169,18 +170,26 @@ def _alternate(one: Any, two: Any) -> Any:
         yield b
 
 
+def replay(upserts: Upserts, truth: dict[int, dict[str, Any]], rng: random.Random, *,
+           steps: int, ids: int, puts: float) -> Iterator[tuple[int, int]]:
+    """A random history of puts and discards, applied to ``upserts`` and to the dict ``truth``
+    alike; yields (step, id) after each."""
+    for step in range(steps):
+        n = rng.randrange(1, ids)
+        if rng.random() < puts:
+            truth[n] = record(n, f" {step}")
+            upserts[n] = truth[n]
+        else:
+            truth.pop(n, None)
+            upserts.discard(n)
+        yield step, n
+
+
 def test_a_random_history_matches_a_dict(tmp_path: Path) -> None:
     rng = random.Random(18)
     with tiny(NamedScratch(tmp_path), budget=3000) as upserts:
         truth: dict[int, dict[str, Any]] = {}
-        for step in range(3000):
-            n = rng.randrange(1, 300)
-            if rng.random() < 0.7:
-                truth[n] = record(n, f" {step}")
-                upserts[n] = truth[n]
-            else:
-                truth.pop(n, None)
-                upserts.discard(n)
+        for step, n in replay(upserts, truth, rng, steps=3000, ids=300, puts=0.7):
             if step % 250 == 0:
                 probe = rng.randrange(1, 300)
                 assert (probe in upserts) == (probe in truth)
@@ -199,14 +208,7 @@ def test_memory_in_several_shards_behaves_as_one(monkeypatch: pytest.MonkeyPatch
         scratch.directory.mkdir()
         with Upserts(FIELDS, budget=budget, scratch=scratch) as upserts:
             truth: dict[int, dict[str, Any]] = {}
-            for step in range(1500):
-                n = rng.randrange(1, 200)
-                if rng.random() < 0.75:
-                    truth[n] = record(n, f" {step}")
-                    upserts[n] = truth[n]
-                else:
-                    truth.pop(n, None)
-                    upserts.discard(n)
+            for _, n in replay(upserts, truth, rng, steps=1500, ids=200, puts=0.75):
                 assert (n in upserts) == (n in truth)
             assert len(upserts._memory.shards) > 1 or budget is not None
             assert len(upserts) == len(truth)
@@ -278,12 +280,13 @@ def test_the_data_directorys_scratch_files_have_no_name_and_go_with_close(
         assert open_in(data.path) == []
 
 
-def open_in(directory: Path) -> list[str]:
-    """This process's open files in ``directory`` (Linux), deleted ones included."""
+def open_in(directory: Path, pid: int | str = "self") -> list[str]:
+    """A process's open files in ``directory`` (Linux; this one's by default), deleted ones
+    included."""
     found = []
-    for fd in os.listdir("/proc/self/fd"):
+    for fd in os.listdir(f"/proc/{pid}/fd"):
         try:
-            target = os.readlink(f"/proc/self/fd/{fd}")
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
         except OSError:
             continue
         if target.startswith(str(directory) + "/"):
