@@ -81,6 +81,14 @@ class Compiled:
     test: Test
     bounds: dict[str, list[Comparison]] = field(default_factory=dict)
     id_sets: list[set[int]] = field(default_factory=list)
+    # The predicate without the top-level `id` comparisons that `bounds` holds: what is left
+    # to test on a row found through the id index within those bounds (a B-tree index scan
+    # does not re-test its index condition row by row either).
+    residual: Test | None = None
+
+    def within_bounds(self) -> Test:
+        """The test for rows already known to lie within `bounds["id"]`."""
+        return self.residual if self.residual is not None and not self.id_sets else self.test
 
 
 def compile_domain(view: Resolver, model: Model, domain: Any, active_test: bool) -> Compiled:
@@ -91,10 +99,28 @@ def compile_domain(view: Resolver, model: Model, domain: Any, active_test: bool)
     if tree is None:
         return Compiled(lambda row: True)
     compiled = Compiled(_compile(view, model, tree, active_test))
+    rest: list[Node] = []
     for node in _conjuncts(tree):
         if node[0] == "leaf":
             _collect_bounds(view, node[1], compiled)
+        if not _id_bound(node):
+            rest.append(node)
+    if not rest:
+        compiled.residual = lambda row: True
+    elif len(rest) == 1:
+        compiled.residual = _compile(view, model, rest[0], active_test)
+    else:
+        compiled.residual = _compile(view, model, ("and", rest), active_test)
     return compiled
+
+
+def _id_bound(node: Node) -> bool:
+    """A top-level leaf that `_collect_bounds` turns into an id range (the planner applies it)."""
+    if node[0] != "leaf":
+        return False
+    left, operator, right = node[1]
+    return left == "id" and str(operator).lower() in ("=", ">", ">=", "<", "<=") \
+        and type(right) is int
 
 
 def _conjuncts(tree: Node) -> list[Node]:

@@ -2,7 +2,8 @@
 
 Cost model (what `Database.visits` counts): every committed row the predicate is evaluated on
 is one visit, as PostgreSQL reads it. The planner narrows candidates with the top-level ANDed
-leaves on `id` (= > >= < <= in) by bisecting the sorted id list: the only index this emulator
+leaves on `id` (= > >= < <= in) by bisecting the sorted id list (and, as a B-tree index scan,
+does not test those comparisons again on the rows it finds): the only index this emulator
 has on a table, as `id` is the only indexed column syncd filters on. `write_date` has no index
 in Odoo (docs/odoo-api.md §8), so a `write_date >= W` window examines every row of the table,
 however few rows it returns. When the order is by id and there is a limit, it walks the id
@@ -108,14 +109,16 @@ def search(view: View, model: Model, domain: Any, *, offset: int = 0, limit: int
         index, descending = walk
         start, stop = ranges[index]
         matched: list[int] = []
+        test = compiled.within_bounds()
         for row in _candidates(table, index, start, stop, descending, compiled.id_sets):
             view.visits += 1
-            if compiled.test(row):
+            if test(row):
                 matched.append(row["id"])
                 if len(matched) >= offset + limit:
                     break
         return matched[offset:]
-    rows = [row for row in _scan(view, table, index, start, stop, compiled) if compiled.test(row)]
+    test = compiled.within_bounds()
+    rows = [row for row in _scan(view, table, index, start, stop, compiled) if test(row)]
     _sort(view, model, rows, keys)
     chosen = rows[offset:offset + limit] if limit else rows[offset:]
     return [row["id"] for row in chosen]
@@ -127,8 +130,9 @@ def count(view: View, model: Model, domain: Any, *, limit: int | None = None,
     table = view.tables[model.name]
     index, start, stop = _narrowest(_ranges(table, compiled))
     found = 0
+    test = compiled.within_bounds()
     for row in _scan(view, table, index, start, stop, compiled):
-        if compiled.test(row):
+        if test(row):
             found += 1
             if limit and found >= limit:
                 break

@@ -10,6 +10,7 @@ an idle pass costs the server a read of every row of every model it watches.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from syncd.emulator.clock import Clock
 from syncd.emulator.store import Database
@@ -84,3 +85,49 @@ def test_deleted_and_uncommitted_rows_are_not_in_the_indexes() -> None:
     assert db.visits == 5
     tx.commit()
     assert len(table.ids) == len(table.rows) == 8
+
+
+def test_id_bounds_answered_by_the_index_match_testing_every_row() -> None:
+    """The planner applies top-level id comparisons as a range of the id index and does not
+    test them again on each row: every domain mixing them with other leaves, `in` lists, `|`
+    and `!` gives exactly the ids a row-by-row test of the whole domain gives."""
+    db = Database(version=17)
+    ids = db.import_records("res.partner", [{"name": f"P{i}", "is_company": i % 3 == 0}
+                                            for i in range(60)])
+    db.unlink("res.partner", ids[10:15])
+    db.write("res.partner", ids[20:25], {"active": False})
+    low, high = ids[5], ids[40]
+    domains = [
+        [("id", ">", low)],
+        [("id", ">", low), ("id", "<=", high)],
+        [("id", ">=", low), ("id", "<", high), ("is_company", "=", True)],
+        [("id", "=", ids[30])],
+        [("id", "=", ids[12])],  # deleted
+        [("id", ">", low), ("id", "in", [ids[1], ids[6], ids[41], ids[50]])],
+        [("id", "<=", high), ("id", "in", ids[35:55])],
+        ["|", ("id", "<", low), ("id", ">", high)],
+        ["!", ("id", ">", low)],
+        ["&", ("id", ">", low), "|", ("is_company", "=", True), ("id", "=", ids[3])],
+        [("id", ">", high), ("id", "<", low)],  # empty
+        [("id", ">", low), ("active", "=", False)],
+    ]
+    model = db.model("res.partner")
+    for domain in domains:
+        for active_test in (True, False):
+            context = {"active_test": active_test}
+            expected = sorted(row["id"] for row in db.tables["res.partner"].rows.values()
+                              if _whole_test(db, model, domain, active_test)(row))
+            found = db.execute("res.partner", "search", [domain],
+                               {"order": "id", "context": context})
+            paged = db.execute("res.partner", "search", [domain],
+                               {"order": "id", "limit": 7, "context": context})
+            counted = db.execute("res.partner", "search_count", [domain], {"context": context})
+            assert found == expected, (domain, active_test)
+            assert paged == expected[:7], (domain, active_test)
+            assert counted == len(expected), (domain, active_test)
+
+
+def _whole_test(db: Database, model: Any, domain: list[Any], active_test: bool) -> Any:
+    from syncd.emulator.domain import compile_domain
+    with db.lock:
+        return compile_domain(db.view(), model, domain, active_test).test
