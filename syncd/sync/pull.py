@@ -55,7 +55,7 @@ from syncd.sync.report import ModelReport, ProgressFactory, ProgressLike
 from syncd.sync.seam import Stored
 from syncd.sync.state import TIME_FORMAT, ModelState, Parent, utc_now_text
 from syncd.sync.upserts import Scratch, Upserts
-from syncd.sync.window import Window, fingerprint
+from syncd.sync.window import Window, domain_fields, fingerprint
 
 
 def pull(spec: ModelSpec, client: OdooClient, previous: ModelState, stored: Stored,
@@ -181,14 +181,17 @@ class _Pull:
         def total() -> int | None:
             return self.client.search_count(self.spec.model, self.domain,
                                             context=self.member_context)
+        fields, implied = self._rebuild_fields(state)
         with self._progress(f"{self.spec.name}: full sync", total) as bar:
-            for rows in self._rebuild_pages(state.fields):
+            for rows in self._rebuild_pages(fields):
                 for row in rows:
                     yield self._record(row, change.fields)
                     stamp = row.get("write_date") or None
                     if stamp:
                         watermark = stamp if watermark is None or stamp > watermark else watermark
                         if settled is None or stamp >= settled:
+                            if implied:
+                                row.update(implied)  # marked as a window fetches it
                             recent.add(row["id"], row_mark(row))
                 report.fetched += len(rows)
                 bar.advance(len(rows))
@@ -200,6 +203,17 @@ class _Pull:
         state.full_resync = False
         state.last_reconcile = utc_now_text(self.now())
         self._finish(change)
+
+    def _rebuild_fields(self, state: ModelState) -> tuple[list[str], dict[str, Any]]:
+        """What a rebuild asks for, and the values it implies for what it leaves out: read
+        with ``active_test`` and a domain that does not name ``active``, every row is active,
+        so ``active`` (fetched for the windows' membership test, not stored) is not asked for:
+        about 8% of a full sync's bytes. A row's mark is taken with ``active: true`` put back,
+        so the next window recognises the rows it read."""
+        if ("active" not in state.fields or self.spec.include_archived
+                or "active" in self.spec.fields or "active" in domain_fields(self.spec.domain)):
+            return state.fields, {}
+        return [f for f in state.fields if f != "active"], {"active": True}
 
     # -- in place ----------------------------------------------------------------------------
     def _in_place(self, change: ChangeSet) -> None:
