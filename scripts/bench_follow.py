@@ -35,6 +35,7 @@ from syncd.settings import ModelSpec, Settings, SinkSettings, SyncSettings  # no
 from syncd.consumer.follow import Follow  # noqa: E402
 from syncd.sinks.factory import make_sink  # noqa: E402
 from syncd.sync.changes import ChangeSet, RebuildReason  # noqa: E402
+from syncd.sync.record import Layout  # noqa: E402
 from syncd.sync.report import ModelReport  # noqa: E402
 from syncd.sync.seam import Sink  # noqa: E402
 from syncd.sync.upserts import Upserts  # noqa: E402
@@ -64,7 +65,8 @@ def commit(sink: Sink, count: int, tag: int) -> None:
     change = ChangeSet(name="customers", fields=FIELDS, state=model,
                        report=ModelReport(name="customers", model="res.partner"))
     if tag == 0:
-        change.rebuild = (record(n) for n in range(1, count + 1))
+        layout = Layout(FIELDS)
+        change.rebuild = ((r, layout.line(r)) for r in (record(n) for n in range(1, count + 1)))
         change.reasons = [RebuildReason.FIRST_SYNC]
     else:
         step = count // CHANGED

@@ -13,6 +13,9 @@ from syncd.sync.state import ModelState
 from syncd.sync.upserts import Upserts
 
 
+Rebuilt = tuple[dict[str, Any], bytes]  # a record and its canonical line (syncd.sync.record)
+
+
 class RebuildReason(enum.Enum):
     """Why a model is rebuilt from scratch instead of changed in place."""
 
@@ -31,7 +34,7 @@ class ChangeSet:
     """One model's outcome of a pull.
 
     Either ``rebuild`` is set: the model's whole content as a stream of records in ascending id
-    order, consumed once by the sink, which replaces the stored copy with it (``state`` is final
+    order, each with its canonical line (``Rebuilt``), consumed once by the sink, which replaces the stored copy with it (``state`` is final
     only once the stream is exhausted); or ``upserts`` (records by id, to add or replace, held
     as canonical lines and spilled to disk past the memory budget: syncd.sync.upserts) and
     ``removals`` (ids) change the stored copy in place (the pull never puts an id in both).
@@ -45,7 +48,7 @@ class ChangeSet:
     report: ModelReport
     upserts: Upserts = field(default_factory=Upserts)
     removals: set[int] = field(default_factory=set)
-    rebuild: Iterator[dict[str, Any]] | None = None
+    rebuild: Iterator[Rebuilt] | None = None
     reasons: list[RebuildReason] = field(default_factory=list)
     distrusted: bool = False
 

@@ -9,8 +9,14 @@ each (not a dict of a million objects), and about 10 MB in the state file.
 A mark is 63 bits of a BLAKE2b digest of the row as fetched (stored fields, ``write_date``,
 ``active``, the domain's fields) with the lowest bit telling whether the row was *outside* the
 snapshot (archived, or out of the domain): equal marks mean neither the record nor its
-membership changed. Marks of the previous layout (hex strings, ``out:`` prefixed) read as the
-same numbers, so an upgraded state file still recognises every row.
+membership changed. It is taken from the record's canonical line (``syncd.sync.record``), which
+the pull encodes anyway for the sink, and the few fetched values the record does not keep
+(``RowMarks``): one encoding per row, not a second one of the whole row for its digest.
+
+Marks of scheme 1 (``MARKS``) were digests of the whole row, keys sorted (``row_mark``; a state
+without ``marks`` holds those): a pass comparing with them recognises rows by the old digest
+and keeps the new one, so an upgrade re-marks the window without re-writing a row. Marks of the
+layout before packing (hex strings, ``out:`` prefixed) read as the same numbers.
 """
 
 from __future__ import annotations
@@ -21,21 +27,102 @@ import sys
 import zlib
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import chain
 from typing import Any
 
 import orjson
 
+from syncd.sync.record import Layout
+
 OUT_BIT = 1
+MARKS = 2  # the scheme of the marks a pass takes: 2, from the canonical line; 1, ``row_mark``
 _LEGACY_OUT = "out:"
 
 
 def row_mark(row: dict[str, Any], *, member: bool = True) -> int:
-    """The mark of a row as fetched; ``member`` False sets the out-of-snapshot bit."""
+    """A digest of the whole row, keys sorted: scheme 1 of a model's marks (still the scheme of
+    a followed parent's rows); ``member`` False sets the out-of-snapshot bit."""
     digest = hashlib.blake2b(orjson.dumps(row, option=orjson.OPT_SORT_KEYS), digest_size=8)
     value = int.from_bytes(digest.digest(), "big") & ~OUT_BIT
     return value if member else value | OUT_BIT
+
+
+class RowMarks:
+    """One model's rows as fetched turned into their canonical lines and marks, one encoding each.
+
+    A row is encoded with its keys in the canonical order: ``id``, the layout's fields, then the
+    fetched values the record does not keep (``write_date``, ``active``, the domain's fields,
+    when not configured) in ``fetched`` order; a field the server left out reads as its
+    ``implied`` value (what a rebuild knows without asking: ``active`` is true under
+    ``active_test``), else ``false``. The mark digests that encoding; the record's line is its
+    beginning, closed where the values it does not keep begin. Rows come from the server with
+    their keys in the order asked for (``fetched`` lists the layout's fields first), so a row is
+    usually encoded as it is, without a second dict; any other row is put in order first, to
+    the same bytes."""
+
+    def __init__(self, layout: Layout, fetched: Sequence[str],
+                 implied: Mapping[str, Any] | None = None) -> None:
+        self.layout = layout
+        self.fields = layout.fields
+        self.keys = ("id", *self.fields)
+        self.rest = tuple(f for f in fetched if f != "id" and f not in self.fields)
+        self.order = (*self.keys, *self.rest)
+        self.defaults = {key: (implied or {}).get(key, False) for key in self.order}
+        # The encoded tail of a row that holds its record alone, every other value implied.
+        self.tail = orjson.dumps({key: implied[key] for key in self.rest}) \
+            if self.rest and implied and all(key in implied for key in self.rest) else None
+
+    def mark(self, row: dict[str, Any]) -> int:
+        """The row's mark, the out-of-snapshot bit clear."""
+        keys = tuple(row)
+        if keys == self.order and type(row["id"]) is int:  # a window's row, as it comes
+            digest = hashlib.blake2b(orjson.dumps(row), digest_size=8).digest()
+            return int.from_bytes(digest, "big") & ~OUT_BIT
+        return _digest(self._encoded(row, keys)[1])
+
+    def take(self, row: dict[str, Any]) -> tuple[bytes, int]:
+        """The row's canonical line and its mark."""
+        line, encoded = self._encoded(row, tuple(row))
+        return line if line is not None else self._line(row, encoded), _digest(encoded)
+
+    def line(self, row: dict[str, Any]) -> bytes:
+        """The row's canonical line alone."""
+        line, encoded = self._encoded(row, tuple(row))
+        return line if line is not None else self._line(row, encoded)
+
+    def record(self, row: dict[str, Any]) -> dict[str, Any]:
+        """The record a row holds (the row itself when it holds nothing else)."""
+        if tuple(row) == self.keys:
+            return row
+        return {"id": row["id"], **{f: row.get(f, False) for f in self.fields}}
+
+    def _encoded(self, row: dict[str, Any], keys: tuple[str, ...]) -> tuple[bytes | None, bytes]:
+        """(the line when it came for free, else None; the row's whole encoding)."""
+        if type(row.get("id")) is not int:
+            raise ValueError(f"a row without an integer id: {row.get('id')!r}")
+        if keys == self.order:
+            return (None, orjson.dumps(row)) if self.rest else (_exact(orjson.dumps(row)),) * 2
+        if keys == self.keys and self.tail is not None:
+            line = _exact(orjson.dumps(row))
+            return line, line[:-1] + b"," + self.tail[1:]
+        encoded = orjson.dumps({key: row.get(key, self.defaults[key]) for key in self.order})
+        return None, encoded
+
+    def _line(self, row: dict[str, Any], encoded: bytes) -> bytes:
+        if not self.rest:
+            return _exact(encoded)
+        tail = orjson.dumps({key: row.get(key, self.defaults[key]) for key in self.rest})
+        return encoded[:-len(tail)] + b"}"  # `,"write_date":…}` is `{"write_date":…}` long
+
+
+def _digest(encoded: bytes) -> int:
+    return int.from_bytes(hashlib.blake2b(encoded, digest_size=8).digest(), "big") & ~OUT_BIT
+
+
+def _exact(data: bytes) -> bytes:
+    """An exact-size copy: orjson's result keeps its output buffer, a few KB."""
+    return bytes(memoryview(data))
 
 
 class Digests:

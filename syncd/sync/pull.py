@@ -46,10 +46,11 @@ from syncd.errors import FaultError, PassInterrupted
 from syncd.odoo import OdooClient
 from syncd.settings import ModelSpec, SyncSettings, domain_as_list
 from syncd.sync import keyset
-from syncd.sync.changes import ChangeSet, RebuildReason
-from syncd.sync.digests import Digests, row_mark
+from syncd.sync.changes import ChangeSet, RebuildReason, Rebuilt
+from syncd.sync.digests import MARKS, OUT_BIT, Digests, RowMarks, row_mark
 from syncd.sync.fields import resolve_fields
 from syncd.sync.parallel import Fleet, sliced_pages
+from syncd.sync.record import Layout
 from syncd.sync.related import changed_parents
 from syncd.sync.report import ModelReport, ProgressFactory, ProgressLike
 from syncd.sync.seam import Stored
@@ -173,7 +174,7 @@ class _Pull:
             self._changed_parents(state, settled, settled)
         change.rebuild = self._rebuild_stream(change, window)
 
-    def _rebuild_stream(self, change: ChangeSet, window: Window) -> Iterator[dict[str, Any]]:
+    def _rebuild_stream(self, change: ChangeSet, window: Window) -> Iterator[Rebuilt]:
         state, report = change.state, change.report
         watermark: str | None = None
         recent = Digests()
@@ -182,22 +183,26 @@ class _Pull:
             return self.client.search_count(self.spec.model, self.domain,
                                             context=self.member_context)
         fields, implied = self._rebuild_fields(state)
+        # Marked as a window, which fetches what the rebuild implies, marks them.
+        marker = RowMarks(Layout(change.fields), state.fields, implied)
         with self._progress(f"{self.spec.name}: full sync", total) as bar:
             for rows in self._rebuild_pages(fields):
                 for row in rows:
-                    yield self._record(row, change.fields)
                     stamp = row.get("write_date") or None
                     if stamp:
                         watermark = stamp if watermark is None or stamp > watermark else watermark
-                        if settled is None or stamp >= settled:
-                            if implied:
-                                row.update(implied)  # marked as a window fetches it
-                            recent.add(row["id"], row_mark(row))
+                    if stamp and (settled is None or stamp >= settled):
+                        line, value = marker.take(row)
+                        recent.add(row["id"], value)
+                    else:
+                        line = marker.line(row)
+                    yield marker.record(row), line
                 report.fetched += len(rows)
                 bar.advance(len(rows))
         state.watermark = watermark
         state.settled = settled
         state.recent = recent
+        state.marks = MARKS
         report.changed = report.fetched
         state.records = report.fetched
         state.full_resync = False
@@ -225,6 +230,8 @@ class _Pull:
         settled: str | None = None
         clock_known = False
         watermark = state.watermark
+        marker = RowMarks(Layout(change.fields), state.fields)
+        legacy = state.marks < MARKS  # recognise rows by the old digest, keep the new one
         for rows in self._pages([["write_date", ">=", window.start]], state.fields,
                                 {"active_test": False}):
             if not clock_known:  # this pass's first answer has come: Odoo's clock is known
@@ -233,17 +240,18 @@ class _Pull:
             candidates: list[tuple[dict[str, Any], int]] = []
             marks: dict[int, int] = {}
             for row in rows:
-                value = row_mark(row)
+                value = marker.mark(row)
                 known = previous_recent.get(row["id"])
-                if known in (value, value | 1):
-                    marks[row["id"]] = known  # seen exactly so by an earlier pass
+                was = row_mark(row) if legacy and known is not None else value
+                if known is not None and known | OUT_BIT == was | OUT_BIT:
+                    marks[row["id"]] = value | (known & OUT_BIT)  # seen exactly so before
                 else:
                     candidates.append((row, value))
                 watermark = max(watermark, row.get("write_date") or watermark)
             members = self._members([row for row, _ in candidates])
             for row, value in candidates:
                 if row["id"] in members:
-                    change.upserts[row["id"]] = self._record(row, change.fields)
+                    change.upserts.put(row["id"], marker.line(row))
                     marks[row["id"]] = value
                 else:
                     change.removals.add(row["id"])
@@ -258,6 +266,7 @@ class _Pull:
         self._through_parents(change, window.start, settled)
         state.settled = settled
         state.recent = recent
+        state.marks = MARKS
         change.distrusted = self.stored.changed_outside(self.spec.name, state)
         if change.distrusted or self._reconcile_due(state):
             self._reconcile(change)

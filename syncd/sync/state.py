@@ -30,7 +30,7 @@ from typing import Any
 import orjson
 
 from syncd.errors import CorruptFileError
-from syncd.sync.digests import Digests
+from syncd.sync.digests import MARKS, Digests
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 VERSION = 2
@@ -91,6 +91,7 @@ class ModelState:
     types: dict[str, str] = field(default_factory=dict)  # Odoo type of each fetched field
     records: int = 0
     recent: Digests = field(default_factory=Digests)  # marks of the rows in the change window
+    marks: int = MARKS  # the scheme of ``recent`` (syncd.sync.digests; absent from a file: 1)
     last_success: str | None = None
     last_reconcile: str | None = None
     full_resync: bool = False
@@ -118,6 +119,7 @@ class ModelState:
             "types": dict(sorted(self.types.items())),
             "records": self.records,
             "recent": self.recent.to_json(),
+            "marks": self.marks,
             "last_success": self.last_success,
             "last_reconcile": self.last_reconcile,
             "full_resync": self.full_resync,
@@ -148,6 +150,9 @@ class ModelState:
                            for k, v in types.items()}
         if "records" in data:
             state.records = _typed(data["records"], int, f"{where}.records")
+        # Marks kept before ``marks`` existed are of scheme 1.
+        state.marks = _typed(data.get("marks", 1 if "recent" in data else MARKS), int,
+                             f"{where}.marks")
         if data.get("journal_seq") is not None:
             state.journal_seq = _typed(data["journal_seq"], int, f"{where}.journal_seq")
         if "full_resync" in data:

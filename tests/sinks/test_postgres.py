@@ -20,6 +20,7 @@ from syncd.errors import CorruptFileError, LockedError
 from syncd.sinks.database import columns_for
 from syncd.sinks.factory import make_sink
 from syncd.sinks.postgres.sink import PostgresSink
+from syncd.sinks.record import Layout
 from syncd.sync.changes import ChangeSet, RebuildReason
 from syncd.sync.upserts import Upserts
 from syncd.sync.report import ModelReport
@@ -67,7 +68,8 @@ def a_change(name: str, state: ModelState, *, rebuild: list[dict[str, Any]] | No
     return ChangeSet(name=name, fields=FIELDS, state=state,
                      report=ModelReport(name=name, model="x.model"),
                      upserts=Upserts.of(FIELDS, upserts), removals=set(removals),
-                     rebuild=iter(rebuild) if rebuild is not None else None,
+                     rebuild=iter([(r, Layout(FIELDS).line(r)) for r in rebuild])
+                     if rebuild is not None else None,
                      reasons=[RebuildReason.FIRST_SYNC] if rebuild is not None else [])
 
 

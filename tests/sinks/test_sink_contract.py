@@ -14,6 +14,7 @@ from syncd.settings import Settings, SyncSettings
 from syncd.errors import LockedError
 from syncd.sync.seam import Sink
 from syncd.sinks.factory import make_sink
+from syncd.sinks.record import Layout
 from syncd.sync.changes import ChangeSet, RebuildReason
 from syncd.sync.upserts import Upserts
 from syncd.sync.digests import Digests
@@ -56,7 +57,8 @@ def change(name: str, state: ModelState, *, rebuild: list[dict[str, Any]] | None
     return ChangeSet(name=name, fields=FIELDS, state=state,
                      report=ModelReport(name=name, model="res.partner"),
                      upserts=Upserts.of(FIELDS, upserts), removals=set(removals),
-                     rebuild=iter(rebuild) if rebuild is not None else None,
+                     rebuild=iter([(r, Layout(FIELDS).line(r)) for r in rebuild])
+                     if rebuild is not None else None,
                      reasons=[RebuildReason.FIRST_SYNC] if rebuild is not None else [])
 
 
@@ -124,8 +126,9 @@ def test_a_failing_rebuild_stream_stages_nothing_and_the_writer_goes_on(sink: Si
     commit_rebuild(sink, "customers", [record(1)])
     state = sink.load_state()
 
-    def broken() -> Iterator[dict[str, Any]]:
-        yield record(1, name="half")
+    def broken() -> Iterator[tuple[dict[str, Any], bytes]]:
+        half = record(1, name="half")
+        yield half, Layout(FIELDS).line(half)
         raise OSError("the server went away")
 
     writer = sink.begin()

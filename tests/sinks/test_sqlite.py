@@ -56,7 +56,8 @@ def change(state: ModelState, *, rebuild: list[dict[str, Any]] | None = None,
     return ChangeSet(name="things", fields=FIELDS, state=state,
                      report=ModelReport(name="things", model="x.thing"),
                      upserts=Upserts.of(FIELDS, upserts), removals=set(removals),
-                     rebuild=iter(rebuild) if rebuild is not None else None,
+                     rebuild=iter([(r, Layout(FIELDS).line(r)) for r in rebuild])
+                     if rebuild is not None else None,
                      reasons=[RebuildReason.FIRST_SYNC] if rebuild is not None else [])
 
 

@@ -83,6 +83,7 @@ def test_a_version_1_file_is_read_and_keeps_recognising_rows(tmp_path: Path) -> 
     state = State.load(path)
     recent = state.models["customers"].recent
     assert recent.get(10) == mark(row)  # the same row is recognised: no re-read, no resync
+    assert state.models["customers"].marks == 1  # whole-row digests, compared as such
     assert recent.get(11) == mark(row, member=False)
     assert state.models["customers"].parents[0].seen.get(3) == mark(row)
     write_atomic(path, state.to_bytes())
@@ -233,6 +234,48 @@ def test_a_data_directory_of_the_previous_format_is_upgraded_without_a_resync(
         assert merges == []  # every row of the window recognised: the snapshot is not even read
         assert (rig.data_dir / "odoo_customers.json").stat().st_mtime_ns == snapshot
         assert orjson.loads(path.read_bytes())["version"] == 2
+    finally:
+        rig.close()
+
+
+def test_marks_of_the_previous_scheme_recognise_every_row_and_are_replaced(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A state whose window marks digest whole rows (scheme 1, before marks came from the
+    canonical line) still recognises every row the next pass reads, members and rows outside
+    the copy alike: nothing is merged or rewritten, and the state then holds the new marks."""
+    from tests.sync_rig import CUSTOMERS, make_rig, partner
+
+    rig = make_rig(tmp_path, models=(CUSTOMERS,))
+    try:
+        ids = [rig.db.create("res.partner", partner(None, n)) for n in range(30)]
+        assert rig.sync().ok
+        rig.db.write("res.partner", ids[:2], {"active": False})  # out of the copy
+        assert rig.sync().ok
+        path = rig.data_dir / "last_sync.json"
+        data = orjson.loads(path.read_bytes())
+        model = data["models"]["customers"]
+        assert model["marks"] == 2
+        current = Digests.from_json(model["recent"], "recent")
+        rows = {row["id"]: row for row in rig.client.search_read(
+            "res.partner", [["id", "in", list(current.ids)]], model["fields"],
+            context={"active_test": False})}
+        legacy = Digests()
+        for record_id, value in current.items():
+            legacy.add(record_id, mark(rows[record_id], member=not value & 1))
+        assert sorted(i for i, v in legacy.items() if v & 1) == ids[:2]
+        assert all(legacy.get(i) != v for i, v in current.items())  # another digest
+        model["recent"] = legacy.to_json()
+        del model["marks"]
+        path.write_bytes(orjson.dumps(data))
+        import syncd.sinks.json.sink as jsondir
+
+        merges: list[object] = []
+        monkeypatch.setattr(jsondir, "merge", lambda *a, **k: merges.append(a))
+        report = rig.sync()
+        assert report.ok and not report.models[0].full and not report.models[0].written
+        assert report.models[0].fetched >= 30 and merges == []  # every row recognised
+        model = orjson.loads(path.read_bytes())["models"]["customers"]
+        assert model["marks"] == 2 and Digests.from_json(model["recent"], "recent") == current
     finally:
         rig.close()
 

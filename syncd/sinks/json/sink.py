@@ -258,10 +258,9 @@ class JsonPassWriter:
             rebuild = Rebuild(path)
             before = Difference(path, layout)
             try:
-                for record in change.rebuild:
+                for record, encoded in change.rebuild:
                     record_id = record_id_of(record)
                     assert record_id is not None
-                    encoded = layout.line(record)
                     before.add(record_id, encoded)
                     rebuild.add(record_id, encoded)
                 staged = rebuild.finish()

@@ -33,7 +33,7 @@ from syncd.errors import CorruptFileError
 from syncd.sinks.database import (Column, chunks, columns_for, committed_seq, encode_heads,
                                   encode_json, identifier)
 from syncd.sinks.record import Layout, record_id_of
-from syncd.sync.changes import ChangeSet
+from syncd.sync.changes import ChangeSet, Rebuilt
 from syncd.sync.seam import Applied
 from syncd.sync.state import State
 
@@ -225,7 +225,7 @@ class PostgresPassWriter:
                                    f"columns of the configured fields")
 
     def _rebuild(self, name: str, columns: Sequence[Column], layout: Layout,
-                 stream: Iterator[dict[str, Any]]) -> int:
+                 stream: Iterator[Rebuilt]) -> int:
         staging = staging_of(name)
         self._create_table(staging, columns, key=False)
         names = sql.SQL(", ").join([sql.Identifier("id"), *(sql.Identifier(c.name) for c in columns),
@@ -234,8 +234,8 @@ class PostgresPassWriter:
         with self.conn.cursor() as cursor:
             with cursor.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(self._q(staging),
                                                                         names)) as copy:
-                for record in stream:
-                    copy.write_row(row_of(columns, layout, record))
+                for record, line in stream:
+                    copy.write_row(row_of(columns, layout, record, line))
                     records += 1
         self._add_key(staging)  # after the load: one sort, not a million index insertions
         self._run(sql.SQL("ANALYZE {}").format(self._q(staging)))

@@ -219,12 +219,12 @@ class SqlitePassWriter:
         records = 0
         last: int | None = None
         batch: list[tuple[Any, ...]] = []
-        for record in change.rebuild:
+        for record, line in change.rebuild:
             record_id = record_id_of(record)
             if record_id is None or (last is not None and record_id <= last):
                 raise ValueError(f"records out of id order: {record_id} after {last}")
             last = record_id
-            batch.append(table.row(record_id, record, table.line(record)))
+            batch.append(table.row(record_id, record, line.decode()))
             if len(batch) >= BATCH:
                 db.executemany(insert, batch)
                 records += len(batch)
