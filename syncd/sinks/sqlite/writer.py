@@ -111,9 +111,6 @@ class Table:
     def row(self, record_id: int, record: dict[str, Any], text: str) -> tuple[Any, ...]:
         return (record_id, *[value(record) for value in self._values], text)
 
-    def line(self, record: dict[str, Any]) -> str:
-        return self.layout.line(record).decode()
-
 
 def _encoder(column: Column) -> Callable[[dict[str, Any]], Any]:
     """``column.value`` for SQLite (ids and JSON encoded as text, booleans as 0/1), specialised
