@@ -11,21 +11,14 @@ kept (no request at all); a kept uid that Odoo refuses (the user recreated, the 
 or a route gone (HTTP 404) makes the client connect once and retry that call, never more. Protocol "auto" speaks JSON-2 on Odoo 19+ when an API key is configured
 (``/xmlrpc`` and ``/jsonrpc`` are deprecated there and go away in Odoo 22), else JSON-RPC.
 
-Calls may come from several threads at once (``connections``, the pass's ``[sync] workers``):
-each runs on a connection of its own, opened on demand with the session's uid (no login), at
-most ``connections`` at a time; one more waits for a free one. With 1 (the default) every call
-goes over the one keep-alive connection, one at a time. Until the first answer of a pass (see
-``begin_pass``) its calls go one at a time, so that every query of the pass runs after the moment
-``pass_clock`` tells. ``abort`` (from any thread) makes every call in progress or to come fail
-at once with ``PassInterrupted``, until the next pass: how a failed pass stops its workers.
-
-Every call is retried on ``TransientError`` (network errors, 429, 502-504, truncated or
-unparsable answers) with capped exponential backoff and full jitter, honouring ``Retry-After``,
-within two bounds: at most ``attempts`` tries, and at most ``retry_budget`` seconds measured from
-the first attempt's start (see ``_retry``). Then the last error is raised with that context; the
-client never logs it as an error (its caller reports it, once), and each retry is an INFO line,
-so ``-q`` stays silent when a retry fixed the problem. Odoo faults, refused credentials and other
-4xx answers are raised at once. ``sleep`` and ``clock`` are injected so tests never wait.
+Calls may come from several threads at once (``connections``, the pass's ``[sync] workers``),
+each on a connection of its own of the one session; until the first answer of a pass (see
+``begin_pass``) they go one at a time; ``abort`` (from any thread) makes every call in progress
+or to come fail at once with ``PassInterrupted``, until the next pass. Every call is retried on
+``TransientError`` within ``attempts`` tries and ``retry_budget`` seconds; Odoo faults, refused
+credentials and other 4xx answers are raised at once. All of that is ``Connections``
+(``syncd.odoo.connections``), which this client is built on. ``sleep`` and ``clock`` are
+injected so tests never wait.
 """
 
 from __future__ import annotations
@@ -34,20 +27,17 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
 
 from loguru import logger
 
-from syncd.errors import (AuthError, EndpointError, OdooError, PassInterrupted, TransientError,
-                          scrub)
+from syncd.errors import AuthError, EndpointError, OdooError, TransientError, scrub
+from syncd.odoo.connections import Connections
 from syncd.odoo.handshake import Handshake, Identity
 from syncd.odoo.http import Traffic, public_url
-from syncd.odoo.interrupt import waiting
 from syncd.odoo.retry import Backoff
 from syncd.odoo.transport import Transport, make_transport
 from syncd.settings import OdooSettings
@@ -77,7 +67,7 @@ def major_version(info: dict[str, Any]) -> int:
     return 0
 
 
-class OdooClient:
+class OdooClient(Connections):
     """One logged-in session with Odoo: over one keep-alive connection, or over up to
     ``connections`` of them when several threads call at once (see the module docstring)."""
 
@@ -91,32 +81,15 @@ class OdooClient:
         the clock a handshake's age is told by (seconds since the epoch);
         ``connect_timeout``, when given, replaces ``settings.timeout`` while connecting (version
         and login), after which the connection gets ``settings.timeout`` back."""
-        self.settings = settings
-        self.sleep = sleep
-        self.clock = clock
-        self.attempts = max(1, attempts)
+        super().__init__(settings, sleep=sleep, clock=clock, attempts=attempts,
+                         backoff=Backoff(backoff_base, backoff_cap, rng or random.Random()))
         self.connect_timeout = connect_timeout
         self.wall = wall
-        self.backoff = Backoff(backoff_base, backoff_cap, rng or random.Random())
         self.info: ServerInfo | None = None
-        self.requests = 0  # RPC attempts, retries included (transparent resends are not)
         self.traffic = Traffic()  # bytes on the wire over every connection this client opens
-        self.connections = 1  # calls at once at most ([sync] workers), each on its own connection
         self._transport: Transport | None = None  # the first connection: version, login
-        self._lock = threading.Lock()  # the pool, the counters, the pass's first answer
-        self._changed = threading.Condition(self._lock)  # a connection freed, a first answer
         self._connecting = threading.RLock()  # connect, resume and close, one at a time
-        self._pool: list[Transport] = []  # every open connection, the first one included
-        self._idle: list[Transport] = []
-        self._busy: list[Transport] = []  # in use by a call (``abort`` cuts them)
-        self._last_date: datetime | None = None
-        self._pass_clock: datetime | None = None
-        self._pass_open = False
-        self._first_answered = False  # this pass has had an answer: its calls may run at once
-        self._first_in_flight = False  # a call of this pass is waiting for the first answer
-        self._aborted = threading.Event()
         self._handshake: Handshake | None = None
-        self._kept = False  # info came from a kept handshake, not from a login of this client
 
     def __repr__(self) -> str:
         return (f"OdooClient(url={self._url()!r}, "
@@ -145,69 +118,6 @@ class OdooClient:
                 self._kept = False
             for transport in pool:
                 transport.close()
-
-    def abort(self) -> None:
-        """From any thread: every call in progress (its exchange is cut) or to come fails at
-        once with PassInterrupted, retries and their pauses included, until ``begin_pass``."""
-        self._aborted.set()
-        with self._lock:
-            busy = list(self._busy)
-            self._changed.notify_all()
-        for transport in busy:
-            transport.abort()
-
-    @property
-    def server_time(self) -> datetime | None:
-        """Odoo's clock (its HTTP Date header, naive UTC) at the last answer; None if unknown.
-
-        A hint, never a watermark: the pass uses it to place its change window (a lookback
-        before the previous pass began), not to compare with any `write_date`."""
-        return self._last_date
-
-    def begin_pass(self) -> None:
-        """A pass starts: ``pass_clock`` becomes the ``Date`` of the next answer (no request is
-        made for it: the login's answer in a one-shot run, the first query's in a daemon).
-        Calls from several threads go one at a time until that answer has come."""
-        with self._lock:
-            self._pass_clock = None
-            self._pass_open = True
-            self._first_answered = False
-            self._first_in_flight = False
-            self._aborted.clear()
-
-    @property
-    def pass_clock(self) -> datetime | None:
-        """Odoo's clock at the first answer since ``begin_pass``: every query of the pass runs
-        after it. None until then, or when the server sends no ``Date``."""
-        return self._pass_clock
-
-    def await_first_answer(self) -> None:
-        """Wait until this pass has had an answer (at once outside a pass, or when it has):
-        a thread about to decide on ``pass_clock`` or ``server_time`` decides as if its calls
-        came after the pass's first ones. PassInterrupted when the pass is aborted meanwhile."""
-        with self._lock:
-            while self._pass_open and not self._first_answered:
-                self._check_aborted()
-                with waiting():
-                    self._changed.wait()
-
-    def _answered(self, transport: Transport) -> None:
-        """``transport`` has had an answer: its Date is Odoo's clock now, and the pass's first
-        answer lets the other calls of the pass go. The kept uid works: a later refusal is not
-        staleness."""
-        with self._lock:
-            self._heard(transport)
-            if self._pass_open and self._pass_clock is None:
-                self._pass_clock = self._last_date
-            if self._pass_open and not self._first_answered:
-                self._first_answered = True
-                self._changed.notify_all()
-            self._kept = False
-
-    def _heard(self, transport: Transport) -> None:
-        date = transport.server_time
-        if date is not None:
-            self._last_date = date
 
     @property
     def handshake(self) -> dict[str, Any] | None:
@@ -425,8 +335,7 @@ class OdooClient:
         first if needed. Sends ``params`` as given: no lang is added here (the ORM methods
         above add it)."""
         self.connect()
-        first = self._await_first_answer()
-        try:
+        with self._turn():
             try:
                 return self._call(model, method, params, retry)
             except (AuthError, EndpointError) as exc:
@@ -441,122 +350,13 @@ class OdooClient:
                 self.close()
                 self.connect()
                 return self._call(model, method, params, retry)
-        finally:
-            if first:
-                with self._lock:
-                    self._first_in_flight = False
-                    self._changed.notify_all()
 
-    def _await_first_answer(self) -> bool:
-        """Until the pass has had an answer, one call at a time: True for the call that goes
-        (the others wait for its answer, or for its failure and then one of them goes)."""
-        with self._lock:
-            while self._pass_open and not self._first_answered and self._first_in_flight:
-                self._check_aborted()
-                with waiting():
-                    self._changed.wait()
-            if self._pass_open and not self._first_answered:
-                self._first_in_flight = True
-                return True
-            return False
-
-    def _call(self, model: str, method: str, params: dict[str, Any], retry: bool) -> Any:
-        with self._connection() as transport:
-            result = self._retry(f"{model}.{method}",
-                                 lambda: transport.call(model, method, params),
-                                 attempts=None if retry else 1)
-            self._answered(transport)
-        return result
-
-    @contextmanager
-    def _connection(self) -> Iterator[Transport]:
-        """A connection of the session for one call: an idle one, a new one while fewer than
-        ``connections`` are open, else the next one freed."""
-        with self._lock:
-            while True:
-                self._check_aborted()
-                if self._idle:
-                    transport = self._idle.pop()
-                    break
-                if len(self._pool) < self.connections and self.info is not None:
-                    transport = make_transport(self.info.protocol, self.settings,
-                                               traffic=self.traffic)
-                    transport.resume(self.info.uid)
-                    self._pool.append(transport)
-                    break
-                if not self._pool:
-                    raise OdooError("not connected")  # closed by another thread meanwhile
-                with waiting():
-                    self._changed.wait()
-            self._busy.append(transport)
-        try:
-            yield transport
-        finally:
-            with self._lock:
-                self._busy.remove(transport)
-                self._heard(transport)
-                if transport in self._pool:  # not closed meanwhile
-                    self._idle.append(transport)
-                self._changed.notify()
-
-    def _check_aborted(self) -> None:
-        if self._aborted.is_set():
-            raise PassInterrupted("abandoned: another part of the pass failed or stopped; "
-                                  "nothing of it was committed")
-
-    def _retry(self, what: str, attempt: Callable[[], T], *, attempts: int | None = None) -> T:
-        """``attempt()``, retried on TransientError within the attempt cap and the budget.
-
-        The budget (``settings.retry_budget`` seconds, 0 = no retries) runs from the first
-        attempt's start. A retry starts only if its pause plus an attempt as long as the last
-        one still ends within the budget; so a pause the server asks for (Retry-After) longer
-        than what is left is not waited for: the request fails at once. The surprise: a server
-        that turns slow mid-way can overrun the budget by one attempt (at most ``timeout`` per
-        socket operation), since an attempt in flight is never cut short.
-        """
-        budget = max(self.settings.retry_budget, 0.0)
-        started = self.clock()
-        attempts = self.attempts if attempts is None else attempts
-        for number in range(attempts):
-            self._check_aborted()
-            with self._lock:
-                self.requests += 1
-            begun = self.clock()
-            try:
-                return attempt()
-            except TransientError as exc:
-                now = self.clock()
-                spent, last = now - started, now - begun
-                delay = self.backoff.delay(number, exc.retry_after)
-                out_of_budget = budget <= 0 or spent + delay + last > budget
-                if number + 1 >= attempts or out_of_budget:
-                    asked = (f"; the server asked to wait {delay:g} s more"
-                             if out_of_budget and exc.retry_after is not None else "")
-                    reason = (f"gave up after {number + 1} attempt{'s' if number else ''}: "
-                              f"retries took {spent:.1f} s of the {budget:g} s retry "
-                              f"budget{asked}")
-                else:
-                    # INFO, not WARNING: a retry that works is routine, and -q (cron) must not
-                    # mail for it; a retry that fails is reported once, by our caller.
-                    logger.info("odoo transient error call={call} attempt={attempt}/{attempts} "
-                                "retry_in={retry_in:.1f}s error={error}", call=what,
-                                attempt=number + 1, attempts=attempts, retry_in=delay,
-                                error=str(exc))
-                    with waiting():  # a stop may abandon it (syncd.odoo.interrupt)
-                        self._pause(delay)
-                    continue
-                raise TransientError(f"{exc} ({reason})", retry_after=exc.retry_after) from None
-        raise AssertionError("unreachable")
-
-    def _pause(self, seconds: float) -> None:
-        """A retry's pause: ``sleep`` as injected; the real one ends early on ``abort`` (a
-        worker thread's pause cannot be cut by a signal as the main thread's is)."""
-        if self.sleep is time.sleep:
-            if self._aborted.wait(seconds):
-                self._check_aborted()
-        else:
-            self.sleep(seconds)
-            self._check_aborted()
+    def _new_connection(self) -> Transport | None:
+        if self.info is None:
+            return None
+        transport = make_transport(self.info.protocol, self.settings, traffic=self.traffic)
+        transport.resume(self.info.uid)
+        return transport
 
 
 def _expect(kind: type[T], value: Any, model: str, method: str) -> T:
