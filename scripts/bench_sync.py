@@ -29,9 +29,12 @@ once, as an Odoo in prefork mode) that spends `--row-cost-us` per row a query ex
 the GIL, as its database would (the floor and the naive client run against the same server).
 Every login costs what a real one does (`--login-cost`). Ratios within one run are what to
 compare; absolute seconds depend on the machine (the emulator is a Python server, most of the
-local time).
+local time). Last, it prints each target with this run's figure and whether it was met (full
+sync <= 1.25x the floor locally and <= 1.1x remote, fewer round trips than pages, below the
+one-request floor on a server with workers, >= 10x the naive client where the server pays per
+row, a no-change pass one request and <= 1.5x its floor); the JSON has them as `targets`.
 
-    .venv/bin/python scripts/bench_sync.py                          # 100,000 partners
+    .venv/bin/python scripts/bench_sync.py                          # 100,000 partners, all
     .venv/bin/python scripts/bench_sync.py --records 1000000 --protocols jsonrpc --profiles local
     .venv/bin/python scripts/bench_sync.py --profiles workers --server-workers 2 --row-cost-us 50
 
@@ -354,6 +357,61 @@ def print_summary(groups: list[dict[str, Any]], args: argparse.Namespace) -> Non
               f"{full['requests']:8.0f} {full['round_trips']:6.0f}")
 
 
+# The targets this benchmark is held to (ratios within one run); see README "Performance".
+FULL_LOCAL, FULL_REMOTE, IDLE, NAIVE = 1.25, 1.10, 1.5, 10.0
+
+
+def targets(groups: list[dict[str, Any]], args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Each target with the figure this run measured and whether it was met."""
+    found: list[dict[str, Any]] = []
+
+    def check(where: str, what: str, figure: float, limit: float, met: bool,
+              note: str = "") -> None:
+        found.append({"where": where, "what": what, "figure": round(figure, 3),
+                      "limit": limit, "met": met, "note": note})
+
+    for group in groups:
+        profile, protocol = group["profile"], group["protocol"]
+        by = {r["pass"]: r for r in group["rows"]}
+        where = f"{profile}, {protocol}"
+        if protocol == "naive":
+            naive = next(r for p, r in by.items() if p.startswith("naive full"))
+            ours = next(r for p, r in by.items() if p.startswith("syncd full"))
+            ratio = naive["seconds"] / ours["seconds"]
+            per_row = profile == "workers"
+            check(where, "naive / syncd full sync", ratio, NAIVE, ratio >= NAIVE,
+                  "" if per_row else "the server pays nothing per row examined here")
+            continue
+        full, floor = by["full sync"], by["wire floor (one search_read)"]
+        ratio = full["seconds"] / floor["seconds"]
+        if profile.startswith("local"):
+            check(where, "full sync / wire floor", ratio, FULL_LOCAL, ratio <= FULL_LOCAL)
+        elif profile.startswith("remote"):
+            check(where, "full sync / wire floor", ratio, FULL_REMOTE, ratio <= FULL_REMOTE,
+                  "" if profile == "remote" else "gzip: round trips, not bytes, decide")
+            pages = args.records / args.page_size
+            check(where, "round trips / pages", full["round_trips"] / pages, 1.0,
+                  full["round_trips"] < pages)
+        else:
+            check(where, "full sync / one-request floor", ratio, 1.0, ratio < 1.0)
+        idle, idle_floor = by["no change"], by["no-change floor (one window query)"]
+        whole = idle["process_seconds"] / idle_floor["process_seconds"]
+        check(where, "no change / its floor (whole processes)", whole, IDLE, whole <= IDLE)
+        check(where, "requests of a no-change pass", idle["requests"], 1, idle["requests"] <= 1)
+    return found
+
+
+def print_targets(found: list[dict[str, Any]]) -> None:
+    print("\ntargets")
+    for t in found:
+        bound = "<=" if t["what"].startswith(("full sync / wire", "no change", "requests")) \
+            else (">=" if t["what"].startswith("naive") else "<")
+        verdict = "met" if t["met"] else "NOT MET"
+        note = f" ({t['note']})" if t["note"] else ""
+        print(f"  {t['where']:<28} {t['what']:<42} {t['figure']:8.2f} {bound} {t['limit']:<5g} "
+              f"{verdict}{note}")
+
+
 def bench_paging(records: int, page_size: int) -> dict[str, Any]:
     """Rows the server examines: id keyset (syncd) vs offset paging, over the same records."""
     em = Emulator(version=17)
@@ -394,7 +452,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--changes", type=int, nargs="+", default=[10, 1000])
     parser.add_argument("--protocols", nargs="+", default=["jsonrpc", "xmlrpc", "json2"])
-    parser.add_argument("--profiles", nargs="+", default=["local", "remote", "remote-gzip"],
+    parser.add_argument("--profiles", nargs="+",
+                        default=["local", "remote", "remote-gzip", "workers"],
                         choices=["local", "local-gzip", "remote", "remote-gzip", "workers"])
     parser.add_argument("--workers", type=int, default=SyncSettings().workers,
                         help="syncd's [sync] workers (default: syncd's default)")
@@ -441,6 +500,8 @@ def main(argv: list[str] | None = None) -> None:
         em.stop()
         naive_em.stop()
     print_summary(out["groups"], args)
+    out["targets"] = targets(out["groups"], args)
+    print_targets(out["targets"])
     out["load"] = os.getloadavg()
     if args.paging_records:
         out["paging"] = bench_paging(args.paging_records, args.page_size)

@@ -40,3 +40,18 @@ def test_the_benchmark_runs_every_transport_and_profile_and_writes_its_json(tmp_
     assert remote["full sync"]["requests"] == local["full sync"]["requests"]
     assert remote["full sync"]["down_bytes"] * 2 < local["full sync"]["down_bytes"]  # gzipped
     assert report["paging"]["offset"]["examined"] > report["paging"]["id keyset"]["examined"]
+    # Each target with its figure and verdict, per group: computed, not asserted (300 records
+    # say nothing about speed), but the verdict must follow from the figure.
+    checked = {(t["where"], t["what"]) for t in report["targets"]}
+    assert ("local, json2", "full sync / wire floor") in checked
+    assert ("remote-gzip, xmlrpc", "round trips / pages") in checked
+    assert ("local, naive", "naive / syncd full sync") in checked
+    assert ("remote-gzip, jsonrpc", "requests of a no-change pass") in checked
+    for t in report["targets"]:
+        assert t["met"] == (t["figure"] >= t["limit"] if t["what"].startswith("naive") else
+                            t["figure"] < t["limit"] if t["what"] in (
+                                "round trips / pages", "full sync / one-request floor") else
+                            t["figure"] <= t["limit"]), t
+    requests = [t for t in report["targets"] if t["what"] == "requests of a no-change pass"]
+    assert requests and all(t["figure"] == 1 and t["met"] for t in requests)
+    assert "\ntargets\n" in done.stdout
