@@ -69,27 +69,43 @@ class RowMarks:
         self.rest = tuple(f for f in fetched if f != "id" and f not in self.fields)
         self.order = (*self.keys, *self.rest)
         self.defaults = {key: (implied or {}).get(key, False) for key in self.order}
-        # The encoded tail of a row that holds its record alone, every other value implied.
-        self.tail = orjson.dumps({key: implied[key] for key in self.rest}) \
+        # What follows a line's last value when every value it does not keep is implied:
+        # `,"active":true}`.
+        self.tail = b"," + orjson.dumps({key: implied[key] for key in self.rest})[1:] \
             if self.rest and implied and all(key in implied for key in self.rest) else None
 
     def mark(self, row: dict[str, Any]) -> int:
         """The row's mark, the out-of-snapshot bit clear."""
-        keys = tuple(row)
-        if keys == self.order and type(row["id"]) is int:  # a window's row, as it comes
-            digest = hashlib.blake2b(orjson.dumps(row), digest_size=8).digest()
-            return int.from_bytes(digest, "big") & ~OUT_BIT
-        return _digest(self._encoded(row, keys)[1])
+        if tuple(row) == self.order and type(row["id"]) is int:  # a window's row, as it comes
+            return int.from_bytes(_blake2b(_dumps(row), digest_size=8).digest(), "big") & _MARK
+        return _digest(self._encoded(row))
 
     def take(self, row: dict[str, Any]) -> tuple[bytes, int]:
-        """The row's canonical line and its mark."""
-        line, encoded = self._encoded(row, tuple(row))
-        return line if line is not None else self._line(row, encoded), _digest(encoded)
+        """The row's canonical line (orjson's own buffer, a few KB: ``line`` gives one to keep
+        for long) and its mark. Written for speed: a full sync takes every row through it."""
+        keys = tuple(row)
+        if type(row.get("id")) is int:
+            if keys == self.keys:  # the record alone, anything else implied
+                line = _dumps(row)
+                if not self.rest:
+                    return line, int.from_bytes(
+                        _blake2b(line, digest_size=8).digest(), "big") & _MARK
+                if self.tail is not None:
+                    digest = _blake2b(line[:-1], digest_size=8)
+                    digest.update(self.tail)
+                    return line, int.from_bytes(digest.digest(), "big") & _MARK
+            elif keys == self.order:  # the record, then what it does not keep
+                encoded = _dumps(row)
+                value = int.from_bytes(_blake2b(encoded, digest_size=8).digest(), "big") & _MARK
+                return self._line(row, encoded), value
+        encoded = self._encoded(row)
+        return self._line(row, encoded), _digest(encoded)
 
     def line(self, row: dict[str, Any]) -> bytes:
-        """The row's canonical line alone."""
-        line, encoded = self._encoded(row, tuple(row))
-        return line if line is not None else self._line(row, encoded)
+        """The row's canonical line alone, an exact-size copy to keep."""
+        if not self.rest and tuple(row) == self.keys and type(row["id"]) is int:
+            return _exact(_dumps(row))
+        return _exact(self._line(row, self._encoded(row)))
 
     def record(self, row: dict[str, Any]) -> dict[str, Any]:
         """The record a row holds (the row itself when it holds nothing else)."""
@@ -97,27 +113,28 @@ class RowMarks:
             return row
         return {"id": row["id"], **{f: row.get(f, False) for f in self.fields}}
 
-    def _encoded(self, row: dict[str, Any], keys: tuple[str, ...]) -> tuple[bytes | None, bytes]:
-        """(the line when it came for free, else None; the row's whole encoding)."""
+    def _encoded(self, row: dict[str, Any]) -> bytes:
+        """The row's whole encoding, its keys put in the canonical order."""
         if type(row.get("id")) is not int:
             raise ValueError(f"a row without an integer id: {row.get('id')!r}")
-        if keys == self.order:
-            return (None, orjson.dumps(row)) if self.rest else (_exact(orjson.dumps(row)),) * 2
-        if keys == self.keys and self.tail is not None:
-            line = _exact(orjson.dumps(row))
-            return line, line[:-1] + b"," + self.tail[1:]
-        encoded = orjson.dumps({key: row.get(key, self.defaults[key]) for key in self.order})
-        return None, encoded
+        if tuple(row) == self.order:
+            return _dumps(row)
+        return _dumps({key: row.get(key, self.defaults[key]) for key in self.order})
 
     def _line(self, row: dict[str, Any], encoded: bytes) -> bytes:
         if not self.rest:
-            return _exact(encoded)
-        tail = orjson.dumps({key: row.get(key, self.defaults[key]) for key in self.rest})
+            return encoded
+        tail = _dumps({key: row.get(key, self.defaults[key]) for key in self.rest})
         return encoded[:-len(tail)] + b"}"  # `,"write_date":…}` is `{"write_date":…}` long
 
 
+_blake2b = hashlib.blake2b
+_dumps = orjson.dumps
+_MARK = (1 << 64) - 1 - OUT_BIT
+
+
 def _digest(encoded: bytes) -> int:
-    return int.from_bytes(hashlib.blake2b(encoded, digest_size=8).digest(), "big") & ~OUT_BIT
+    return int.from_bytes(_blake2b(encoded, digest_size=8).digest(), "big") & _MARK
 
 
 def _exact(data: bytes) -> bytes:

@@ -185,18 +185,20 @@ class _Pull:
         fields, implied = self._rebuild_fields(state)
         # Marked as a window, which fetches what the rebuild implies, marks them.
         marker = RowMarks(Layout(change.fields), state.fields, implied)
+        take, line_of, record_of, remember = marker.take, marker.line, marker.record, recent.add
         with self._progress(f"{self.spec.name}: full sync", total) as bar:
             for rows in self._rebuild_pages(fields):
-                for row in rows:
+                for row in rows:  # every row of the model: kept lean
                     stamp = row.get("write_date") or None
                     if stamp:
-                        watermark = stamp if watermark is None or stamp > watermark else watermark
-                    if stamp and (settled is None or stamp >= settled):
-                        line, value = marker.take(row)
-                        recent.add(row["id"], value)
-                    else:
-                        line = marker.line(row)
-                    yield marker.record(row), line
+                        if watermark is None or stamp > watermark:
+                            watermark = stamp
+                        if settled is None or stamp >= settled:
+                            line, value = take(row)
+                            remember(row["id"], value)
+                            yield record_of(row), line
+                            continue
+                    yield record_of(row), line_of(row)
                 report.fetched += len(rows)
                 bar.advance(len(rows))
         state.watermark = watermark

@@ -258,11 +258,12 @@ class JsonPassWriter:
             rebuild = Rebuild(path)
             before = Difference(path, layout)
             try:
+                compare, add = before.add, rebuild.add
                 for record, encoded in change.rebuild:
                     record_id = record_id_of(record)
                     assert record_id is not None
-                    before.add(record_id, encoded)
-                    rebuild.add(record_id, encoded)
+                    compare(record_id, encoded)
+                    add(record_id, encoded)
                 staged = rebuild.finish()
             except BaseException:
                 before.close()
