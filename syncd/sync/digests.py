@@ -80,26 +80,33 @@ class RowMarks:
             return int.from_bytes(_blake2b(_dumps(row), digest_size=8).digest(), "big") & _MARK
         return _digest(self._encoded(row))
 
-    def take(self, row: dict[str, Any]) -> tuple[bytes, int]:
-        """The row's canonical line (orjson's own buffer, a few KB: ``line`` gives one to keep
-        for long) and its mark. Written for speed: a full sync takes every row through it."""
+    def take(self, row: dict[str, Any]) -> tuple[dict[str, Any], bytes, int]:
+        """The row's record, its canonical line (orjson's own buffer, a few KB: ``line`` gives
+        one to keep for long) and its mark. Written for speed: a full sync takes every row of
+        its window through it."""
         keys = tuple(row)
         if type(row.get("id")) is int:
             if keys == self.keys:  # the record alone, anything else implied
                 line = _dumps(row)
                 if not self.rest:
-                    return line, int.from_bytes(
+                    return row, line, int.from_bytes(
                         _blake2b(line, digest_size=8).digest(), "big") & _MARK
                 if self.tail is not None:
                     digest = _blake2b(line[:-1], digest_size=8)
                     digest.update(self.tail)
-                    return line, int.from_bytes(digest.digest(), "big") & _MARK
+                    return row, line, int.from_bytes(digest.digest(), "big") & _MARK
             elif keys == self.order:  # the record, then what it does not keep
                 encoded = _dumps(row)
                 value = int.from_bytes(_blake2b(encoded, digest_size=8).digest(), "big") & _MARK
-                return self._line(row, encoded), value
+                return self.record(row), self._line(row, encoded), value
         encoded = self._encoded(row)
-        return self._line(row, encoded), _digest(encoded)
+        return self.record(row), self._line(row, encoded), _digest(encoded)
+
+    def encode(self, row: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+        """The row's record and canonical line (orjson's own buffer), without a mark."""
+        if tuple(row) == self.keys and type(row["id"]) is int:
+            return row, _dumps(row)
+        return self.record(row), self._line(row, self._encoded(row))
 
     def line(self, row: dict[str, Any]) -> bytes:
         """The row's canonical line alone, an exact-size copy to keep."""

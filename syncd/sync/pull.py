@@ -185,7 +185,7 @@ class _Pull:
         fields, implied = self._rebuild_fields(state)
         # Marked as a window, which fetches what the rebuild implies, marks them.
         marker = RowMarks(Layout(change.fields), state.fields, implied)
-        take, line_of, record_of, remember = marker.take, marker.line, marker.record, recent.add
+        take, encode, remember = marker.take, marker.encode, recent.add
         with self._progress(f"{self.spec.name}: full sync", total) as bar:
             for rows in self._rebuild_pages(fields):
                 for row in rows:  # every row of the model: kept lean
@@ -194,11 +194,11 @@ class _Pull:
                         if watermark is None or stamp > watermark:
                             watermark = stamp
                         if settled is None or stamp >= settled:
-                            line, value = take(row)
+                            record, line, value = take(row)
                             remember(row["id"], value)
-                            yield record_of(row), line
+                            yield record, line
                             continue
-                    yield record_of(row), line_of(row)
+                    yield encode(row)
                 report.fetched += len(rows)
                 bar.advance(len(rows))
         state.watermark = watermark

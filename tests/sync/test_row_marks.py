@@ -38,12 +38,13 @@ def test_the_line_is_the_records_canonical_line_whatever_the_order_of_the_keys(
     expected = layout.line({"id": 7, **{f: source.get(f, False) for f in FIELDS}})
     for seed in range(4):
         value = shuffled(source, seed) if seed else source
-        line, mark = marks.take(value)
+        record, line, mark = marks.take(value)
         assert line == expected and marks.line(value) == expected
-        assert mark == marks.mark(value) == marks.take(source)[1] and not mark & OUT_BIT
+        assert marks.encode(value) == (record, line) and layout.line(record) == expected
+        assert mark == marks.mark(value) == marks.take(source)[2] and not mark & OUT_BIT
         assert layout.line(marks.record(value)) == expected
     lacking = {"id": 7, "name": "x"}  # fields the server left out read as false
-    assert marks.take(lacking)[0] == layout.line({"id": 7, "name": "x", "email": False,
+    assert marks.take(lacking)[1] == layout.line({"id": 7, "name": "x", "email": False,
                                                   "parent_id": False})
 
 
