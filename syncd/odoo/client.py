@@ -8,8 +8,9 @@
 once: Odoo writes a login-log row per authentication, so a client is meant to live for a pass or
 for the whole process. ``resume(kept)`` starts instead from the ``handshake`` an earlier process
 kept (no request at all); a kept uid that Odoo refuses (the user recreated, the password changed)
-or a route gone (HTTP 404) makes the client connect once and retry that call, never more. Protocol "auto" speaks JSON-2 on Odoo 19+ when an API key is configured
-(``/xmlrpc`` and ``/jsonrpc`` are deprecated there and go away in Odoo 22), else JSON-RPC.
+or a route gone (HTTP 404) makes the client connect once and retry that call, never more.
+Protocol "auto" speaks JSON-2 on Odoo 19+ when an API key is configured (``/xmlrpc`` and
+``/jsonrpc`` are deprecated there and go away in Odoo 22), else JSON-RPC.
 
 Calls may come from several threads at once (``connections``, the pass's ``[sync] workers``),
 each on a connection of its own of the one session; until the first answer of a pass (see

@@ -34,10 +34,11 @@ class ChangeSet:
     """One model's outcome of a pull.
 
     Either ``rebuild`` is set: the model's whole content as a stream of records in ascending id
-    order, each with its canonical line (``Rebuilt``), consumed once by the sink, which replaces the stored copy with it (``state`` is final
-    only once the stream is exhausted); or ``upserts`` (records by id, to add or replace, held
-    as canonical lines and spilled to disk past the memory budget: syncd.sync.upserts) and
-    ``removals`` (ids) change the stored copy in place (the pull never puts an id in both).
+    order, each with its canonical line (``Rebuilt``), consumed once by the sink, which replaces
+    the stored copy with it (``state`` is final only once the stream is exhausted); or
+    ``upserts`` (records by id, to add or replace, held as canonical lines and spilled to disk
+    past the memory budget: syncd.sync.upserts) and ``removals`` (ids) change the stored copy
+    in place (the pull never puts an id in both).
     ``fields`` is the records' key order.
     ``distrusted``: the stored copy was changed by someone else since syncd wrote it (a file
     edited by hand): the sink reads it whole and rewrites it in its own layout."""

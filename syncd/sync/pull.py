@@ -183,7 +183,7 @@ class _Pull:
             return self.client.search_count(self.spec.model, self.domain,
                                             context=self.member_context)
         fields, implied = self._rebuild_fields(state)
-        # Marked as a window, which fetches what the rebuild implies, marks them.
+        # Rows are marked as a window marks them: it fetches what this rebuild implies.
         marker = RowMarks(Layout(change.fields), state.fields, implied)
         take, encode, remember = marker.take, marker.encode, recent.add
         with self._progress(f"{self.spec.name}: full sync", total) as bar:
