@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from datetime import UTC, datetime
@@ -41,11 +41,10 @@ from syncd.odoo import OdooClient
 from syncd.settings import ModelSpec, Settings
 from syncd.sync.changes import ChangeSet, RebuildReason
 from syncd.sync.parallel import Fleet, Inbox, StoredFromWorker
-from syncd.sync.pull import pull
+from syncd.sync.pull import PassContext, pull
 from syncd.sync.report import PassReport, ProgressFactory
 from syncd.sync.seam import Applied, PassWriter, Sink, Workdir
 from syncd.sync.state import ModelState, State, utc_now_text
-from syncd.sync.upserts import Scratch
 
 
 def utc_now() -> datetime:
@@ -93,19 +92,17 @@ def run_pass(settings: Settings, client: OdooClient, sink: Sink, workdir: Workdi
             logger.info("connected server={server} protocol={protocol} uid={uid}",
                         server=info.version, protocol=info.protocol, uid=info.uid)
         writer = sink.begin(at=utc_now_text(now()))
-        ahead = _Ahead(fleet, settings, client, sink, state, now=now, progress=progress,
-                       should_stop=should_stop, scratch=workdir.scratch_file) \
+        context = PassContext(client, settings.sync, source_of(settings), now, progress,
+                              should_stop, fleet, workdir.scratch_file)
+        ahead = _Ahead(fleet, context, settings.models, sink, state) \
             if fleet is not None else None
         for index, spec in enumerate(settings.models):
             current = spec.name
             if ahead is not None:
                 ahead.start_through(index + workers - 1)
             previous = state.models.get(spec.name) or ModelState(model=spec.model)
-            change, applied = _pull_and_write(spec, previous, settings, client, sink, writer,
-                                              now=now, progress=progress,
-                                              should_stop=should_stop, fleet=fleet,
-                                              pulled=ahead.take(spec.name) if ahead else None,
-                                              scratch=workdir.scratch_file)
+            change, applied = _pull_and_write(spec, previous, context, sink, writer,
+                                              pulled=ahead.take(spec.name) if ahead else None)
             change.state.records = applied.records
             change.report.records = applied.records
             # Relative to the previous stored copy, rebuilds included (a resync to the same
@@ -181,12 +178,9 @@ def warn_unconfigured(names: list[str]) -> None:
         logger.warning("{}", unconfigured_advice(names))
 
 
-def _pull_and_write(spec: ModelSpec, previous: ModelState, settings: Settings,
-                    client: OdooClient, sink: Sink, writer: PassWriter, *,
-                    now: Callable[[], datetime], progress: ProgressFactory | None,
-                    should_stop: Callable[[], bool] | None, fleet: Fleet | None = None,
-                    pulled: Callable[[], ChangeSet] | None = None,
-                    scratch: Scratch | None = None) -> tuple[ChangeSet, Applied]:
+def _pull_and_write(spec: ModelSpec, previous: ModelState, context: PassContext, sink: Sink,
+                    writer: PassWriter, *,
+                    pulled: Callable[[], ChangeSet] | None = None) -> tuple[ChangeSet, Applied]:
     """Pull one model and stage its change set. A corrupt stored copy is set aside and the
     model rebuilt; a field that vanished from the server since the fields were resolved makes
     the model resolve them again and rebuild. Each happens at most once per pass. ``pulled``:
@@ -200,10 +194,7 @@ def _pull_and_write(spec: ModelSpec, previous: ModelState, settings: Settings,
                 first, pulled = pulled, None
                 change = first()
             else:
-                change = pull(spec, client, previous, sink, settings.sync,
-                              source=source_of(settings), now=now, force=force,
-                              progress=progress, should_stop=should_stop, fleet=fleet,
-                              scratch=scratch)
+                change = pull(spec, previous, sink, context, force=force)
             try:
                 applied = writer.write(change)
                 if change.upserts.spilled:
@@ -240,21 +231,15 @@ class _Ahead:
     fleet. What they ask the sink is answered on this thread (``Inbox``) while it waits for
     their outcome; whether a model's copy exists is asked here once, before any is written."""
 
-    def __init__(self, fleet: Fleet, settings: Settings, client: OdooClient, sink: Sink,
-                 state: State, *, now: Callable[[], datetime],
-                 progress: ProgressFactory | None,
-                 should_stop: Callable[[], bool] | None, scratch: Scratch) -> None:
+    def __init__(self, fleet: Fleet, context: PassContext, models: Sequence[ModelSpec],
+                 sink: Sink, state: State) -> None:
         self.fleet = fleet
-        self.scratch = scratch
-        self.settings = settings
-        self.client = client
+        self.context = context
+        self.models = models
         self.state = state
-        self.now = now
-        self.progress = progress
-        self.should_stop = should_stop
         self.inbox = Inbox()
         fleet.on_close(self.inbox.close)
-        later = settings.models[1:]
+        later = models[1:]
         self.stored = StoredFromWorker(sink, self.inbox,
                                        {spec.name: sink.exists(spec.name) for spec in later})
         self.running: dict[str, _Running] = {}
@@ -262,7 +247,7 @@ class _Ahead:
 
     def start_through(self, last: int) -> None:
         """Start the pulls of the models up to number ``last`` (not yet started)."""
-        models = self.settings.models
+        models = self.models
         while self.started <= min(last, len(models) - 1):
             spec = models[self.started]
             self.started += 1
@@ -277,12 +262,8 @@ class _Ahead:
             try:
                 # Decide (rebuild floor, window start) as if pulled after the models before it:
                 # once the pass has had its first answer (the pass's own thread makes it).
-                self.client.await_first_answer()
-                running.change = pull(spec, self.client, previous, self.stored,
-                                      self.settings.sync, source=source_of(self.settings),
-                                      now=self.now, progress=self.progress,
-                                      should_stop=self.should_stop, fleet=self.fleet,
-                                      scratch=self.scratch)
+                self.context.client.await_first_answer()
+                running.change = pull(spec, previous, self.stored, self.context)
             except BaseException as exc:  # noqa: BLE001 - raised on the pass's thread by take
                 running.error = exc
             finally:

@@ -34,6 +34,7 @@ holds, and returns a ``ChangeSet``. A rebuild's records are a stream the sink co
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from array import array
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
@@ -59,48 +60,52 @@ from syncd.sync.upserts import Scratch, Upserts
 from syncd.sync.window import Window, domain_fields, fingerprint
 
 
-def pull(spec: ModelSpec, client: OdooClient, previous: ModelState, stored: Stored,
-         settings: SyncSettings, *, source: str, now: Callable[[], datetime],
-         force: RebuildReason | None = None, progress: ProgressFactory | None = None,
-         should_stop: Callable[[], bool] | None = None, fleet: Fleet | None = None,
-         scratch: Scratch | None = None) -> ChangeSet:
+@dataclass(frozen=True)
+class PassContext:
+    """What every pull of one pass shares. ``source``: what the snapshots are of (the server and
+    database, for the fingerprint); ``now``: this machine's clock, for people and the reconcile
+    interval; ``should_stop``: polled between requests; ``fleet``: the pass's worker threads,
+    which read a rebuild in slices (None: one scan); ``scratch``: where upserts beyond
+    ``settings.memory_budget`` spill (None: kept in memory)."""
+
+    client: OdooClient
+    settings: SyncSettings
+    source: str
+    now: Callable[[], datetime]
+    progress: ProgressFactory | None = None
+    should_stop: Callable[[], bool] | None = None
+    fleet: Fleet | None = None
+    scratch: Scratch | None = None
+
+
+def pull(spec: ModelSpec, previous: ModelState, stored: Stored, context: PassContext, *,
+         force: RebuildReason | None = None) -> ChangeSet:
     """The change set of one model since ``previous`` (which is not modified). ``force``: rebuild
-    for this reason (the engine's answer to a corrupt copy or a field that vanished). ``fleet``:
-    the pass's worker threads, which read a rebuild in slices (None: one scan). ``scratch``:
-    where upserts beyond ``settings.memory_budget`` spill (None: kept in memory); the caller
+    for this reason (the engine's answer to a corrupt copy or a field that vanished). The caller
     closes the change set's upserts once written."""
-    return _Pull(spec, client, settings, stored, source=source, now=now, progress=progress,
-                 should_stop=should_stop, fleet=fleet, scratch=scratch).run(previous, force)
+    return _Pull(spec, stored, context).run(previous, force)
 
 
 class _Pull:
-    def __init__(self, spec: ModelSpec, client: OdooClient, settings: SyncSettings,
-                 stored: Stored, *, source: str, now: Callable[[], datetime],
-                 progress: ProgressFactory | None,
-                 should_stop: Callable[[], bool] | None, fleet: Fleet | None = None,
-                 scratch: Scratch | None = None) -> None:
+    def __init__(self, spec: ModelSpec, stored: Stored, context: PassContext) -> None:
         self.spec = spec
-        self.fleet = fleet
-        self.scratch = scratch
-        self.client = client
-        self.settings = settings
         self.stored = stored
-        self.source = source
-        self.now = now
-        self.progress = progress
-        self.should_stop = should_stop or (lambda: False)
+        self.context = context
+        self.client = context.client
+        self.settings = context.settings
+        self.should_stop = context.should_stop or (lambda: False)
         self.domain = domain_as_list(spec.domain)
         self.member_context = {"active_test": not spec.include_archived}
         self.started = time.monotonic()
         # The language every read carries: part of what the snapshot is "of" (window.fingerprint)
-        self.lang = client.connect().lang
+        self.lang = self.client.connect().lang
 
     def run(self, previous: ModelState, force: RebuildReason | None) -> ChangeSet:
         state = previous.copy()
         state.model = self.spec.model
         report = ModelReport(name=self.spec.name, model=self.spec.model)
         reasons = [force] if force is not None else self._reasons(previous)
-        fp = fingerprint(self.spec, self.source, self.lang)
+        fp = fingerprint(self.spec, self.context.source, self.lang)
         # An empty model has no watermark and is re-read whole each pass (one small request);
         # its field list is still good, so only a real rebuild asks the server for fields again.
         if (reasons and reasons != [RebuildReason.NO_WATERMARK]) or not state.fields:
@@ -108,7 +113,7 @@ class _Pull:
         state.fingerprint = fp
         state.lang = self.lang
         fields = tuple(self._out_fields(state))
-        upserts = Upserts(fields, budget=self.settings.memory_budget, scratch=self.scratch)
+        upserts = Upserts(fields, budget=self.settings.memory_budget, scratch=self.context.scratch)
         change = ChangeSet(name=self.spec.name, fields=fields, state=state, report=report,
                            reasons=reasons, upserts=upserts)
         if reasons:
@@ -125,12 +130,12 @@ class _Pull:
     def _reasons(self, previous: ModelState) -> list[RebuildReason]:
         if previous.watermark is None and previous.records == 0 and not previous.fingerprint:
             return [RebuildReason.FIRST_SYNC]
-        if previous.fingerprint != fingerprint(self.spec, self.source, self.lang):
+        if previous.fingerprint != fingerprint(self.spec, self.context.source, self.lang):
             if previous.lang is None:
                 # A state from before the language was kept: taken as read in today's language.
-                if previous.fingerprint != fingerprint(self.spec, self.source, None):
+                if previous.fingerprint != fingerprint(self.spec, self.context.source, None):
                     return [RebuildReason.CONFIG_CHANGED]
-            elif previous.fingerprint == fingerprint(self.spec, self.source, previous.lang):
+            elif previous.fingerprint == fingerprint(self.spec, self.context.source, previous.lang):
                 return [RebuildReason.LANG_CHANGED]
             else:
                 return [RebuildReason.CONFIG_CHANGED]
@@ -208,7 +213,7 @@ class _Pull:
         report.changed = report.fetched
         state.records = report.fetched
         state.full_resync = False
-        state.last_reconcile = utc_now_text(self.now())
+        state.last_reconcile = utc_now_text(self.context.now())
         self._finish(change)
 
     def _rebuild_fields(self, state: ModelState) -> tuple[list[str], dict[str, Any]]:
@@ -327,7 +332,7 @@ class _Pull:
         if self.settings.reconcile_interval == 0 or state.last_reconcile is None:
             return True
         last = datetime.strptime(state.last_reconcile, TIME_FORMAT)
-        elapsed = (self.now().replace(tzinfo=None) - last).total_seconds()
+        elapsed = (self.context.now().replace(tzinfo=None) - last).total_seconds()
         # A clock stepped backwards must not postpone deletions for ever.
         return elapsed >= self.settings.reconcile_interval or elapsed < 0
 
@@ -353,7 +358,7 @@ class _Pull:
                 change.upserts[row["id"]] = self._record(row, change.fields)
                 change.removals.discard(row["id"])
             report.fetched += len(rows)
-        state.last_reconcile = utc_now_text(self.now())
+        state.last_reconcile = utc_now_text(self.context.now())
 
     # -- plumbing ----------------------------------------------------------------------------
     def _pages(self, domain: list[Any], fields: list[str], context: dict[str, Any], *,
@@ -364,11 +369,11 @@ class _Pull:
 
     def _rebuild_pages(self, fields: list[str]) -> Iterator[list[dict[str, Any]]]:
         """The model's rows in pages of ascending ids: one scan, or slices read at once."""
-        if self.fleet is None:
+        if self.context.fleet is None:
             return self._pages(self.domain, fields, self.member_context)
         return sliced_pages(self.client, self.spec.model, self.domain, fields,
                             context=self.member_context, page_size=self.settings.page_size,
-                            check_stop=self._check_stop, fleet=self.fleet)
+                            check_stop=self._check_stop, fleet=self.context.fleet)
 
     def _newest_stamp(self) -> str | None:
         rows = self.client.search_read(self.spec.model, [], ["write_date"], limit=1,
@@ -381,9 +386,9 @@ class _Pull:
 
     def _progress(self, label: str,
                   total: Callable[[], int | None]) -> AbstractContextManager[ProgressLike]:
-        if self.progress is None:
+        if self.context.progress is None:
             return nullcontext(_NoProgress())
-        return self.progress(label, total)
+        return self.context.progress(label, total)
 
 
 def _differences(held: array[int], server: array[int]) -> tuple[list[int], list[int]]:
