@@ -5,25 +5,19 @@ handshake), never how fast anything was."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.bench_run import run_bench
 
 
 def test_the_freshness_benchmark_sees_every_change_and_counts_an_idle_pass(tmp_path: Path) -> None:
-    out = tmp_path / "fresh.json"
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "bench_fresh.py"), "--changes", "2",
-         "--interval", "1", "--mean-gap", "0.3", "--customers", "40", "--products", "40",
-         "--login-cost", "0", "--idle-passes", "2", "--deadline", "30",
-         "--workdir", str(tmp_path / "work"), "--json", str(out)],
-        capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
-    assert "p95" in done.stdout
-    report = json.loads(out.read_text())
+    stdout, report = run_bench(
+        "bench_fresh.py", ["--changes", "2", "--interval", "1", "--mean-gap", "0.3",
+                           "--customers", "40", "--products", "40", "--login-cost", "0",
+                           "--idle-passes", "2", "--deadline", "30",
+                           "--workdir", str(tmp_path / "work")],
+        tmp_path / "fresh.json", timeout=120)
+    assert "p95" in stdout
     assert report["latency"]["count"] == 2 and report["latency"]["missing"] == 0
     assert all(w["in_time"] and w["latency"] >= 0 for w in report["writes"])
     assert report["first_pass"]["logins"] == 1  # a fresh data directory: the daemon logs in once

@@ -3,25 +3,18 @@ there and consistent (requests, rows, files), never how fast anything was."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.bench_run import run_bench
 
 
 def test_the_benchmark_runs_every_transport_and_profile_and_writes_its_json(tmp_path: Path) -> None:
-    out = tmp_path / "bench.json"
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "bench_sync.py"), "--records", "300",
-         "--repeats", "1", "--changes", "10", "--naive-cap", "120", "--paging-records", "2500",
-         "--profiles", "local", "remote-gzip", "--latency", "0.001", "--login-cost", "0",
-         "--json", str(out)],
-        capture_output=True, text=True, timeout=240, check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "full sync / wire floor" in done.stdout
-    report = json.loads(out.read_text())
+    stdout, report = run_bench(
+        "bench_sync.py", ["--records", "300", "--repeats", "1", "--changes", "10",
+                          "--naive-cap", "120", "--paging-records", "2500",
+                          "--profiles", "local", "remote-gzip", "--latency", "0.001",
+                          "--login-cost", "0"], tmp_path / "bench.json")
+    assert "full sync / wire floor" in stdout
     groups = {(g["profile"], g["protocol"]): {r["pass"]: r for r in g["rows"]}
               for g in report["groups"]}
     assert set(groups) == {(p, t) for p in ("local", "remote-gzip")
@@ -54,4 +47,4 @@ def test_the_benchmark_runs_every_transport_and_profile_and_writes_its_json(tmp_
                             t["figure"] <= t["limit"]), t
     requests = [t for t in report["targets"] if t["what"] == "requests of a no-change pass"]
     assert requests and all(t["figure"] == 1 and t["met"] for t in requests)
-    assert "\ntargets\n" in done.stdout
+    assert "\ntargets\n" in stdout

@@ -3,26 +3,19 @@ per row examined), so it cannot rot: the figures are there and consistent, never
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.bench_run import run_bench
 
 
 def test_the_workers_profile_runs_and_reports_round_trips(tmp_path: Path) -> None:
-    out = tmp_path / "bench.json"
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "bench_sync.py"), "--records", "1200",
-         "--page-size", "50", "--repeats", "1", "--changes", "10", "--naive-cap", "1200",
-         "--paging-records", "0", "--profiles", "workers", "--protocols", "json2",
-         "--server-workers", "2", "--row-cost-us", "20", "--login-cost", "0",
-         "--json", str(out)],
-        capture_output=True, text=True, timeout=240, check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "full sync against the wire floor" in done.stdout
-    report = json.loads(out.read_text())
+    stdout, report = run_bench(
+        "bench_sync.py", ["--records", "1200", "--page-size", "50", "--repeats", "1",
+                          "--changes", "10", "--naive-cap", "1200", "--paging-records", "0",
+                          "--profiles", "workers", "--protocols", "json2",
+                          "--server-workers", "2", "--row-cost-us", "20", "--login-cost", "0"],
+        tmp_path / "bench.json")
+    assert "full sync against the wire floor" in stdout
     groups = {(g["profile"], g["protocol"]): {r["pass"]: r for r in g["rows"]}
               for g in report["groups"]}
     assert set(groups) == {("workers", "json2"), ("workers", "naive")}

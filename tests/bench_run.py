@@ -1,0 +1,23 @@
+"""Running a benchmark script as a user does, for the smoke tests that keep it from rotting."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_bench(script: str, args: list[str], out: Path, *,
+              timeout: float = 240) -> tuple[str, dict[str, Any]]:
+    """Run ``scripts/<script>`` with ``args`` and ``--json out``; its standard output and the
+    JSON it wrote. Fails the test, with the script's output, when it exits non-zero."""
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / script), *args,
+                           "--json", str(out)],
+                          capture_output=True, text=True, timeout=timeout, check=False)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    report: dict[str, Any] = json.loads(out.read_text())
+    return done.stdout, report
