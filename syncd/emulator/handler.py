@@ -57,6 +57,11 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
 
     daemon_threads = True
     block_on_close = False
+    # Odoo's threaded server is werkzeug's (a listen backlog of 128), its prefork server listens
+    # with 8 per worker. socketserver's default of 5 drops the connects of a client with more
+    # requests at once than that while the accept loop waits for the GIL: each dropped SYN
+    # costs the client a 1 s retransmission, which no Odoo would charge.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], router: Router, faults: FaultPlan,
                  stats: Stats, link: Link | None = None,

@@ -78,3 +78,26 @@ def test_a_login_costs_what_it_is_told_to() -> None:
             assert common.login(em.db.name, em.login, em.password) == 2
             took = time.monotonic() - began
             assert took >= cost
+
+
+def test_connects_queue_as_on_odoo_while_the_server_is_not_accepting() -> None:
+    """Odoo's threaded server listens with werkzeug's backlog of 128 (prefork: 8 per worker).
+    With socketserver's default of 5, a client opening more connections than that while the
+    accept loop is busy (it waits for the GIL behind the handler threads) has its SYNs
+    dropped and waits a 1 s retransmission per connect. Here nothing accepts at all: every
+    connect must still complete at once."""
+    import socket
+
+    from syncd.emulator.handler import EmulatorHTTPServer
+
+    server = EmulatorHTTPServer(("127.0.0.1", 0), None, None, None)  # type: ignore[arg-type]
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(32):
+            # A dropped SYN is retried after 1 s: a connect that is not queued times out.
+            sockets.append(socket.create_connection(server.server_address[:2], timeout=0.5))
+    finally:
+        for s in sockets:
+            s.close()
+        server.server_close()
+    assert len(sockets) == 32
