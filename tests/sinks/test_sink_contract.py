@@ -108,6 +108,22 @@ def test_changes_in_place(sink: Sink) -> None:
     assert sink.count("customers", state) == 4
 
 
+def test_an_id_both_upserted_and_removed_is_kept_upserted(sink: Sink) -> None:
+    """The change set's rule on every sink: an upsert wins over a removal of the same id (the
+    row was read after the scan that missed it). The PostgreSQL writer deleted it after the
+    upsert."""
+    commit_rebuild(sink, "customers", [record(1), record(2)])
+    state = sink.load_state()
+    model = state.models["customers"]
+    writer = sink.begin()
+    applied = writer.write(change("customers", model, upserts=[record(2, name="back")],
+                                  removals={1, 2}))
+    assert (applied.changed, applied.removed, applied.records) == (1, 1, 1)
+    model.records = applied.records
+    writer.commit(state)
+    assert list(stored_records(sink, "customers")) == [record(2, name="back")]
+
+
 def test_an_aborted_pass_leaves_everything_as_it_was(sink: Sink) -> None:
     before = commit_rebuild(sink, "customers", [record(1), record(2)])
     state = sink.load_state()

@@ -189,7 +189,9 @@ class PostgresPassWriter:
         else:
             self._check_columns(table, columns)
         changed = self._upsert(name, columns, layout, change.upserts.items())
-        removed = self._remove(name, sorted(change.removals))
+        # An id both upserted and removed keeps its upsert, as on every sink.
+        removed = self._remove(name, [i for i in sorted(change.removals)
+                                      if i not in change.upserts])
         if changed or removed:
             self.changed.add(name)
         row = self._run(sql.SQL("SELECT count(*) FROM {}").format(self._q(table))).fetchone()
