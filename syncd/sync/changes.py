@@ -38,7 +38,7 @@ class ChangeSet:
     the stored copy with it (``state`` is final only once the stream is exhausted); or
     ``upserts`` (records by id, to add or replace, held as canonical lines and spilled to disk
     past the memory budget: syncd.sync.upserts) and ``removals`` (ids) change the stored copy
-    in place (the pull never puts an id in both).
+    in place (the pull never puts an id in both; every sink keeps the upsert if it did).
     ``fields`` is the records' key order.
     ``distrusted``: the stored copy was changed by someone else since syncd wrote it (a file
     edited by hand): the sink reads it whole and rewrites it in its own layout."""
