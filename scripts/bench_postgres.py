@@ -47,9 +47,13 @@ def measure(label: str, cfg: Path) -> tuple[float, float]:
     return cpu, wall
 
 
-def config(directory: Path, url: str, sink: str) -> Path:
-    path = base.config(directory, url, 3600)
-    path.write_text(path.read_text() + sink)
+def config(directory: Path, url: str, kind: str, dsn: str) -> Path:
+    """bench_write_path's configuration for sink `kind`, with the server's DSN for PostgreSQL."""
+    path = base.config(directory, url, 3600, kind)
+    if kind == "postgres":
+        text = path.read_text().replace('kind = "postgres"\n',
+                                        f'kind = "postgres"\ndsn = "{dsn}"\n')
+        path.write_text(text)
     return path
 
 
@@ -70,13 +74,11 @@ def main() -> int:
             for kind in ("json", "postgres"):
                 place = work / kind
                 place.mkdir()
-                sink = "" if kind == "json" else \
-                    f'[sink]\nkind = "postgres"\ndsn = "{server.dsn("postgres")}"\n'
-                cfg = config(place, url, sink)
+                cfg = config(place, url, kind, server.dsn("postgres"))
                 figures[f"{kind} full"] = measure(f"{kind}: full sync", cfg)
                 base.write_ten(url)
                 figures[f"{kind} ten"] = measure(f"{kind}: 10 changes", cfg)
-                shutil.rmtree(place / "data")
+                shutil.rmtree(place / kind)  # the data directory
         finally:
             proc.communicate("")
             server.stop()
