@@ -180,6 +180,9 @@ def test_other_layouts_are_read_once_and_rewritten_in_ours(tmp_path: Path,
         (b'[\n{"id":1,"name":"A"},\n{"id":2,"name":"B\n]\n', "not valid JSON"),
         (b'[\n{"id":1},\n{"id":1}\n]\n', "duplicate id 1"),
         (b'[\n{"id":1},\n{"name":"x"}\n]\n', "element 1 has no integer id"),
+        # ids ascending, then out of order: every earlier id is still checked
+        (b'[{"id": 1}, {"id": 3}, {"id": 2}, {"id": 3}]', "duplicate id 3"),
+        (b'[\n{"id":1},\n{"id":3},\n{"id":2},\n{"id":1}\n]\n', "duplicate id 1"),
     ],
 )
 def test_corrupt_files_raise_naming_the_file(tmp_path: Path, content: bytes, why: str) -> None:
@@ -232,3 +235,34 @@ def test_a_failure_mid_merge_leaves_the_old_file(tmp_path: Path,
         merge(path, layout, {50: {"id": 50, "name": "y"}}, set(), trusted=True)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
+
+
+def test_a_distrusted_file_in_id_order_is_merged_as_it_is_read(tmp_path: Path) -> None:
+    """syncd's own file, touched and edited in place by hand (a record's keys reordered and
+    spaced, a value changed): rewritten in syncd's layout with the changes, the hand edit kept,
+    and without holding the file's records (the tracemalloc peak for 50,000 records: 1.4 MB
+    merged as read, 8.5 MB holding their lines)."""
+    import tracemalloc
+
+    layout = Layout(["name"])
+    path = tmp_path / "x.json"
+    count = 50_000
+    write(path, layout, [{"id": i, "name": f"n{i}"} for i in range(1, count + 1)])
+    raw = path.read_bytes().replace(b'{"id":7,"name":"n7"}', b'{ "name": "edited", "id": 7 }')
+    path.write_bytes(raw)
+    upserts = {3: {"id": 3, "name": "three"}, count + 5: {"id": count + 5, "name": "new"},
+               9: {"id": 9, "name": "n9"}}
+    tracemalloc.start()
+    try:
+        merged = merge(path, layout, upserts, {4, 8, count + 9}, trusted=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert merged.staged is not None
+    merged.staged.commit()
+    expected = {i: {"id": i, "name": f"n{i}"} for i in range(1, count + 1) if i not in (4, 8)}
+    expected[7]["name"] = "edited"
+    expected |= upserts
+    assert path.read_bytes() == encode(layout.line(expected[i]) for i in sorted(expected))
+    assert (merged.changed, merged.removed, merged.records) == (2, 2, count + 1 - 2)
+    assert peak < count * 60, f"{peak:,} bytes traced"

@@ -202,6 +202,68 @@ def _merge_trusted(path: Path, source: _Source, ordered: Iterable[tuple[int, byt
 
 def _merge_rewritten(path: Path, layout: Layout, ordered: Iterable[tuple[int, bytes | None]],
                      told: Changes) -> Merged:
+    """A file syncd does not trust, rewritten in its layout with the changes applied. When its
+    records are in ascending id order (syncd's own file, touched or edited in place: the usual
+    reasons) it is merged as it is read, a record at a time, after a first reading that checks
+    it (so a 1,000,000-record file costs two readings, not a million records held); any other
+    is held whole and sorted."""
+    if _ascending(path):
+        return _merge_streamed(path, layout, ordered, told)
+    return _merge_held(path, layout, ordered, told)
+
+
+def _ascending(path: Path) -> bool:
+    """Whether every record of the file is valid and their ids ascend (CorruptFileError on a
+    record that is not valid; an unreadable file is judged again, whole, by the caller)."""
+    last = 0
+    for record in read_records(path):
+        record_id = record["id"]
+        if record_id <= last:
+            return False
+        last = record_id
+    return True
+
+
+def _merge_streamed(path: Path, layout: Layout, ordered: Iterable[tuple[int, bytes | None]],
+                    told: Changes) -> Merged:
+    """Merge-join of the file's records (ids ascending) and the changes (ids ascending)."""
+    stored = ((record["id"], layout.line(record)) for record in read_records(path))
+    rebuild = Rebuild(path)
+    changed = removed = inserted = records = 0
+    try:
+        current = next(stored, None)
+        for record_id, line in ordered:
+            while current is not None and current[0] < record_id:
+                rebuild.add(*current)
+                records += 1
+                current = next(stored, None)
+            old: bytes | None = None
+            if current is not None and current[0] == record_id:
+                old, current = current[1], next(stored, None)
+            if line is None:
+                if old is not None:
+                    removed += 1
+                    told(record_id, None)
+                continue
+            if old != line:
+                inserted += old is None
+                changed += 1
+                told(record_id, line)
+            rebuild.add(record_id, line)
+            records += 1
+        while current is not None:
+            rebuild.add(*current)
+            records += 1
+            current = next(stored, None)
+        staged = rebuild.finish()
+    except BaseException:
+        rebuild.discard()
+        raise
+    return Merged(staged, changed, removed, inserted, records)
+
+
+def _merge_held(path: Path, layout: Layout, ordered: Iterable[tuple[int, bytes | None]],
+                told: Changes) -> Merged:
     lines: dict[int, bytes] = {}
     for record in read_records(path):
         lines[record["id"]] = layout.line(record)
