@@ -183,6 +183,8 @@ def test_other_layouts_are_read_once_and_rewritten_in_ours(tmp_path: Path,
         # ids ascending, then out of order: every earlier id is still checked
         (b'[{"id": 1}, {"id": 3}, {"id": 2}, {"id": 3}]', "duplicate id 3"),
         (b'[\n{"id":1},\n{"id":3},\n{"id":2},\n{"id":1}\n]\n', "duplicate id 1"),
+        (b'[{"id": 1}, {"id": 18446744073709551615}, {"id": 18446744073709551615}]',
+         "duplicate id 18446744073709551615"),
     ],
 )
 def test_corrupt_files_raise_naming_the_file(tmp_path: Path, content: bytes, why: str) -> None:

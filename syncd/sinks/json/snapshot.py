@@ -259,6 +259,8 @@ def _merge_streamed(path: Path, layout: Layout, ordered: Iterable[tuple[int, byt
     except BaseException:
         rebuild.discard()
         raise
+    finally:
+        stored.close()  # the file, closed before the new one may replace it
     return Merged(staged, changed, removed, inserted, records)
 
 
