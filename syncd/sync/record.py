@@ -18,10 +18,15 @@ from typing import Any
 import orjson
 
 
+ID_RANGE = range(-(2 ** 63), 2 ** 63)  # what every sink stores an id as (SQLite INTEGER, bigint)
+
+
 def record_id_of(record: Mapping[str, Any]) -> int | None:
+    """The record's id: an integer within 64 bits (Odoo's ids are 32-bit; a bigger one, written
+    by hand, could be stored by no sink), else None."""
     value = record.get("id")
     # bool is an int in Python, but true/false is not a record id.
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, int) and not isinstance(value, bool) and value in ID_RANGE:
         return value
     return None
 

@@ -183,8 +183,8 @@ def test_other_layouts_are_read_once_and_rewritten_in_ours(tmp_path: Path,
         # ids ascending, then out of order: every earlier id is still checked
         (b'[{"id": 1}, {"id": 3}, {"id": 2}, {"id": 3}]', "duplicate id 3"),
         (b'[\n{"id":1},\n{"id":3},\n{"id":2},\n{"id":1}\n]\n', "duplicate id 1"),
-        (b'[{"id": 1}, {"id": 18446744073709551615}, {"id": 18446744073709551615}]',
-         "duplicate id 18446744073709551615"),
+        # beyond 64 bits (orjson reads up to 2^64 - 1 as an int): no sink could store it
+        (b'[{"id": 1}, {"id": 18446744073709551615}]', "element 1 has no integer id"),
     ],
 )
 def test_corrupt_files_raise_naming_the_file(tmp_path: Path, content: bytes, why: str) -> None:

@@ -110,9 +110,6 @@ def _our_lines(path: Path, handle: Any) -> Iterator[bytes]:
     raise _NotOurs  # no closing bracket line
 
 
-_PACKED_MAX = 2 ** 63  # an id an array("q") holds; a bigger one (a hand edit) goes to the set
-
-
 def _checked(path: Path, items: Iterator[Any]) -> Iterator[dict[str, Any]]:
     """The records, each checked to be an object with an integer id not seen before. While the
     ids ascend (any file syncd wrote) they are distinct by their order and only kept packed, 8
@@ -127,7 +124,7 @@ def _checked(path: Path, items: Iterator[Any]) -> Iterator[dict[str, Any]]:
         if record_id is None:
             raise CorruptFileError(f"{path}: element {position} has no integer id")
         if ascending is not None:
-            if (last is None or record_id > last) and record_id < _PACKED_MAX:
+            if last is None or record_id > last:
                 ascending.append(record_id)
                 last = record_id
                 yield record
