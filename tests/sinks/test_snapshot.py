@@ -268,3 +268,29 @@ def test_a_distrusted_file_in_id_order_is_merged_as_it_is_read(tmp_path: Path) -
     assert path.read_bytes() == encode(layout.line(expected[i]) for i in sorted(expected))
     assert (merged.changed, merged.removed, merged.records) == (2, 2, count + 1 - 2)
     assert peak < count * 60, f"{peak:,} bytes traced"
+
+
+@pytest.mark.parametrize("content, ids", [
+    (b'[\n{"id":1,"name":"a"},\n{"id":2,"name":"b"}]', [1, 2]),  # no newline after ]
+    (b'[\n{"id":1},\n{\n  "id": 2\n},\n{"id":3}\n]\n', [1, 2, 3]),  # one spread over lines
+    (b'[\n{"id":3},\n{"id":1},\n{"id":2}]\n', [3, 1, 2]),
+])
+def test_a_file_found_not_ours_midway_gives_each_record_once(tmp_path: Path, content: bytes,
+                                                               ids: list[int]) -> None:
+    """Read a line at a time until a line shows the file is laid out otherwise, then parsed
+    whole: the records given before are not given again (they were, twice)."""
+    path = tmp_path / "x.json"
+    path.write_bytes(content)
+    assert [r["id"] for r in read_records(path)] == ids
+    assert count_records(path) == len(ids)
+    assert list(snapshot_ids(path, trusted=False)) == sorted(ids)
+    merged = apply(path, Layout(["name"]), {}, {99}, trusted=False)
+    assert merged.records == len(ids)
+    assert [r["id"] for r in read_records(path)] == sorted(ids)
+
+
+def test_an_id_repeated_across_the_lines_given_and_the_rest_is_found(tmp_path: Path) -> None:
+    path = tmp_path / "x.json"
+    path.write_bytes(b'[\n{"id":1},\n{"id":2},\n{"id":1}]')
+    with pytest.raises(CorruptFileError, match="duplicate id 1"):
+        list(read_records(path))

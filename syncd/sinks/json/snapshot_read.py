@@ -62,7 +62,12 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
     exist. Raises CorruptFileError naming the file.
 
     A file in syncd's layout is decoded a line at a time; any other JSON array (edited by hand
-    or written by another tool) is parsed whole."""
+    or written by another tool) is parsed whole. A file found not to be in syncd's layout after
+    some records were given (a record spread over lines further on, no newline after the ``]``)
+    is parsed whole and goes on after them: every line given was a whole object after ``[`` and
+    the ones before, so the array's elements begin with them (JSON objects delimit
+    themselves); the whole array is checked again, for ids repeated across the two."""
+    given = 0
     try:
         handle = path.open("rb")
     except FileNotFoundError:
@@ -74,7 +79,9 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
         if first == HEAD:
             lines = _our_lines(path, handle)
             try:
-                yield from _checked(path, map(orjson.loads, lines))
+                for record in _checked(path, map(orjson.loads, lines)):
+                    yield record
+                    given += 1
                 return
             except (orjson.JSONDecodeError, _NotOurs):
                 pass  # not one record per line after all: judge the file as a whole
@@ -87,7 +94,9 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
     if not isinstance(whole, list):
         raise CorruptFileError(f"{path}: expected a JSON array of records, "
                                f"got {type(whole).__name__}")
-    yield from _checked(path, iter(whole))
+    for position, record in enumerate(_checked(path, iter(whole))):
+        if position >= given:
+            yield record
 
 
 class _NotOurs(Exception):
