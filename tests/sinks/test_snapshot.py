@@ -146,7 +146,8 @@ def test_merge_agrees_with_a_rebuild_on_random_changes(tmp_path: Path, trusted: 
         assert merged.changed == sum(held.get(i) != r for i, r in upserts.items())
 
 
-@pytest.mark.parametrize("layout_name", ["indented", "two records on a line", "unsorted"])
+@pytest.mark.parametrize("layout_name", ["indented", "two records on a line", "unsorted",
+                                         "ours after a byte order mark", "crlf"])
 def test_other_layouts_are_read_once_and_rewritten_in_ours(tmp_path: Path,
                                                            layout_name: str) -> None:
     records = [{"id": 2, "name": "B"}, {"id": 1, "name": "A,\\n}"}]
@@ -155,6 +156,10 @@ def test_other_layouts_are_read_once_and_rewritten_in_ours(tmp_path: Path,
         "indented": orjson.dumps(records, option=orjson.OPT_INDENT_2),
         "two records on a line": b'[\n{"id":2,"name":"B"},{"id":1,"name":"A,\\\\n}"}\n]\n',
         "unsorted": b'[\n{"id":2,"name":"B"},\n{"name":"A,\\\\n}","id":1}\n]\n',
+        "ours after a byte order mark": b'\xef\xbb\xbf' + encode(
+            Layout(["name"]).line(r) for r in sorted(records, key=lambda r: r["id"])),
+        "crlf": encode(Layout(["name"]).line(r) for r in sorted(
+            records, key=lambda r: r["id"])).replace(b"\n", b"\r\n"),
     }[layout_name])
     assert sorted(read_records(path), key=lambda r: r["id"]) == sorted(records,
                                                                        key=lambda r: r["id"])

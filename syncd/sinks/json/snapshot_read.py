@@ -24,6 +24,7 @@ from syncd.sinks.record import Layout, record_id_of
 
 HEAD = b"[\n"
 EMPTY = b"[]\n"
+BOM = b"\xef\xbb\xbf"  # what some Windows editors put before UTF-8 text; JSON may ignore it
 LINE_ID = re.compile(rb'\{"id":(\d+)[,}]')
 
 
@@ -62,7 +63,8 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
     exist. Raises CorruptFileError naming the file.
 
     A file in syncd's layout is decoded a line at a time; any other JSON array (edited by hand
-    or written by another tool) is parsed whole. A file found not to be in syncd's layout after
+    or written by another tool) is parsed whole; a UTF-8 byte order mark before either is
+    skipped (Notepad wrote one before Windows 10 1903). A file found not to be in syncd's layout after
     some records were given (a record spread over lines further on, no newline after the ``]``)
     is parsed whole and goes on after them: every line given was a whole object after ``[`` and
     the ones before, so the array's elements begin with them (JSON objects delimit
@@ -74,6 +76,7 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
         return
     with handle:
         first = handle.readline()
+        first = first[len(BOM):] if first.startswith(BOM) else first
         if first == EMPTY and not handle.read(1):
             return
         if first == HEAD:
@@ -88,7 +91,7 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
         handle.seek(0)
         raw = handle.read()
     try:
-        whole = orjson.loads(raw)
+        whole = orjson.loads(raw[len(BOM):] if raw.startswith(BOM) else raw)
     except orjson.JSONDecodeError as exc:
         raise CorruptFileError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(whole, list):
