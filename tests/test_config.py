@@ -64,6 +64,15 @@ def test_file_values_are_read(tmp_path: Path) -> None:
     assert spec.fields == ("name", "email", "write_date") and spec.include_archived
 
 
+def test_a_file_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    """Notepad (before Windows 10 1903) saves UTF-8 with a byte order mark: the file must not
+    be refused as invalid TOML at line 1."""
+    path = write(tmp_path, FULL)
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    settings = load_settings(str(path), environ={})
+    assert settings.odoo.url == "https://example.odoo.com" and settings.sync.page_size == 200
+
+
 def test_environment_overrides_file_and_flag_overrides_both(tmp_path: Path) -> None:
     env = {"ODOO_URL": "http://127.0.0.1:9999", "ODOO_DB": "envdb", "ODOO_USERNAME": "envuser",
            "ODOO_PASSWORD": "envpass", "ODOO_API_KEY": "envkey", "SYNCD_DATA_DIR": "envdir"}
