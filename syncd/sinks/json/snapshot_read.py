@@ -64,11 +64,12 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
 
     A file in syncd's layout is decoded a line at a time; any other JSON array (edited by hand
     or written by another tool) is parsed whole; a UTF-8 byte order mark before either is
-    skipped (Notepad wrote one before Windows 10 1903). A file found not to be in syncd's layout after
-    some records were given (a record spread over lines further on, no newline after the ``]``)
-    is parsed whole and goes on after them: every line given was a whole object after ``[`` and
-    the ones before, so the array's elements begin with them (JSON objects delimit
-    themselves); the whole array is checked again, for ids repeated across the two."""
+    skipped (Notepad wrote one before Windows 10 1903). A file found not to be in syncd's
+    layout after some records were given (a record spread over lines further on, no newline
+    after the ``]``) is parsed whole and goes on after them: every line given was a whole
+    object after ``[`` and the ones before, so the array's elements begin with them (JSON
+    objects delimit themselves); the whole array is checked again, for ids repeated across
+    the two."""
     given = 0
     try:
         handle = path.open("rb")
