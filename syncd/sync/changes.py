@@ -53,6 +53,11 @@ class ChangeSet:
     reasons: list[RebuildReason] = field(default_factory=list)
     distrusted: bool = False
 
+    def gone(self) -> list[int]:
+        """The ids to remove, ascending: ``removals`` less any id also upserted (an upsert wins,
+        on every sink)."""
+        return [i for i in sorted(self.removals) if i not in self.upserts]
+
     @property
     def empty(self) -> bool:
         """Nothing to write (the stored copy stays exactly as it is)."""

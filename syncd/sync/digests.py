@@ -77,7 +77,7 @@ class RowMarks:
     def mark(self, row: dict[str, Any]) -> int:
         """The row's mark, the out-of-snapshot bit clear."""
         if tuple(row) == self.order and type(row["id"]) is int:  # a window's row, as it comes
-            return int.from_bytes(_blake2b(_dumps(row), digest_size=8).digest(), "big") & _MARK
+            return _digest(_dumps(row))
         return _digest(self._encoded(row))
 
     def take(self, row: dict[str, Any]) -> tuple[dict[str, Any], bytes, int]:

@@ -94,8 +94,7 @@ def run_pass(settings: Settings, client: OdooClient, sink: Sink, workdir: Workdi
         writer = sink.begin(at=utc_now_text(now()))
         context = PassContext(client, settings.sync, source_of(settings), now, progress,
                               should_stop, fleet, workdir.scratch_file)
-        ahead = _Ahead(fleet, context, settings.models, sink, state) \
-            if fleet is not None else None
+        ahead = _Ahead(context, settings.models, sink, state) if fleet is not None else None
         for index, spec in enumerate(settings.models):
             current = spec.name
             if ahead is not None:
@@ -231,14 +230,15 @@ class _Ahead:
     fleet. What they ask the sink is answered on this thread (``Inbox``) while it waits for
     their outcome; whether a model's copy exists is asked here once, before any is written."""
 
-    def __init__(self, fleet: Fleet, context: PassContext, models: Sequence[ModelSpec],
-                 sink: Sink, state: State) -> None:
-        self.fleet = fleet
+    def __init__(self, context: PassContext, models: Sequence[ModelSpec], sink: Sink,
+                 state: State) -> None:
+        assert context.fleet is not None
+        self.fleet = context.fleet
         self.context = context
         self.models = models
         self.state = state
         self.inbox = Inbox()
-        fleet.on_close(self.inbox.close)
+        self.fleet.on_close(self.inbox.close)
         later = models[1:]
         self.stored = StoredFromWorker(sink, self.inbox,
                                        {spec.name: sink.exists(spec.name) for spec in later})

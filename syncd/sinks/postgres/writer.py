@@ -189,9 +189,7 @@ class PostgresPassWriter:
         else:
             self._check_columns(table, columns)
         changed = self._upsert(name, columns, layout, change.upserts.items())
-        # An id both upserted and removed keeps its upsert, as on every sink.
-        removed = self._remove(name, [i for i in sorted(change.removals)
-                                      if i not in change.upserts])
+        removed = self._remove(name, change.gone())
         if changed or removed:
             self.changed.add(name)
         row = self._run(sql.SQL("SELECT count(*) FROM {}").format(self._q(table))).fetchone()

@@ -282,8 +282,7 @@ class SqlitePassWriter:
             changed += len(rows)
         journal: list[tuple[str, int | None, str | None]] = []
         removed = 0
-        gone = [i for i in sorted(change.removals) if i not in change.upserts]
-        for ids in chunks(gone, IDS_PER_STATEMENT):
+        for ids in chunks(change.gone(), IDS_PER_STATEMENT):
             marks = ", ".join("?" for _ in ids)
             found = db.execute(f"DELETE FROM {quoted(table.name)} WHERE id IN ({marks}) "
                                "RETURNING id", ids).fetchall()
