@@ -28,3 +28,6 @@ def test_the_workers_profile_runs_and_reports_round_trips(tmp_path: Path) -> Non
     naive = groups[("workers", "naive")]
     assert naive["naive full sync (1,200)"]["rows_examined"] > \
         naive["syncd full sync, xmlrpc (1,200)"]["rows_examined"]
+    # Where the server pays per row examined, the naive client is held to the 10x target.
+    judged = [t for t in report["targets"] if t["where"] == "workers, naive"]
+    assert [(t["what"], t["held"]) for t in judged] == [("naive / syncd full sync", True)]
