@@ -213,8 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 128 + signal.SIGINT
         return EXIT_OK
     except OSError as exc:  # the data directory or a file in it cannot be used
-        where = f": {exc.filename}" if exc.filename else ""
-        return fail(RuntimeError(f"{exc.strerror or exc}{where}"), EXIT_FAILED, verbosity, secrets)
+        return fail(RuntimeError(os_error_line(exc)), EXIT_FAILED, verbosity, secrets)
     except Exception as exc:  # a bug: still one line unless -v
         if verbosity > 0:
             raise
@@ -236,6 +235,23 @@ def environment() -> dict[str, str]:
         if not env.get(key):
             env[key] = value
     return env
+
+
+def os_error_line(exc: OSError) -> str:
+    """What went wrong with a path, in one line. A file where a directory is needed (the data
+    directory given as a file's path, or under one) says so: the OS's own words, "File exists"
+    from creating the directory, name neither the problem nor the file in the way."""
+    if not exc.filename:
+        return str(exc.strerror or exc)
+    path = Path(os.fsdecode(exc.filename))
+    if isinstance(exc, (FileExistsError, NotADirectoryError)):
+        for candidate in (path, *path.parents):
+            if os.path.lexists(candidate):
+                if not os.path.isdir(candidate):
+                    blocks = "" if candidate == path else f" (in the way of {path})"
+                    return f"{candidate} is a file where syncd needs a directory{blocks}"
+                break
+    return f"{exc.strerror or exc}: {path}"
 
 
 def fail(exc: BaseException, code: int, verbosity: int, secrets: Sequence[str]) -> int:

@@ -310,10 +310,15 @@ def test_watch_prints_one_line_per_committed_snapshot_change(tmp_path: Path) -> 
 
 
 def test_an_unusable_data_directory_is_one_line_exit_1(tmp_path: Path) -> None:
+    """A file where the data directory (or a directory above it) must be: one line naming the
+    file in the way, not the OS's bare "File exists" or "Not a directory"."""
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     env = environment(tmp_path, None, ODOO_URL="http://127.0.0.1:9", ODOO_DB="x",
                       ODOO_USERNAME="u", ODOO_PASSWORD="p")
-    result = syncd(tmp_path, env, "--data-dir", str(blocker / "data"), "once")
-    assert result.returncode == 1
-    assert "Not a directory" in one_error_line(result) or "exists" in one_error_line(result)
+    for data_dir, said in ((blocker, ""), (blocker / "data", f" (in the way of {blocker / 'data'})")):
+        result = syncd(tmp_path, env, "--data-dir", str(data_dir), "once")
+        assert result.returncode == 1
+        assert one_error_line(result) == \
+            f"syncd: error: {blocker} is a file where syncd needs a directory{said}"
+    assert blocker.read_text() == "not a directory"
