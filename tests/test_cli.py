@@ -316,7 +316,8 @@ def test_an_unusable_data_directory_is_one_line_exit_1(tmp_path: Path) -> None:
     blocker.write_text("not a directory")
     env = environment(tmp_path, None, ODOO_URL="http://127.0.0.1:9", ODOO_DB="x",
                       ODOO_USERNAME="u", ODOO_PASSWORD="p")
-    for data_dir, said in ((blocker, ""), (blocker / "data", f" (in the way of {blocker / 'data'})")):
+    inside = blocker / "data"
+    for data_dir, said in ((blocker, ""), (inside, f" (in the way of {inside})")):
         result = syncd(tmp_path, env, "--data-dir", str(data_dir), "once")
         assert result.returncode == 1
         assert one_error_line(result) == \
