@@ -33,9 +33,9 @@ local time). Last, it prints each target with this run's figure and whether it w
 sync <= 1.25x the floor locally and <= 1.1x remote, fewer round trips than pages, below the
 one-request floor on a server with workers, >= 10x the naive client where the server pays per
 row, a no-change pass one request and <= 1.5x its floor); the JSON has them as `targets`. Two
-figures are shown beside a target without being held to it (`held` false, "figure only"): the
-full sync behind gzip against 1.1x, and the naive client where the server pays nothing per row
-examined (`NOT_HELD` says why).
+kinds of figure are shown beside a target without being held to it (`held` false, "figure
+only"): the full sync behind gzip against 1.1x, and the naive client where the server pays
+nothing per row examined (`NOT_HELD` says why).
 
     .venv/bin/python scripts/bench_sync.py                          # 100,000 partners, all
     .venv/bin/python scripts/bench_sync.py --records 1000000 --protocols jsonrpc --profiles local
@@ -362,7 +362,7 @@ def print_summary(groups: list[dict[str, Any]], args: argparse.Namespace) -> Non
 
 # The targets this benchmark is held to (ratios within one run); see README "Performance".
 FULL_LOCAL, FULL_REMOTE, IDLE, NAIVE = 1.25, 1.10, 1.5, 10.0
-# Two figures are printed beside a target without being held to it, and why:
+# Two kinds of figure are printed beside a target without being held to it, and why:
 NOT_HELD = {
     # The 1.1x is asked of the remote profile, where bytes decide. Behind gzip the bytes shrink
     # 12x and round trips decide: a page costs a round trip whatever its size, `page_size` caps
