@@ -31,6 +31,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+if __name__ == "__main__":  # `python scripts/<this>.py` with any Python: syncd must import
+    from repo_venv import use_repo_venv
+
+    use_repo_venv()
+
 from syncd.settings import ModelSpec, Settings, SinkSettings, SyncSettings  # noqa: E402
 from syncd.consumer.follow import Follow  # noqa: E402
 from syncd.sinks.factory import make_sink  # noqa: E402

@@ -45,6 +45,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+if __name__ == "__main__":  # `python scripts/<this>.py` with any Python: syncd must import
+    from repo_venv import use_repo_venv
+
+    use_repo_venv()
+
+
 MODELS = {"customers": ("res.partner", "phone"), "products": ("product.product", "default_code")}
 
 

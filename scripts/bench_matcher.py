@@ -27,6 +27,11 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+if __name__ == "__main__":  # `python scripts/<this>.py` with any Python: syncd must import
+    from repo_venv import use_repo_venv
+
+    use_repo_venv()
+
 from loguru import logger
 
 from syncd.settings import OdooSettings, Settings, SyncSettings

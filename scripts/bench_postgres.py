@@ -27,6 +27,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
+if __name__ == "__main__":  # `python scripts/<this>.py` with any Python: syncd must import
+    from repo_venv import use_repo_venv
+
+    use_repo_venv()
+
 import bench_write_path as base  # noqa: E402  (its emulator process and write_ten)
 from tests.pg_server import PgServer  # noqa: E402
 

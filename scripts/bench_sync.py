@@ -60,6 +60,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+if __name__ == "__main__":  # `python scripts/<this>.py` with any Python: syncd must import
+    from repo_venv import use_repo_venv
+
+    use_repo_venv()
+
 from syncd.emulator import Emulator
 from syncd.emulator.server import REAL_LOGIN_COST
 from syncd.settings import ModelSpec, OdooSettings, Settings, SyncSettings

@@ -37,6 +37,12 @@ import xmlrpc.client
 from datetime import timedelta
 from pathlib import Path
 
+if __name__ == "__main__":  # `python scripts/<this>.py` with any Python: syncd must import
+    from repo_venv import use_repo_venv
+
+    use_repo_venv()
+
+
 SYNCD = str(Path(sys.executable).with_name("syncd"))
 FIELDS = '["name", "email", "phone", "is_company", "parent_id", "write_date"]'
 

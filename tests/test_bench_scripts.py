@@ -69,3 +69,19 @@ def test_bench_postgres_compares_the_postgres_sink_with_json() -> None:
                   "postgres: 10 changes"):
         assert re.search(rf"^{label}\s+CPU\s+[\d.]+ s\s+wall", stdout, re.M), stdout
     assert re.search(r"PostgreSQL / JSON: [\d.]+x", stdout), stdout
+
+
+@pytest.mark.parametrize("script", ["bench_sync.py", "bench_follow.py", "bench_fresh.py",
+                                    "bench_matcher.py", "bench_postgres.py",
+                                    "bench_write_path.py"])
+def test_a_benchmark_runs_with_a_python_where_syncd_does_not_import(script: str) -> None:
+    """`python scripts/bench_sync.py`, as the README says it: a bare `python` has neither syncd
+    nor its dependencies (here: no site-packages at all, `-S`), so the script runs itself again
+    with the repository's .venv instead of failing on its first import."""
+    bare = getattr(sys, "_base_executable", sys.executable)
+    probe = subprocess.run([bare, "-S", "-c", "import orjson"], capture_output=True, check=False)
+    assert probe.returncode != 0  # the interpreter below really lacks syncd's dependencies
+    done = subprocess.run([bare, "-S", str(ROOT / "scripts" / script), "--help"],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith(f"usage: {script}"), done.stdout[:500]
