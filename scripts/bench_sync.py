@@ -432,9 +432,10 @@ def print_targets(found: list[dict[str, Any]]) -> None:
               f"{verdict}{note}")
     held = [t for t in found if t["held"]]
     missed = sum(not t["met"] for t in held)
+    shown = len(found) - len(held)
     print(f"  {len(held) - missed} of {len(held)} targets met" + (
-        f", {missed} NOT MET" if missed else "") + f"; {len(found) - len(held)} figures shown "
-        "beside a target without being held to it")
+        f", {missed} NOT MET" if missed else "") + f"; {shown} figure{'s' * (shown != 1)} "
+        "shown beside a target without being held to it")
 
 
 def bench_paging(records: int, page_size: int) -> dict[str, Any]:
