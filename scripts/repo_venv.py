@@ -10,6 +10,7 @@ use that installs syncd's dependencies, so it needs the package index once).
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 AGAIN = "SYNCD_SCRIPT_IN_VENV"  # set for the second run: never loop
+NEEDED = ("syncd", "orjson", "loguru")  # what the scripts import
 
 
 def _venv_python() -> Path:
@@ -26,17 +28,15 @@ def _venv_python() -> Path:
 def _has_syncd(python: Path) -> bool:
     if not python.exists():
         return False
-    probe = subprocess.run([str(python), "-c", "import syncd, orjson, loguru"],
+    probe = subprocess.run([str(python), "-c", f"import {', '.join(NEEDED)}"],
                            cwd=ROOT, capture_output=True, check=False)
     return probe.returncode == 0
 
 
 def use_repo_venv() -> None:
     try:
-        import loguru  # noqa: F401
-        import orjson  # noqa: F401
-
-        import syncd  # noqa: F401
+        for name in NEEDED:
+            importlib.import_module(name)
         return
     except ImportError as exc:
         missing = exc.name or "syncd"

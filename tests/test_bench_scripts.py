@@ -14,14 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests import pg_server
-from tests.bench_run import ROOT, run_bench
-
-
-def run_script(script: str, *args: str, timeout: float = 240) -> str:
-    done = subprocess.run([sys.executable, str(ROOT / "scripts" / script), *args],
-                          capture_output=True, text=True, timeout=timeout, check=False)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
-    return done.stdout
+from tests.bench_run import ROOT, run_bench, run_script
 
 
 @pytest.mark.parametrize("sinks", [("json", "sqlite"), ("postgres",)],
@@ -42,7 +35,7 @@ def test_bench_follow_reads_no_copy_per_event(tmp_path: Path, sinks: tuple[str, 
         if row["sink"] == "postgres":  # woken by LISTEN, not by polling
             assert row["notify_ms"]["p50"] >= 0
     for sink in sinks:
-        assert re.search(rf"^{sink}: event wall at 2,000 / at 500 = [\d.]+x$", stdout, re.M)
+        assert re.search(rf"^{sink}: event wall at 2,000 / at 500 = [\d.]+x$", stdout, re.MULTILINE)
 
 
 def test_bench_matcher_finds_what_the_emails_were_made_from() -> None:
@@ -59,7 +52,8 @@ def test_bench_write_path_runs_every_pass_on_both_file_sinks() -> None:
     stdout = run_script("bench_write_path.py", "--records", "1500")
     assert "failed" not in stdout, stdout
     for label in ("full sync (old) [json]", "all changed [json]", "all changed [sqlite]"):
-        assert re.search(rf"^{re.escape(label)}\s+peak RSS\s+[\d.]+ MB", stdout, re.M), stdout
+        assert re.search(rf"^{re.escape(label)}\s+peak RSS\s+[\d.]+ MB", stdout,
+                         re.MULTILINE), stdout
 
 
 def test_bench_postgres_compares_the_postgres_sink_with_json() -> None:
@@ -67,7 +61,7 @@ def test_bench_postgres_compares_the_postgres_sink_with_json() -> None:
     stdout = run_script("bench_postgres.py", "--records", "1500")
     for label in ("json: full sync", "json: 10 changes", "postgres: full sync",
                   "postgres: 10 changes"):
-        assert re.search(rf"^{label}\s+CPU\s+[\d.]+ s\s+wall", stdout, re.M), stdout
+        assert re.search(rf"^{label}\s+CPU\s+[\d.]+ s\s+wall", stdout, re.MULTILINE), stdout
     assert re.search(r"PostgreSQL / JSON: [\d.]+x", stdout), stdout
 
 
